@@ -1,0 +1,123 @@
+//! The command line: `serve`, `check`, `migrate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, shutdown_on_signals};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::content::Content;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "staywell",
+    version,
+    about = "A Telegram bot that helps people stay well"
+)]
+pub struct Cli {
+    /// Settings file (default: ./staywell.toml if it exists). Environment variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Directory of dialog and content files (default: dialogs/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dialogs: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot (needs TELOXIDE_TOKEN).
+    Serve,
+    /// Validate configuration, content files and the database; print every problem.
+    Check,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(mut s) => {
+            if let Some(d) = cli.dialogs.clone() {
+                s.dialogs_dir = d;
+            }
+            s
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Check => return check(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = Application::build(settings, clock).await?;
+    app.run_until_stopped(shutdown_on_signals()).await
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+async fn check(settings: Settings) -> ExitCode {
+    let mut errors = 0;
+    let warn = |msg: String| println!("warning: {msg}");
+    if settings.token.is_none() {
+        warn(
+            "TELOXIDE_TOKEN is not set: `staywell serve` needs a bot token from @BotFather".into(),
+        );
+    }
+    if settings.crash_at.is_some() {
+        warn(
+            "STAYWELL_CRASH_AT is set: this is for crash tests only and makes the bot abort".into(),
+        );
+    }
+    let loaded = Content::load(&settings.dialogs_dir, SystemClock.now().date_naive());
+    for d in &loaded.diagnostics {
+        println!("{d}");
+        if d.is_error() {
+            errors += 1;
+        }
+    }
+    match Store::connect(&settings.database_url).await {
+        Ok(store) => match store.pending_migrations().await {
+            Ok(0) => println!("database: reachable and up to date"),
+            Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
+            Err(e) => {
+                println!("error: database: {e:#}");
+                errors += 1;
+            }
+        },
+        Err(e) => {
+            println!("error: DATABASE_URL: {e:#}");
+            errors += 1;
+        }
+    }
+    if errors == 0 {
+        println!("ok: no errors");
+        ExitCode::SUCCESS
+    } else {
+        println!("{errors} error(s)");
+        ExitCode::FAILURE
+    }
+}

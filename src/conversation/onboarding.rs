@@ -1,0 +1,276 @@
+//! `/start` for someone new: who the bot is, crisis contacts, consent, name, timezone.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Change, Member, Outcome, data};
+use crate::content::{Content, fill};
+use crate::domain::{Button, ChatId, Envelope, Incoming, Outgoing};
+
+/// Where a member is in onboarding. Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Onboarding {
+    Name,
+    Timezone,
+    TimezoneOther,
+    Done,
+}
+
+impl Onboarding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Onboarding::Name => "name",
+            Onboarding::Timezone => "timezone",
+            Onboarding::TimezoneOther => "timezone_other",
+            Onboarding::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Onboarding> {
+        [
+            Onboarding::Name,
+            Onboarding::Timezone,
+            Onboarding::TimezoneOther,
+            Onboarding::Done,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+const MAX_NAME_CHARS: usize = 40;
+
+/// A name we can use: trimmed, 1–40 characters, no control characters, not a command.
+pub fn validate_name(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let ok = !name.is_empty()
+        && name.chars().count() <= MAX_NAME_CHARS
+        && !name.starts_with('/')
+        && !name.chars().any(|c| c.is_control());
+    ok.then(|| name.to_string())
+}
+
+/// An IANA timezone name, with a few everyday aliases for UK time.
+pub fn parse_timezone(raw: &str) -> Option<chrono_tz::Tz> {
+    let s = raw.trim();
+    match s.to_ascii_lowercase().as_str() {
+        "uk" | "london" | "gmt" | "bst" | "uk time" => return Some(chrono_tz::Europe::London),
+        _ => {}
+    }
+    s.parse::<chrono_tz::Tz>().ok()
+}
+
+/// First contact: who we are, that we are not a crisis service, the crisis contacts, and the
+/// consent question. Nothing is stored.
+pub(super) fn welcome(o: &mut Outcome, chat: ChatId, content: &Content) {
+    let t = &content.texts;
+    o.reply(chat, Outgoing::text(&t.welcome));
+    o.reply(chat, Outgoing::text(content.crisis.text()));
+    o.reply(
+        chat,
+        Outgoing::with_buttons(
+            &t.consent_question,
+            vec![vec![
+                Button::new(&t.consent_yes_button, data::CONSENT_YES),
+                Button::new(&t.consent_no_button, data::CONSENT_NO),
+            ]],
+        ),
+    );
+}
+
+/// Re-asks the question for the member's current onboarding step.
+pub(super) fn ask_current(
+    o: &mut Outcome,
+    chat: ChatId,
+    m: &Member,
+    incoming: &Incoming,
+    content: &Content,
+) {
+    let first_name = incoming
+        .sender
+        .as_ref()
+        .map(|s| s.first_name.as_str())
+        .unwrap_or("");
+    match m.onboarding {
+        Onboarding::Name => ask_name(o, chat, first_name, content),
+        Onboarding::Timezone => ask_timezone(o, chat, m.display_name(), content),
+        Onboarding::TimezoneOther => {
+            o.reply(chat, Outgoing::text(&content.texts.ask_timezone_other))
+        }
+        Onboarding::Done => {}
+    }
+}
+
+fn ask_name(o: &mut Outcome, chat: ChatId, first_name: &str, content: &Content) {
+    let t = &content.texts;
+    let buttons = match validate_name(first_name) {
+        Some(n) => vec![vec![Button::new(
+            fill(&t.use_telegram_name_button, &[("first_name", &n)]),
+            data::NAME_FROM_TELEGRAM,
+        )]],
+        None => vec![],
+    };
+    o.reply(chat, Outgoing::with_buttons(&t.ask_name, buttons));
+}
+
+fn ask_timezone(o: &mut Outcome, chat: ChatId, name: &str, content: &Content) {
+    let t = &content.texts;
+    o.reply(
+        chat,
+        Outgoing::with_buttons(
+            fill(&t.ask_timezone, &[("name", name)]),
+            vec![vec![
+                Button::new(&t.timezone_london_button, data::TZ_LONDON),
+                Button::new(&t.timezone_other_button, data::TZ_OTHER),
+            ]],
+        ),
+    );
+}
+
+fn finish(o: &mut Outcome, chat: ChatId, name: &str, tz: &str, content: &Content) {
+    o.changes.push(Change::SetTimezone(tz.to_string()));
+    o.changes.push(Change::SetOnboarding(Onboarding::Done));
+    o.reply(
+        chat,
+        Outgoing::text(fill(
+            &content.texts.onboarding_done,
+            &[("name", name), ("timezone", tz)],
+        )),
+    );
+}
+
+/// Typed text during onboarding.
+pub(super) fn text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, content: &Content) {
+    let t = &content.texts;
+    match m.onboarding {
+        Onboarding::Name => match validate_name(text) {
+            Some(name) => {
+                o.changes.push(Change::SetName(name.clone()));
+                o.changes.push(Change::SetOnboarding(Onboarding::Timezone));
+                ask_timezone(o, chat, &name, content);
+            }
+            None => o.reply(chat, Outgoing::text(&t.name_invalid)),
+        },
+        Onboarding::Timezone | Onboarding::TimezoneOther => match parse_timezone(text) {
+            Some(tz) => finish(o, chat, m.display_name(), tz.name(), content),
+            None => o.reply(
+                chat,
+                Outgoing::with_buttons(
+                    &t.timezone_invalid,
+                    vec![vec![Button::new(
+                        &t.timezone_london_button,
+                        data::TZ_LONDON,
+                    )]],
+                ),
+            ),
+        },
+        Onboarding::Done => {}
+    }
+}
+
+/// A button press. Always answered (so the client's spinner stops); acts only if the button
+/// belongs to the presser's current step.
+pub(super) fn callback(
+    o: &mut Outcome,
+    person: &super::Person,
+    incoming: &Incoming,
+    query_id: &str,
+    data: Option<&str>,
+    message_id: Option<i32>,
+    content: &Content,
+) {
+    let chat = person.chat;
+    let t = &content.texts;
+    let member = person.member.as_ref();
+    let step = member.map(|m| m.onboarding);
+    let presser_is_member = match (member, &incoming.sender) {
+        (Some(m), Some(s)) => m.telegram_user == s.user_id,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    let chosen = |label: &str| -> Option<Envelope> {
+        message_id.map(|id| {
+            Envelope::reply(
+                chat,
+                Outgoing::EditButtons {
+                    message_id: id,
+                    buttons: vec![vec![Button::new(format!("✓ {label}"), data::DONE)]],
+                },
+            )
+        })
+    };
+    let answer = |text: Option<&str>| {
+        Envelope::reply(
+            chat,
+            Outgoing::AnswerCallback {
+                query_id: query_id.to_string(),
+                text: text.map(str::to_string),
+            },
+        )
+    };
+
+    let acted = presser_is_member
+        && match (data, step) {
+            (Some(data::CONSENT_YES), None) => match &incoming.sender {
+                Some(sender) => {
+                    o.out.push(answer(None));
+                    o.out.extend(chosen(&t.consent_yes_button));
+                    o.changes.push(Change::CreateMember {
+                        user: sender.user_id,
+                        consent_wording: t.consent_question.clone(),
+                        consent_version: content.texts_version,
+                    });
+                    ask_name(o, chat, &sender.first_name, content);
+                    true
+                }
+                None => false,
+            },
+            (Some(data::CONSENT_NO), None) => {
+                o.out.push(answer(None));
+                o.out.extend(chosen(&t.consent_no_button));
+                o.reply(chat, Outgoing::text(&t.consent_declined));
+                true
+            }
+            (Some(data::NAME_FROM_TELEGRAM), Some(Onboarding::Name)) => {
+                match incoming
+                    .sender
+                    .as_ref()
+                    .and_then(|s| validate_name(&s.first_name))
+                {
+                    Some(name) => {
+                        o.out.push(answer(None));
+                        o.out.extend(chosen(&name));
+                        o.changes.push(Change::SetName(name.clone()));
+                        o.changes.push(Change::SetOnboarding(Onboarding::Timezone));
+                        ask_timezone(o, chat, &name, content);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (Some(data::TZ_LONDON), Some(Onboarding::Timezone | Onboarding::TimezoneOther)) => {
+                let name = member.map(Member::display_name).unwrap_or_default();
+                o.out.push(answer(None));
+                o.out.extend(chosen(&t.timezone_london_button));
+                finish(o, chat, name, chrono_tz::Europe::London.name(), content);
+                true
+            }
+            (Some(data::TZ_OTHER), Some(Onboarding::Timezone)) => {
+                o.out.push(answer(None));
+                o.out.extend(chosen(&t.timezone_other_button));
+                o.changes
+                    .push(Change::SetOnboarding(Onboarding::TimezoneOther));
+                o.reply(chat, Outgoing::text(&t.ask_timezone_other));
+                true
+            }
+            (Some(data::DONE), _) => {
+                o.out.push(answer(None));
+                true
+            }
+            _ => false,
+        };
+    if !acted {
+        // Stale, foreign, forged or unknown: say so kindly and change nothing.
+        o.out.push(answer(Some(&t.stale_button)));
+    }
+}

@@ -1,0 +1,10 @@
+//! Domain types: identifiers that parse once, what people send us ([`Input`]) and what we
+//! send back ([`Outgoing`]). Nothing here knows about Telegram's wire format or SQL.
+
+pub mod ids;
+pub mod input;
+pub mod outgoing;
+
+pub use ids::{ChatId, MemberId, OutboxId, UpdateId, UserId};
+pub use input::{Incoming, Input, Sender};
+pub use outgoing::{Button, Envelope, Lane, Outgoing};

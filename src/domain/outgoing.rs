@@ -1,0 +1,140 @@
+//! What we send, in our own terms. Rendered to Telegram calls by `telegram::messenger`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ChatId;
+
+/// Delivery priority. Lower value = delivered first; a flood of a lower lane never delays a
+/// higher one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Lane {
+    /// Crisis card, alerts.
+    Urgent = 0,
+    /// Replies to something the person just did.
+    Reply = 1,
+    /// Scheduled prompts and reminders.
+    Scheduled = 2,
+    /// Carer nudges and other low-priority messages.
+    Nudge = 3,
+}
+
+impl Lane {
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_i64(v: i64) -> Option<Lane> {
+        match v {
+            0 => Some(Lane::Urgent),
+            1 => Some(Lane::Reply),
+            2 => Some(Lane::Scheduled),
+            3 => Some(Lane::Nudge),
+            _ => None,
+        }
+    }
+}
+
+/// An inline keyboard button. `data` is at most 64 bytes (Telegram's limit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+impl Button {
+    pub fn new(label: impl Into<String>, data: impl Into<String>) -> Self {
+        Button {
+            label: label.into(),
+            data: data.into(),
+        }
+    }
+}
+
+/// One Telegram call we want made.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outgoing {
+    Message {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<Vec<Button>>,
+        /// Forbid forwarding and saving (alerts).
+        #[serde(default)]
+        protect: bool,
+    },
+    /// Stops the client's spinner; `text` shows as a small notice.
+    AnswerCallback {
+        query_id: String,
+        text: Option<String>,
+    },
+    /// Replaces the buttons under one of our earlier messages (empty = remove them).
+    EditButtons {
+        message_id: i32,
+        buttons: Vec<Vec<Button>>,
+    },
+}
+
+impl Outgoing {
+    pub fn text(text: impl Into<String>) -> Self {
+        Outgoing::Message {
+            text: text.into(),
+            buttons: Vec::new(),
+            protect: false,
+        }
+    }
+
+    pub fn with_buttons(text: impl Into<String>, buttons: Vec<Vec<Button>>) -> Self {
+        Outgoing::Message {
+            text: text.into(),
+            buttons,
+            protect: false,
+        }
+    }
+
+    /// Short label for logs; never content.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outgoing::Message { .. } => "message",
+            Outgoing::AnswerCallback { .. } => "answer_callback",
+            Outgoing::EditButtons { .. } => "edit_buttons",
+        }
+    }
+
+    /// Whether this call counts against Telegram's per-chat message limits.
+    pub fn is_paced_per_chat(&self) -> bool {
+        !matches!(self, Outgoing::AnswerCallback { .. })
+    }
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+/// An outgoing call addressed to a chat on a lane: what becomes one outbox row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub chat: ChatId,
+    pub lane: Lane,
+    pub body: Outgoing,
+}
+
+impl Envelope {
+    pub fn reply(chat: ChatId, body: Outgoing) -> Self {
+        Envelope {
+            chat,
+            lane: Lane::Reply,
+            body,
+        }
+    }
+
+    pub fn urgent(chat: ChatId, body: Outgoing) -> Self {
+        Envelope {
+            chat,
+            lane: Lane::Urgent,
+            body,
+        }
+    }
+}

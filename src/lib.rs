@@ -1,0 +1,13 @@
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod content;
+pub mod conversation;
+pub mod crisis;
+pub mod diagnostic;
+pub mod domain;
+pub mod pacing;
+pub mod store;
+pub mod telegram;
+pub mod worker;

@@ -1,0 +1,293 @@
+//! Pure pacing policy for outgoing Telegram calls: a global rate, a per-chat burst then an
+//! interval, `retry_after` blocks from 429s, and retry backoff. No I/O; `now` is passed in.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::OutboxSettings;
+use crate::domain::ChatId;
+
+/// A token bucket measured in milliseconds.
+#[derive(Debug, Clone)]
+struct Bucket {
+    capacity: f64,
+    tokens: f64,
+    /// Milliseconds to earn one token.
+    refill_ms: f64,
+    at: DateTime<Utc>,
+}
+
+impl Bucket {
+    fn new(capacity: u32, refill_ms: f64, now: DateTime<Utc>) -> Self {
+        Bucket {
+            capacity: capacity as f64,
+            tokens: capacity as f64,
+            refill_ms,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: DateTime<Utc>) {
+        let elapsed = (now - self.at).num_milliseconds().max(0) as f64;
+        if self.refill_ms <= 0.0 {
+            self.tokens = self.capacity;
+        } else {
+            self.tokens = (self.tokens + elapsed / self.refill_ms).min(self.capacity);
+        }
+        self.at = now.max(self.at);
+    }
+
+    /// When one token will be available (now if it already is).
+    fn ready_at(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            now
+        } else {
+            now + Duration::milliseconds(((1.0 - self.tokens) * self.refill_ms).ceil() as i64)
+        }
+    }
+
+    fn take(&mut self) {
+        self.tokens -= 1.0;
+    }
+
+    fn is_full(&mut self, now: DateTime<Utc>) -> bool {
+        self.refill(now);
+        self.tokens >= self.capacity
+    }
+}
+
+/// At most `limit` events in any window of `window_ms`: exact, unlike a token bucket
+/// (which lets `capacity + rate` through in the first second).
+#[derive(Debug, Clone)]
+struct SlidingWindow {
+    limit: usize,
+    window: Duration,
+    recent: VecDeque<DateTime<Utc>>,
+}
+
+impl SlidingWindow {
+    fn ready_at(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        while let Some(first) = self.recent.front() {
+            if now - *first >= self.window {
+                self.recent.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.recent.len() < self.limit {
+            now
+        } else {
+            self.recent[0] + self.window
+        }
+    }
+
+    fn take(&mut self, now: DateTime<Utc>) {
+        self.recent.push_back(now);
+    }
+}
+
+/// Decides whether a call may go now, and if not, when to look again.
+#[derive(Debug)]
+pub struct Pacer {
+    settings: OutboxSettings,
+    global: SlidingWindow,
+    chats: HashMap<ChatId, Bucket>,
+    /// Chat → no calls before this instant (from 429 `retry_after`).
+    blocked: HashMap<ChatId, DateTime<Utc>>,
+    /// Nobody gets anything before this instant (429s from several chats at once).
+    global_block: Option<DateTime<Utc>>,
+    /// Recent 429s, to tell a per-chat limit from a bot-wide one.
+    recent_429s: Vec<(DateTime<Utc>, ChatId)>,
+}
+
+impl Pacer {
+    pub fn new(settings: OutboxSettings) -> Self {
+        Pacer {
+            global: SlidingWindow {
+                limit: settings.global_per_second as usize,
+                window: Duration::seconds(1),
+                recent: VecDeque::new(),
+            },
+            settings,
+            chats: HashMap::new(),
+            blocked: HashMap::new(),
+            global_block: None,
+            recent_429s: Vec::new(),
+        }
+    }
+
+    /// `Ok(())` and the call is counted, or `Err(t)`: not before `t`.
+    /// `per_chat`: whether this kind of call counts against the chat's own limit.
+    pub fn try_acquire(
+        &mut self,
+        chat: ChatId,
+        per_chat: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), DateTime<Utc>> {
+        if let Some(until) = self.global_block {
+            if now < until {
+                return Err(until);
+            }
+            self.global_block = None;
+        }
+        if let Some(until) = self.blocked.get(&chat).copied() {
+            if now < until {
+                return Err(until);
+            }
+            self.blocked.remove(&chat);
+        }
+        let global_at = self.global.ready_at(now);
+        let chat_at = if per_chat {
+            let (burst, interval) = (
+                self.settings.per_chat_burst,
+                self.settings.per_chat_interval_ms as f64,
+            );
+            self.chats
+                .entry(chat)
+                .or_insert_with(|| Bucket::new(burst, interval, now))
+                .ready_at(now)
+        } else {
+            now
+        };
+        let at = global_at.max(chat_at);
+        if at > now {
+            return Err(at);
+        }
+        self.global.take(now);
+        if per_chat && let Some(b) = self.chats.get_mut(&chat) {
+            b.take();
+        }
+        Ok(())
+    }
+
+    /// Telegram said 429 with `retry_after` seconds for a call to `chat`. If several chats
+    /// were refused within a second, the limit is bot-wide: everybody waits.
+    pub fn retry_after(&mut self, chat: ChatId, seconds: u32, now: DateTime<Utc>) {
+        let until = now + Duration::seconds(seconds.max(1) as i64);
+        let entry = self.blocked.entry(chat).or_insert(until);
+        *entry = (*entry).max(until);
+        self.recent_429s
+            .retain(|(t, _)| now - *t < Duration::seconds(1));
+        self.recent_429s.push((now, chat));
+        let mut chats: Vec<ChatId> = self.recent_429s.iter().map(|(_, c)| *c).collect();
+        chats.sort();
+        chats.dedup();
+        if chats.len() >= 2 {
+            self.global_block = Some(self.global_block.map_or(until, |g| g.max(until)));
+        }
+    }
+
+    /// Forgets chats whose buckets are full and unblocked, so memory stays bounded.
+    pub fn forget_idle(&mut self, now: DateTime<Utc>) {
+        self.chats.retain(|_, b| !b.is_full(now));
+        self.blocked.retain(|_, until| *until > now);
+    }
+}
+
+/// Delay before retry number `attempt` (1-based) after a transient failure: exponential from
+/// 1 s, capped at 5 minutes, with ±25% jitter derived from `salt` (e.g. the row id) so that
+/// many rows failing together do not retry together.
+pub fn backoff(attempt: i64, salt: i64) -> Duration {
+    let base_ms = 1000i64
+        .saturating_mul(1i64 << attempt.clamp(1, 20).saturating_sub(1))
+        .min(300_000);
+    // A cheap deterministic spread in [-25%, +25%].
+    let h = (salt as u64 ^ (attempt as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let spread = (h % 501) as i64 - 250; // per mille
+    Duration::milliseconds(base_ms + base_ms * spread / 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn pacer() -> Pacer {
+        Pacer::new(OutboxSettings::default())
+    }
+
+    #[test]
+    fn a_chat_gets_a_burst_of_three_then_one_per_second() {
+        let mut p = pacer();
+        let c = ChatId(1);
+        for _ in 0..3 {
+            assert_eq!(p.try_acquire(c, true, t0()), Ok(()));
+        }
+        let next = p.try_acquire(c, true, t0()).unwrap_err();
+        assert_eq!(next, t0() + Duration::seconds(1));
+        assert_eq!(p.try_acquire(c, true, next), Ok(()));
+        assert!(p.try_acquire(c, true, next).is_err());
+    }
+
+    #[test]
+    fn no_more_than_thirty_calls_go_out_in_any_second() {
+        let mut p = pacer();
+        let mut sent = Vec::new();
+        let mut now = t0();
+        let mut chat = 0;
+        while now < t0() + Duration::seconds(10) {
+            chat += 1;
+            match p.try_acquire(ChatId(chat), true, now) {
+                Ok(()) => sent.push(now),
+                Err(at) => now = at,
+            }
+        }
+        for (i, t) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|u| **u - *t < Duration::seconds(1))
+                .count();
+            assert!(in_window <= 30, "{in_window} calls within a second of {t}");
+        }
+        assert!(
+            sent.len() >= 290,
+            "the rate is used, not wasted: {}",
+            sent.len()
+        );
+    }
+
+    #[test]
+    fn retry_after_blocks_that_chat_only_unless_several_chats_are_refused() {
+        let mut p = pacer();
+        p.retry_after(ChatId(1), 5, t0());
+        assert_eq!(
+            p.try_acquire(ChatId(1), true, t0()),
+            Err(t0() + Duration::seconds(5))
+        );
+        assert_eq!(p.try_acquire(ChatId(2), true, t0()), Ok(()));
+        p.retry_after(ChatId(3), 7, t0());
+        assert_eq!(
+            p.try_acquire(ChatId(4), true, t0()),
+            Err(t0() + Duration::seconds(7))
+        );
+        assert_eq!(
+            p.try_acquire(ChatId(4), true, t0() + Duration::seconds(7)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_jitters_within_a_quarter() {
+        for attempt in 1..30 {
+            let nominal = (1000i64 << (attempt.min(20) - 1)).min(300_000);
+            for salt in 0..50 {
+                let d = backoff(attempt, salt).num_milliseconds();
+                assert!(
+                    d >= nominal * 3 / 4 && d <= nominal * 5 / 4,
+                    "attempt {attempt}: {d}"
+                );
+            }
+        }
+        let spread: std::collections::HashSet<i64> =
+            (0..50).map(|s| backoff(3, s).num_milliseconds()).collect();
+        assert!(spread.len() > 10);
+    }
+}

@@ -1,0 +1,83 @@
+//! The only module with SQL. One storage contract; `sqlite.rs` is the backend used today
+//! (PostgreSQL joins later behind the same methods).
+//!
+//! Times are stored as milliseconds since the Unix epoch.
+
+mod sqlite;
+
+pub use sqlite::{Store, Tx};
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ChatId, Lane, OutboxId, Outgoing, UpdateId};
+
+/// An unprocessed inbox row.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub update_id: UpdateId,
+    pub chat: Option<ChatId>,
+    pub attempts: i64,
+    /// JSON of [`crate::domain::Incoming`]; `None` if it could not be stored.
+    pub payload: Option<String>,
+}
+
+/// A pending outbox row.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: OutboxId,
+    pub chat: ChatId,
+    pub lane: Lane,
+    pub body: Outgoing,
+    pub attempts: i64,
+    /// This is a re-send after an ambiguous failure.
+    pub repeat: bool,
+}
+
+/// What happened to one delivery attempt, to be recorded.
+#[derive(Debug, Clone)]
+pub enum DeliveryRecord {
+    Sent {
+        id: OutboxId,
+        message_id: Option<i32>,
+    },
+    /// Try again (back to pending) no earlier than `not_before`.
+    Retry {
+        id: OutboxId,
+        not_before: DateTime<Utc>,
+        error: String,
+        repeat: bool,
+    },
+    /// No more attempts: `state` is `failed`, `ambiguous` or `cancelled`.
+    Final {
+        id: OutboxId,
+        state: &'static str,
+        error: String,
+    },
+    /// The chat blocked us: this row and every other pending row for the chat end as
+    /// `unreachable`, and the chat is marked.
+    Unreachable {
+        id: OutboxId,
+        chat: ChatId,
+        reason: String,
+    },
+}
+
+/// Counts of outbox rows by state (for tests, `check` and metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub ambiguous: i64,
+    pub unreachable: i64,
+    pub cancelled: i64,
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}

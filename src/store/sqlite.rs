@@ -1,0 +1,527 @@
+//! SQLite backend: WAL with `synchronous=FULL` (a committed answer survives power loss),
+//! foreign keys on, a busy timeout so concurrent writers wait instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqliteConnection};
+
+use super::{DeliveryRecord, InboxRow, OutboxCounts, OutboxRow, from_ms, ms};
+use crate::conversation::{Change, Member, Onboarding, Person};
+use crate::domain::{ChatId, Envelope, Incoming, Lane, MemberId, OutboxId, UpdateId, UserId};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub type Tx = sqlx::Transaction<'static, Sqlite>;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| "DATABASE_URL is not a valid sqlite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .context("cannot open the database")?;
+        Ok(Store { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("database migration failed")?;
+        Ok(())
+    }
+
+    /// Reachability and migration state, for `staywell check`.
+    pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(v) => v,
+                Err(_) => Vec::new(), // no migrations table yet
+            };
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    // ---- ingestion ----------------------------------------------------------------------
+
+    /// The offset the next `getUpdates` must send (0 before the first update).
+    pub async fn next_offset(&self) -> anyhow::Result<i64> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT next_offset FROM telegram_cursor WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Stores a `getUpdates` batch and the offset that confirms it, in one transaction.
+    /// Already-known update ids are ignored. Returns how many rows were new.
+    pub async fn save_updates(
+        &self,
+        batch: &[Incoming],
+        next_offset: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for inc in batch {
+            let payload = serde_json::to_string(inc)?;
+            let r = sqlx::query(
+                "INSERT INTO inbox (update_id, chat_id, kind, payload, received_at)
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
+            )
+            .bind(inc.update_id.0)
+            .bind(inc.chat.map(|c| c.0))
+            .bind(&inc.kind)
+            .bind(payload)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            inserted += r.rows_affected();
+        }
+        sqlx::query(
+            "INSERT INTO telegram_cursor (id, next_offset) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+        )
+        .bind(next_offset)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Unprocessed inbox rows, oldest first (so each chat's updates stay in order).
+    pub async fn unprocessed(&self, limit: i64) -> anyhow::Result<Vec<InboxRow>> {
+        let rows = sqlx::query(
+            "SELECT update_id, chat_id, attempts, payload FROM inbox
+             WHERE processed_at IS NULL ORDER BY update_id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| InboxRow {
+                update_id: UpdateId(r.get(0)),
+                chat: r.get::<Option<i64>, _>(1).map(ChatId),
+                attempts: r.get(2),
+                payload: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Marks an update processed and erases its payload (which may hold message text).
+    pub async fn mark_processed(
+        tx: &mut SqliteConnection,
+        update: UpdateId,
+        now: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE inbox SET processed_at = ?, payload = NULL, error = ? WHERE update_id = ?",
+        )
+        .bind(ms(now))
+        .bind(error)
+        .bind(update.0)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed processing attempt (the row stays unprocessed for a retry).
+    pub async fn record_processing_failure(
+        &self,
+        update: UpdateId,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE inbox SET attempts = attempts + 1, error = ? WHERE update_id = ?")
+            .bind(error)
+            .bind(update.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn unprocessed_count(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    // ---- people -------------------------------------------------------------------------
+
+    pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
+        let row = sqlx::query(
+            "SELECT id, telegram_user_id, display_name, timezone, onboarding, stopped_at
+             FROM members WHERE chat_id = ?",
+        )
+        .bind(chat.0)
+        .fetch_optional(tx)
+        .await?;
+        let member = match row {
+            Some(r) => {
+                let onboarding: String = r.get(4);
+                Some(Member {
+                    id: MemberId(r.get(0)),
+                    telegram_user: UserId(r.get(1)),
+                    name: r.get(2),
+                    timezone: r.get(3),
+                    onboarding: Onboarding::parse(&onboarding).with_context(|| {
+                        format!("member {} has unknown onboarding state", r.get::<i64, _>(0))
+                    })?,
+                    stopped: r.get::<Option<i64>, _>(5).is_some(),
+                })
+            }
+            None => None,
+        };
+        Ok(Person { chat, member })
+    }
+
+    /// Applies the conversation's changes for `chat`, in order.
+    pub async fn apply_changes(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        for change in changes {
+            match change {
+                Change::CreateMember {
+                    user,
+                    consent_wording,
+                    consent_version,
+                } => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO members (chat_id, telegram_user_id, onboarding, created_at)
+                         VALUES (?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(chat.0)
+                    .bind(user.0)
+                    .bind(Onboarding::Name.as_str())
+                    .bind(ms(now))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+                         VALUES (?, 'store_answers', ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(consent_wording)
+                    .bind(consent_version)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::SetName(name) => {
+                    sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
+                        .bind(name)
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::SetTimezone(tz) => {
+                    sqlx::query("UPDATE members SET timezone = ? WHERE chat_id = ?")
+                        .bind(tz)
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::SetOnboarding(step) => {
+                    sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
+                        .bind(step.as_str())
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::Stop => {
+                    sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
+                        .bind(ms(now))
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::Resume => {
+                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::MarkUnreachable => {
+                    Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn set_unreachable(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO chats (chat_id, unreachable_at, unreachable_reason) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET unreachable_at = excluded.unreachable_at,
+                                                  unreachable_reason = excluded.unreachable_reason",
+        )
+        .bind(chat.0)
+        .bind(ms(now))
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE outbox SET state = 'unreachable', last_error = ? WHERE chat_id = ? AND state = 'pending'")
+            .bind(reason)
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The person wrote to us: whatever blocked the chat before is over.
+    pub async fn set_reachable(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<()> {
+        sqlx::query("UPDATE chats SET unreachable_at = NULL, unreachable_reason = NULL WHERE chat_id = ? AND unreachable_at IS NOT NULL")
+            .bind(chat.0)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_unreachable(&self, chat: ChatId) -> anyhow::Result<bool> {
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT unreachable_at FROM chats WHERE chat_id = ?")
+                .bind(chat.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(matches!(v, Some(Some(_))))
+    }
+
+    pub async fn member_count(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM members")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn person(&self, chat: ChatId) -> anyhow::Result<Person> {
+        let mut conn = self.pool.acquire().await?;
+        Self::load_person(&mut conn, chat).await
+    }
+
+    // ---- outbox -------------------------------------------------------------------------
+
+    /// Queues outgoing calls (inside the caller's transaction).
+    pub async fn enqueue(
+        tx: &mut SqliteConnection,
+        envelopes: &[Envelope],
+        cause: Option<UpdateId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        for env in envelopes {
+            sqlx::query(
+                "INSERT INTO outbox (chat_id, lane, payload, not_before, created_at, cause_update_id)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(env.chat.0)
+            .bind(env.lane.as_i64())
+            .bind(serde_json::to_string(&env.body)?)
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(cause.map(|c| c.0))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Pending rows due at `now`, most urgent lane first, then oldest first.
+    pub async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, chat_id, lane, payload, attempts, repeat FROM outbox
+             WHERE state = 'pending' AND not_before <= ? ORDER BY lane, id LIMIT ?",
+        )
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut broken = Vec::new();
+        for r in rows {
+            let id = OutboxId(r.get(0));
+            let body = serde_json::from_str(r.get::<&str, _>(3));
+            let lane = Lane::from_i64(r.get(2));
+            match (body, lane) {
+                (Ok(body), Some(lane)) => out.push(OutboxRow {
+                    id,
+                    chat: ChatId(r.get(1)),
+                    lane,
+                    body,
+                    attempts: r.get(4),
+                    repeat: r.get::<i64, _>(5) != 0,
+                }),
+                _ => broken.push(id),
+            }
+        }
+        // A row we cannot read would block its lane forever: fail it loudly instead.
+        for id in broken {
+            tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
+            sqlx::query("UPDATE outbox SET state = 'failed', last_error = 'unreadable payload' WHERE id = ?")
+                .bind(id.0)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// When the earliest pending row becomes due (for the delivery loop's sleep).
+    pub async fn next_outbox_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT min(not_before) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(v.map(from_ms))
+    }
+
+    /// Marks rows as being sent (one transaction), just before the requests go out.
+    pub async fn claim(&self, ids: &[OutboxId]) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state = 'pending'")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a batch of delivery results in one transaction.
+    pub async fn record(
+        &self,
+        records: &[DeliveryRecord],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for rec in records {
+            match rec {
+                DeliveryRecord::Sent { id, message_id } => {
+                    sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL WHERE id = ?")
+                        .bind(ms(now))
+                        .bind(message_id)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                DeliveryRecord::Retry {
+                    id,
+                    not_before,
+                    error,
+                    repeat,
+                } => {
+                    sqlx::query("UPDATE outbox SET state = 'pending', not_before = ?, last_error = ?, repeat = repeat OR ? WHERE id = ? AND state = 'sending'")
+                        .bind(ms(*not_before))
+                        .bind(error)
+                        .bind(*repeat)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                DeliveryRecord::Final { id, state, error } => {
+                    sqlx::query("UPDATE outbox SET state = ?, last_error = ? WHERE id = ?")
+                        .bind(*state)
+                        .bind(error)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                DeliveryRecord::Unreachable { id, chat, reason } => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'unreachable', last_error = ? WHERE id = ?",
+                    )
+                    .bind(reason)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::set_unreachable(&mut tx, *chat, reason, now).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rows left `sending` by a crash: the request may or may not have reached Telegram.
+    pub async fn interrupted(&self) -> anyhow::Result<Vec<(OutboxId, Lane)>> {
+        let rows = sqlx::query("SELECT id, lane FROM outbox WHERE state = 'sending' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    OutboxId(r.get(0)),
+                    Lane::from_i64(r.get(1)).unwrap_or(Lane::Reply),
+                )
+            })
+            .collect())
+    }
+
+    pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {
+        let rows = sqlx::query("SELECT state, count(*) FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = OutboxCounts::default();
+        for r in rows {
+            let n: i64 = r.get(1);
+            match r.get::<&str, _>(0) {
+                "pending" => c.pending = n,
+                "sending" => c.sending = n,
+                "sent" => c.sent = n,
+                "failed" => c.failed = n,
+                "ambiguous" => c.ambiguous = n,
+                "unreachable" => c.unreachable = n,
+                "cancelled" => c.cancelled = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+}

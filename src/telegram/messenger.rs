@@ -1,0 +1,150 @@
+//! Performs one outbox call through teloxide and classifies the result.
+
+use teloxide::prelude::*;
+use teloxide::types::{CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use teloxide::{ApiError, RequestError};
+
+use crate::domain::{Button, ChatId as OurChatId, Outgoing};
+use crate::worker::delivery::{Delivered, Messenger};
+
+#[derive(Clone)]
+pub struct TelegramMessenger {
+    bot: Bot,
+}
+
+impl TelegramMessenger {
+    pub fn new(bot: Bot) -> Self {
+        TelegramMessenger { bot }
+    }
+}
+
+fn keyboard(rows: &[Vec<Button>]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(rows.iter().map(|row| {
+        row.iter()
+            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// Telegram's limit is 4096 characters; cut at a character boundary rather than be refused.
+fn fit(text: &str) -> String {
+    const LIMIT: usize = 4096;
+    if text.chars().count() <= LIMIT {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(LIMIT - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+impl Messenger for TelegramMessenger {
+    async fn deliver(&self, chat: OurChatId, body: Outgoing) -> Delivered {
+        let chat_id = ChatId(chat.0);
+        let result = match body {
+            Outgoing::Message {
+                text,
+                buttons,
+                protect,
+            } => {
+                let mut req = self.bot.send_message(chat_id, fit(&text));
+                if !buttons.is_empty() {
+                    req = req.reply_markup(keyboard(&buttons));
+                }
+                if protect {
+                    req = req.protect_content(true);
+                }
+                req.await.map(|m| Some(m.id.0))
+            }
+            Outgoing::AnswerCallback { query_id, text } => {
+                let mut req = self.bot.answer_callback_query(CallbackQueryId(query_id));
+                if let Some(t) = text {
+                    req = req.text(t);
+                }
+                req.await.map(|_| None)
+            }
+            Outgoing::EditButtons {
+                message_id,
+                buttons,
+            } => {
+                let mut req = self
+                    .bot
+                    .edit_message_reply_markup(chat_id, MessageId(message_id));
+                if !buttons.is_empty() {
+                    req = req.reply_markup(keyboard(&buttons));
+                }
+                req.await.map(|m| Some(m.id.0))
+            }
+        };
+        match result {
+            Ok(message_id) => Delivered::Sent { message_id },
+            Err(e) => classify(&e),
+        }
+    }
+}
+
+/// Maps a teloxide error onto what the delivery worker should do.
+pub fn classify(e: &RequestError) -> Delivered {
+    match e {
+        RequestError::RetryAfter(s) => Delivered::RetryAfter(s.seconds()),
+        RequestError::Api(api) => match api {
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::CantInitiateConversation
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel
+            | ApiError::CantTalkWithBots
+            | ApiError::ChatNotFound
+            | ApiError::UserNotFound
+            | ApiError::GroupDeactivated => Delivered::Unreachable(format!("{api:?}")),
+            // An edit that changes nothing has the effect we wanted.
+            ApiError::MessageNotModified => Delivered::Sent { message_id: None },
+            ApiError::Unknown(desc) => {
+                if desc.starts_with("Forbidden") {
+                    Delivered::Unreachable(short(desc))
+                } else if desc.starts_with("Bad Request") {
+                    Delivered::Rejected(short(desc))
+                } else {
+                    // 5xx and anything unrecognised: try again later, a bounded number of times.
+                    Delivered::Transient(short(desc))
+                }
+            }
+            other => Delivered::Rejected(format!("{other:?}")),
+        },
+        RequestError::Network(n) => {
+            if n.is_connect() {
+                // Never reached Telegram: safe to retry.
+                Delivered::Transient("network: connect".into())
+            } else if n.is_timeout() {
+                Delivered::Ambiguous("network: timeout".into())
+            } else {
+                Delivered::Ambiguous("network: interrupted".into())
+            }
+        }
+        RequestError::InvalidJson { .. } => {
+            Delivered::Transient("invalid response from the Bot API".into())
+        }
+        RequestError::Io(_) => Delivered::Transient("i/o".into()),
+        RequestError::MigrateToChatId(_) => Delivered::Rejected("chat migrated".into()),
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+/// A description of an error that is safe to log: no raw response bodies (which can hold
+/// message text), no token.
+pub fn describe(e: &RequestError) -> String {
+    match e {
+        RequestError::InvalidJson { .. } => "invalid JSON from the Bot API".into(),
+        RequestError::Network(n) if n.is_timeout() => "network timeout".into(),
+        RequestError::Network(n) if n.is_connect() => "cannot connect to the Bot API".into(),
+        RequestError::Network(_) => "network error".into(),
+        RequestError::Api(api) => format!("api: {api:?}"),
+        RequestError::RetryAfter(s) => format!("retry after {}s", s.seconds()),
+        RequestError::MigrateToChatId(_) => "chat migrated".into(),
+        RequestError::Io(_) => "i/o error".into(),
+    }
+}
