@@ -54,14 +54,16 @@ impl Store {
 
     /// Reachability and migration state, for `staywell check`.
     pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("database is not reachable")?;
+        // No migrations table yet means nothing is applied.
         let applied: Vec<i64> =
-            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
                 .fetch_all(&self.pool)
                 .await
-            {
-                Ok(v) => v,
-                Err(_) => Vec::new(), // no migrations table yet
-            };
+                .unwrap_or_default();
         Ok(MIGRATOR
             .iter()
             .filter(|m| !applied.contains(&m.version))

@@ -93,6 +93,10 @@ impl<M: Messenger> Delivery<M> {
             if stopping && tasks.is_empty() {
                 break;
             }
+            // A safety net for rows added without a notification (another process, an operator
+            // tool): look again at least once a second.
+            let backstop = now + chrono::Duration::seconds(1);
+            wake = Some(wake.map_or(backstop, |w| w.min(backstop)));
             rounds += 1;
             if rounds.is_multiple_of(1000) {
                 pacer.forget_idle(now);

@@ -1,0 +1,192 @@
+//! Outbox delivery against Telegram's behaviour: 429, 5xx, 403, pacing and lanes.
+
+use std::time::Duration;
+
+use staywell::domain::{ChatId, Envelope, Lane, Outgoing};
+use staywell::store::Store;
+
+use crate::fake_telegram::{BLOCKED, Fault};
+use crate::helpers::*;
+
+const KIM: i64 = 701;
+
+#[tokio::test]
+async fn after_a_429_the_next_attempt_to_that_chat_waits_for_retry_after() {
+    let app = spawn_app().await;
+    app.fake
+        .inject("sendMessage", Some(KIM), Fault::RetryAfter(2));
+    app.say(KIM, "/help", 1).await;
+    let attempts: Vec<_> = app
+        .fake
+        .requests_for("sendmessage")
+        .into_iter()
+        .filter(|r| r.chat_id == Some(KIM))
+        .collect();
+    assert_eq!(attempts.len(), 2, "one refused, one delivered");
+    assert_eq!((attempts[0].status, attempts[1].status), (429, 200));
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(
+        gap >= Duration::from_secs(2),
+        "retried after {gap:?}, before retry_after"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_403_marks_the_chat_unreachable_and_is_never_retried() {
+    let app = spawn_app().await;
+    app.fake
+        .inject("sendMessage", Some(KIM), Fault::Forbidden(BLOCKED.into()));
+    app.fake.push_text(KIM, "/start");
+    app.fake
+        .wait_for(WAIT, "a refused send", |v| v.count("sendmessage", 403) == 1)
+        .await;
+    app.settle().await;
+    let attempts = app
+        .fake
+        .requests_for("sendmessage")
+        .into_iter()
+        .filter(|r| r.chat_id == Some(KIM))
+        .count();
+    assert_eq!(
+        attempts, 1,
+        "no retries, and the rest of that chat's queue was not tried"
+    );
+    assert!(app.store.is_unreachable(ChatId(KIM)).await.unwrap());
+    let counts = app.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.unreachable, counts.sent), (3, 0), "{counts:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_with_backoff_until_delivered() {
+    let app = spawn_app().await;
+    // teloxide itself waits 10 s before reading a 5xx body; this test is slow on purpose.
+    app.fake
+        .inject("sendMessage", Some(KIM), Fault::ServerError);
+    app.fake.push_text(KIM, "/help");
+    let sent = app
+        .fake
+        .wait_for_sent(KIM, 1, Duration::from_secs(40))
+        .await;
+    assert!(sent[0].text.contains("/crisis"));
+    let statuses: Vec<u16> = app
+        .fake
+        .requests_for("sendmessage")
+        .iter()
+        .filter(|r| r.chat_id == Some(KIM))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![500, 200]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_400_is_recorded_and_not_retried() {
+    let app = spawn_app().await;
+    app.fake.inject(
+        "sendMessage",
+        Some(KIM),
+        Fault::BadRequest("Bad Request: something odd".into()),
+    );
+    app.fake.push_text(KIM, "/help");
+    app.fake
+        .wait_for(WAIT, "a rejected send", |v| {
+            v.count("sendmessage", 400) == 1
+        })
+        .await;
+    app.settle().await;
+    assert_eq!(app.fake.requests_for("sendmessage").len(), 1);
+    assert_eq!(
+        app.query_i64(
+            "SELECT count(*) FROM outbox WHERE state = 'failed' AND last_error LIKE 'Bad Request%'"
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_delivered_message_records_its_telegram_message_id() {
+    let app = spawn_app().await;
+    let start = app.say(KIM, "/start", 3).await;
+    app.settle().await;
+    let ids: Vec<i64> = start.iter().map(|s| s.message_id).collect();
+    let stored = app
+        .query_i64(
+            "SELECT count(*) FROM outbox WHERE state = 'sent' AND telegram_message_id IS NOT NULL",
+        )
+        .await;
+    assert_eq!(stored, 3);
+    let sum: i64 = ids.iter().sum();
+    assert_eq!(
+        app.query_i64("SELECT sum(telegram_message_id) FROM outbox WHERE state = 'sent'")
+            .await,
+        sum
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn telegram_pacing_holds_a_burst_of_three_then_one_per_second_per_chat() {
+    let app = spawn_app_with(|s| s.outbox = Default::default()).await;
+    // /start causes three messages; the fourth and fifth must wait for the per-chat interval.
+    let start = app.say(KIM, "/start", 3).await;
+    let pressed = app.press(KIM, start[2].message_id, "consent:yes", 1).await;
+    let sends: Vec<_> = app
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.chat_id == Some(KIM) && r.method != "answercallbackquery" && r.method != "getupdates"
+        })
+        .collect();
+    assert_eq!(
+        sends.len(),
+        5,
+        "welcome, card, consent, edited consent, name question"
+    );
+    for w in sends.windows(4) {
+        let span = w[3].at - w[0].at;
+        assert!(
+            span >= Duration::from_millis(990),
+            "four calls to one chat within {span:?}"
+        );
+    }
+    assert!(pressed[0].text.contains("call you"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_urgent_message_overtakes_a_flood_of_nudges() {
+    let app = spawn_app_with(|s| s.outbox = Default::default()).await;
+    // 300 nudges to 300 carers take ten seconds at Telegram's 30 messages a second.
+    let now = chrono::Utc::now();
+    let mut tx = app.store.begin().await.unwrap();
+    let nudges: Vec<Envelope> = (0..300)
+        .map(|i| Envelope {
+            chat: ChatId(10_000 + i),
+            lane: Lane::Nudge,
+            body: Outgoing::text("It might be a good week to say hello."),
+        })
+        .collect();
+    Store::enqueue(&mut tx, &nudges, None, now).await.unwrap();
+    tx.commit().await.unwrap();
+    app.fake
+        .wait_for(WAIT, "nudges to start flowing", |v| v.sent.len() >= 30)
+        .await;
+    let card = app.say(KIM, "suicide", 1).await;
+    assert!(card[0].text.contains("116 123"));
+    let nudges_sent = app
+        .fake
+        .sent()
+        .iter()
+        .filter(|s| s.chat_id >= 10_000)
+        .count();
+    assert!(
+        nudges_sent < 150,
+        "the card waited behind {nudges_sent} nudges"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,184 @@
+//! Nothing lost, nothing doubled: re-delivered updates, hard crashes at each stage, restarts.
+
+use crate::fake_telegram::{FakeTelegram, Fault};
+use crate::helpers::*;
+
+const LEE: i64 = 801;
+const ROB: i64 = 802;
+
+fn welcome_count(fake: &FakeTelegram, chat: i64) -> usize {
+    fake.sent_to(chat)
+        .iter()
+        .filter(|s| s.text.contains("I'm staywell"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_redelivered_update_id_is_applied_once() {
+    let app = spawn_app().await;
+    let start = app.say(LEE, "/start", 3).await;
+    let press = app
+        .fake
+        .push_callback(LEE, LEE, start[2].message_id, "consent:yes");
+    app.fake.wait_for_sent(LEE, 4, WAIT).await;
+    app.settle().await;
+    app.fake.redeliver(press);
+    app.fake
+        .wait_for(
+            WAIT,
+            "the re-delivered update to be fetched and confirmed",
+            |v| v.undelivered == 0,
+        )
+        .await;
+    app.say(LEE, "/help", 1).await;
+    app.settle().await;
+    assert_eq!(app.store.member_count().await.unwrap(), 1);
+    assert_eq!(app.query_i64("SELECT count(*) FROM consents").await, 1);
+    let name_questions = app
+        .fake
+        .sent_to(LEE)
+        .iter()
+        .filter(|s| s.text.contains("call you"))
+        .count();
+    assert_eq!(
+        name_questions, 1,
+        "the re-delivered press caused no second reply"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_finishes_work_in_flight_and_exits_zero() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_process(&fake, dir.path(), None);
+    fake.push_text(LEE, "/start");
+    fake.wait_for_sent(LEE, 3, WAIT).await;
+    let status = bot.terminate().await;
+    assert!(status.success(), "exit status {status:?}");
+    let db = dir.path().join("staywell.db");
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM outbox WHERE state <> 'sent'").await,
+        0
+    );
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM inbox WHERE processed_at IS NULL").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_crash_after_the_inbox_commit_loses_nothing_and_applies_nothing_twice() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("staywell.db");
+
+    // Get to the consent question normally.
+    let mut bot = spawn_process(&fake, dir.path(), None);
+    fake.push_text(LEE, "/start");
+    let start = fake.wait_for_sent(LEE, 3, WAIT).await;
+    assert!(bot.terminate().await.success());
+
+    // The consent press is stored, then the process dies before processing it.
+    let mut bot = spawn_process(&fake, dir.path(), Some("after_inbox_commit"));
+    fake.push_callback(LEE, LEE, start[2].message_id, "consent:yes");
+    let status = bot.wait_exit().await;
+    assert!(!status.success(), "the process aborted");
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM inbox WHERE processed_at IS NULL").await,
+        1
+    );
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM members").await, 0);
+    assert_eq!(fake.sent_to(LEE).len(), 3);
+
+    // On restart the stored press is applied exactly once, even though Telegram also
+    // re-delivers it (the offset was never confirmed).
+    let _bot = spawn_process(&fake, dir.path(), None);
+    let sent = fake.wait_for_sent(LEE, 4, WAIT).await;
+    assert!(sent[3].text.contains("call you"));
+    fake.push_text(LEE, "/help");
+    fake.wait_for_sent(LEE, 5, WAIT).await;
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM members").await, 1);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM consents").await, 1);
+    assert_eq!(
+        fake.sent_to(LEE)
+            .iter()
+            .filter(|s| s.text.contains("call you"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_crash_after_processing_delivers_each_message_once_on_restart() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("staywell.db");
+
+    let mut bot = spawn_process(&fake, dir.path(), Some("after_processing_commit"));
+    fake.push_text(LEE, "/start");
+    assert!(!bot.wait_exit().await.success());
+    assert_eq!(fake.sent_to(LEE).len(), 0, "died before delivering");
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM outbox WHERE state = 'pending'").await,
+        3
+    );
+
+    let _bot = spawn_process(&fake, dir.path(), None);
+    fake.wait_for_sent(LEE, 3, WAIT).await;
+    fake.push_text(LEE, "/help");
+    fake.wait_for_sent(LEE, 4, WAIT).await;
+    assert_eq!(
+        welcome_count(&fake, LEE),
+        1,
+        "the update was not processed twice"
+    );
+    assert_eq!(fake.sent_to(LEE).len(), 4);
+}
+
+#[tokio::test]
+async fn a_kill_mid_send_does_not_repeat_routine_messages_but_repeats_urgent_ones_marked() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("staywell.db");
+    fake.inject("sendMessage", Some(LEE), Fault::Hang);
+    fake.inject("sendMessage", Some(ROB), Fault::Hang);
+
+    let mut bot = spawn_process(&fake, dir.path(), None);
+    fake.push_text(LEE, "hello"); // a routine reply
+    fake.push_text(ROB, "I want to kill myself"); // the crisis card, urgent
+    fake.wait_for(WAIT, "both sends to be in flight", |v| {
+        v.requests
+            .iter()
+            .filter(|r| r.method == "sendmessage" && r.status == 0)
+            .count()
+            == 2
+    })
+    .await;
+    bot.kill_hard().await;
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM outbox WHERE state = 'sending'").await,
+        2
+    );
+
+    let _bot = spawn_process(&fake, dir.path(), None);
+    let card = fake.wait_for_sent(ROB, 1, WAIT).await;
+    assert!(card[0].text.starts_with("(Sent again"), "{}", card[0].text);
+    assert!(card[0].text.contains("116 123"));
+    fake.push_text(LEE, "/help");
+    let lee = fake.wait_for_sent(LEE, 1, WAIT).await;
+    assert!(
+        lee[0].text.contains("/crisis"),
+        "only the help reply: {:?}",
+        texts(&lee)
+    );
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM outbox WHERE state = 'ambiguous'").await,
+        1
+    );
+    assert_eq!(
+        fake.sent_to(LEE).len(),
+        1,
+        "the routine reply was not risked twice"
+    );
+}

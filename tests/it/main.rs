@@ -1,0 +1,10 @@
+//! The integration test suite: one binary, real SQLite files, a fake Telegram Bot API server
+//! on 127.0.0.1 that teloxide talks to over HTTP, and real child processes where a crash or
+//! restart is the point.
+
+mod bad_input;
+mod conversation;
+mod delivery;
+mod durability;
+mod fake_telegram;
+mod helpers;
