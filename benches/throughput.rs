@@ -76,7 +76,9 @@ async fn throughput(updates: usize, chats: i64) {
         b.fake.push_text(1_000 + (i as i64 % chats), "/help");
     }
     b.fake
-        .wait_for(Duration::from_secs(600), "every reply", |v| v.sent.len() >= updates)
+        .wait_for(Duration::from_secs(600), "every reply", |v| {
+            v.sent.len() >= updates
+        })
         .await;
     let elapsed = t0.elapsed();
     println!(
@@ -101,7 +103,9 @@ async fn latency(rate_per_sec: u64, seconds: u64) {
         b.fake.push_text(chat, "/help");
     }
     b.fake
-        .wait_for(Duration::from_secs(120), "every reply", |v| v.sent.len() >= n)
+        .wait_for(Duration::from_secs(120), "every reply", |v| {
+            v.sent.len() >= n
+        })
         .await;
     let sent = b.fake.sent();
     let mut lat: Vec<Duration> = pushed
@@ -123,7 +127,10 @@ async fn latency(rate_per_sec: u64, seconds: u64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (updates, seconds) = if quick { (2_000, 3) } else { (20_000, 10) };
         throughput(updates, 500).await;
