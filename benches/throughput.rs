@@ -42,7 +42,7 @@ async fn start() -> Bench {
             per_chat_interval_ms: 0,
             max_in_flight: 64,
         },
-        crash_at: None,
+        ..Settings::default()
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = Application::build(settings, clock).await.unwrap();

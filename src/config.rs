@@ -75,6 +75,8 @@ pub struct Settings {
     pub dialogs_dir: PathBuf,
     /// Long-poll timeout for `getUpdates`, seconds.
     pub poll_timeout_secs: u32,
+    /// How long a send may take before it counts as ambiguous, seconds.
+    pub send_timeout_secs: u32,
     pub outbox: OutboxSettings,
     pub crash_at: Option<CrashPoint>,
 }
@@ -87,6 +89,7 @@ impl Default for Settings {
             database_url: DEFAULT_DATABASE_URL.to_string(),
             dialogs_dir: PathBuf::from("dialogs"),
             poll_timeout_secs: 25,
+            send_timeout_secs: 15,
             outbox: OutboxSettings::default(),
             crash_at: None,
         }
@@ -108,6 +111,7 @@ struct RawTelegram {
     token: Option<String>,
     api_url: Option<String>,
     poll_timeout_secs: Option<u32>,
+    send_timeout_secs: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +237,12 @@ impl Settings {
                 "must be between 1 and 50".into(),
             ));
         }
+        if !(1..=120).contains(&self.send_timeout_secs) {
+            out.push((
+                "telegram.send_timeout_secs",
+                "must be between 1 and 120".into(),
+            ));
+        }
         if !(1..=1_000_000).contains(&self.outbox.global_per_second) {
             out.push(("outbox.global_per_second", "must be at least 1".into()));
         }
@@ -276,6 +286,9 @@ fn apply_file(
         }
         if let Some(v) = t.poll_timeout_secs {
             s.poll_timeout_secs = v;
+        }
+        if let Some(v) = t.send_timeout_secs {
+            s.send_timeout_secs = v;
         }
     }
     if let Some(v) = raw.database.and_then(|d| d.url) {

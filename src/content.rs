@@ -68,7 +68,7 @@ pub struct Content {
 struct RawCore {
     format: Spanned<i64>,
     version: i64,
-    text: Spanned<BTreeMap<String, Spanned<String>>>,
+    text: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,30 +176,28 @@ fn load_core(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<(Texts, i64)> {
     };
     check_format(path, &src, &raw.format, diags);
     let table_span = raw.text.span();
-    let texts = raw.text.into_inner();
-    for (key, value) in &texts {
-        check_text(path, &src, key, value, diags);
-    }
-    // Convert to the typed struct: this names missing and unknown keys.
-    let plain: BTreeMap<&str, &str> = texts
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.get_ref().as_str()))
-        .collect();
+    let texts: BTreeMap<Spanned<String>, Spanned<String>> = raw.text.into_inner();
     let expected = expected_text_keys();
-    for key in texts.keys() {
-        if !expected.contains(&key.as_str()) {
-            let span = texts.get(key).map(|v| v.span());
+    for (key, value) in &texts {
+        check_text(path, &src, key.get_ref(), value, diags);
+        if !expected.contains(&key.get_ref().as_str()) {
             diags.push(Diagnostic::at(
                 path,
                 &src,
-                span,
+                Some(key.span()),
                 format!(
-                    "unknown text key `{key}`; expected one of: {}",
+                    "unknown text key `{}`; expected one of: {}",
+                    key.get_ref(),
                     expected.join(", ")
                 ),
             ));
         }
     }
+    // Convert to the typed struct: this names missing and unknown keys.
+    let plain: BTreeMap<&str, &str> = texts
+        .iter()
+        .map(|(k, v)| (k.get_ref().as_str(), v.get_ref().as_str()))
+        .collect();
     for key in &expected {
         if !plain.contains_key(key) {
             diags.push(Diagnostic::at(

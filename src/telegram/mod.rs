@@ -34,7 +34,7 @@ impl Bots {
             .build()
             .context("cannot build the HTTP client")?;
         let send_client = teloxide::net::default_reqwest_settings()
-            .timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(settings.send_timeout_secs as u64))
             .build()
             .context("cannot build the HTTP client")?;
         let mut poll = Bot::with_client(token.expose(), poll_client);

@@ -190,3 +190,32 @@ async fn an_urgent_message_overtakes_a_flood_of_nudges() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_send_that_times_out_is_not_repeated_if_routine_but_is_repeated_marked_if_urgent() {
+    let app = spawn_app_with(|s| s.send_timeout_secs = 1).await;
+    const ROUTINE: i64 = 702;
+    const URGENT: i64 = 703;
+    app.fake.inject("sendMessage", Some(ROUTINE), Fault::Hang);
+    app.fake.inject("sendMessage", Some(URGENT), Fault::Hang);
+    app.fake.push_text(ROUTINE, "/help");
+    app.fake.push_text(URGENT, "self harm");
+    let card = app.fake.wait_for_sent(URGENT, 1, WAIT).await;
+    assert!(card[0].text.starts_with("(Sent again"), "{}", card[0].text);
+    assert!(card[0].text.contains("116 123"));
+    // The routine reply timed out once and is left as ambiguous; the next one goes through.
+    let next = app.say(ROUTINE, "/crisis", 1).await;
+    assert!(next[0].text.contains("116 123"));
+    app.settle().await;
+    assert_eq!(
+        app.fake.sent_to(ROUTINE).len(),
+        1,
+        "the timed-out help reply was not re-sent"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM outbox WHERE state = 'ambiguous'")
+            .await,
+        1
+    );
+    app.stop().await;
+}
