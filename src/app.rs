@@ -9,6 +9,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::Content;
+use crate::dialog::{self, CHECKIN_DIALOG, Registry};
 use crate::store::Store;
 use crate::telegram::{Bots, messenger::TelegramMessenger, poller::Poller};
 use crate::worker::delivery::{DRAIN_TIMEOUT, Delivery};
@@ -19,6 +20,7 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     store: Store,
     content: Arc<Content>,
+    dialogs: Arc<Registry>,
     bots: Bots,
 }
 
@@ -30,6 +32,7 @@ impl Application {
         let content = Content::load_or_fail(&settings.dialogs_dir, clock.now().date_naive())?;
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        let dialogs = load_dialogs(&settings.dialogs_dir, &store, clock.now()).await?;
         match bots.send.get_me().await {
             Ok(me) => tracing::info!(bot_id = me.id.0, "connected to the Bot API"),
             Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
@@ -47,6 +50,7 @@ impl Application {
             clock,
             store,
             content: Arc::new(content),
+            dialogs: Arc::new(dialogs),
             bots,
         })
     }
@@ -71,6 +75,7 @@ impl Application {
         let processor = Processor {
             store: self.store.clone(),
             content: self.content.clone(),
+            dialogs: self.dialogs.clone(),
             clock: self.clock.clone(),
             inbox_ready: inbox_ready.clone(),
             outbox_ready: outbox_ready.clone(),
@@ -102,6 +107,72 @@ impl Application {
         tracing::info!("staywell stopped");
         Ok(())
     }
+}
+
+/// Loads the dialogs (refusing any error), snapshots each version in the database (refusing a
+/// changed dialog whose version was not bumped), and adds the older versions that sessions in
+/// progress may still be on.
+pub async fn load_dialogs(
+    dir: &std::path::Path,
+    store: &Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Registry> {
+    let loaded = dialog::load_dir(dir);
+    for w in loaded.diagnostics.iter().filter(|d| !d.is_error()) {
+        tracing::warn!("{w}");
+    }
+    let Some(catalog) = loaded.catalog else {
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
+        anyhow::bail!(
+            "dialogs under {} have errors:\n{}",
+            dir.display(),
+            errors.join("\n")
+        );
+    };
+    if !catalog.dialogs.contains_key(CHECKIN_DIALOG) {
+        anyhow::bail!(
+            "no dialog with id `{CHECKIN_DIALOG}` under {}: /checkin needs it",
+            dir.display()
+        );
+    }
+    let versions: Vec<_> = catalog
+        .dialogs
+        .values()
+        .map(|d| {
+            let source = catalog.sources.get(&d.id).cloned().unwrap_or_default();
+            (d.id.clone(), d.version, d.content_hash(), source)
+        })
+        .collect();
+    let conflicts = store.snapshot_dialogs(&versions, now).await?;
+    if !conflicts.is_empty() {
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|(id, v, _)| format!("`{id}` version {v}"))
+            .collect();
+        anyhow::bail!(
+            "these dialogs changed but kept their version number, so answers could be read against the wrong wording: {}. Bump `version` in each file.",
+            list.join(", ")
+        );
+    }
+    let mut registry = Registry::new(catalog.clone());
+    for (id, version, source) in store.dialog_snapshots().await? {
+        if registry.get(&id, version).is_some() {
+            continue;
+        }
+        let path = std::path::PathBuf::from(format!("<stored {id} v{version}>"));
+        match dialog::load::parse_dialog(&path, &source, &catalog.tags).0 {
+            Some(old) => registry.add_old(old),
+            None => {
+                tracing::warn!(dialog = %id, version, "a stored dialog version no longer loads; sessions on it cannot resume")
+            }
+        }
+    }
+    Ok(registry)
 }
 
 /// A receiver that turns true on SIGINT or SIGTERM.

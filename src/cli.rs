@@ -99,6 +99,25 @@ async fn check(settings: Settings) -> ExitCode {
             errors += 1;
         }
     }
+    let dialogs = crate::dialog::load_dir(&settings.dialogs_dir);
+    for d in &dialogs.diagnostics {
+        println!("{d}");
+        if d.is_error() {
+            errors += 1;
+        }
+    }
+    if let Some(c) = &dialogs.catalog {
+        println!(
+            "dialogs: {} loaded ({}), {} tags",
+            c.dialogs.len(),
+            c.dialogs
+                .values()
+                .map(|d| format!("{} v{}", d.id, d.version))
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.tags.len()
+        );
+    }
     match Store::connect(&settings.database_url).await {
         Ok(store) => match store.pending_migrations().await {
             Ok(0) => println!("database: reachable and up to date"),

@@ -18,7 +18,16 @@ pub const CRISIS_FILE: &str = "crisis.toml";
 const SUPPORTED_FORMAT: i64 = 1;
 /// Telegram allows 4096 characters; leave room for placeholders.
 const MAX_TEXT_CHARS: usize = 3500;
-const PLACEHOLDERS: &[&str] = &["first_name", "name", "timezone"];
+const PLACEHOLDERS: &[&str] = &[
+    "first_name",
+    "name",
+    "timezone",
+    "min",
+    "max",
+    "min_label",
+    "max_label",
+    "until",
+];
 
 /// Every text the core conversation uses. Field names are the keys in `core.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +61,26 @@ pub struct Texts {
     pub continue_onboarding: String,
     /// Put before an urgent message re-sent after an ambiguous failure.
     pub repeat_notice: String,
+    pub checkin_resumed: String,
+    pub button_yes: String,
+    pub button_no: String,
+    pub button_skip: String,
+    pub button_done: String,
+    pub button_later: String,
+    pub scale_legend: String,
+    pub hint_scale: String,
+    pub hint_choice: String,
+    pub hint_multi: String,
+    pub hint_multi_count: String,
+    pub hint_number: String,
+    pub hint_time: String,
+    pub hint_text: String,
+    pub tries_exhausted: String,
+    pub tries_exhausted_not_skippable: String,
+    pub session_paused: String,
+    pub paused_reminder: String,
+    pub question_passed: String,
+    pub coping_plan_default: String,
 }
 
 /// All loaded content.

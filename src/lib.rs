@@ -6,6 +6,7 @@ pub mod content;
 pub mod conversation;
 pub mod crisis;
 pub mod diagnostic;
+pub mod dialog;
 pub mod domain;
 pub mod pacing;
 pub mod store;

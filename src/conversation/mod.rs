@@ -2,10 +2,17 @@
 //! in, [`Change`]s and outgoing [`Envelope`]s out. The processor (`worker::inbox`) applies
 //! both in one transaction.
 
+pub mod checkin;
 mod onboarding;
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
 use crate::content::{Content, fill};
-use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, UserId};
+use crate::dialog::engine::Stored;
+use crate::dialog::{Dialog, Session, StepKind};
+use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId};
 
 pub use onboarding::{Onboarding, parse_timezone, validate_name};
 
@@ -15,6 +22,27 @@ pub struct Person {
     pub chat: ChatId,
     /// `None` until the person has consented: nothing else about them is stored before.
     pub member: Option<Member>,
+    /// The member's open (active or paused, not expired) check-in, if any.
+    pub session: Option<OpenSession>,
+}
+
+/// A session still inside its answer window, with the dialog version it started on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenSession {
+    pub id: SessionId,
+    pub dialog: Arc<Dialog>,
+    pub state: Session,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the conversation needs besides the person and the input.
+pub struct Ctx<'a> {
+    pub content: &'a Content,
+    /// The dialog `/checkin` starts (its current version).
+    pub checkin: Option<&'a Arc<Dialog>>,
+    /// The id a session started now would get (allocated by the store).
+    pub next_session_id: SessionId,
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +77,26 @@ pub enum Change {
     Stop,
     Resume,
     MarkUnreachable,
+    /// Open a new session (closing any older open one).
+    StartSession {
+        id: SessionId,
+        dialog_id: String,
+        version: i64,
+        expires_at: DateTime<Utc>,
+    },
+    /// Persist the session after a step (`status`: active, paused or completed).
+    SaveSession {
+        id: SessionId,
+        status: &'static str,
+        state: Session,
+    },
+    StoreAnswers {
+        session: SessionId,
+        member: MemberId,
+        dialog_id: String,
+        version: i64,
+        answers: Vec<Stored>,
+    },
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -76,10 +124,16 @@ pub mod data {
 }
 
 /// Decides the reply to one update.
-pub fn respond(person: &Person, incoming: &Incoming, content: &Content) -> Outcome {
+pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
     let mut o = Outcome::default();
     let chat = person.chat;
+    let content = ctx.content;
     let t = &content.texts;
+    let member = person
+        .member
+        .as_ref()
+        .filter(|m| m.onboarding == Onboarding::Done);
+    let active = person.session.as_ref().filter(|s| !s.state.paused);
 
     // Crisis first, always: before consent, mid-onboarding, whatever the state.
     let crisis = match &incoming.input {
@@ -99,22 +153,60 @@ pub fn respond(person: &Person, incoming: &Incoming, content: &Content) -> Outco
         Input::Ignored => {}
         Input::NotPrivate => o.reply(chat, Outgoing::text(&t.not_private)),
         Input::Unsupported { .. } => o.reply(chat, Outgoing::text(&t.unsupported_media)),
-        Input::Command { name, args } => command(&mut o, person, incoming, name, args, content),
+        Input::Command { name, args } => command(&mut o, person, incoming, name, args, ctx),
         Input::Callback {
             query_id,
             data,
             message_id,
-        } => onboarding::callback(
-            &mut o,
-            person,
-            incoming,
-            query_id,
-            data.as_deref(),
-            *message_id,
-            content,
-        ),
+        } => {
+            let presser_is_member = matches!(
+                (member, &incoming.sender),
+                (Some(m), Some(s)) if m.telegram_user == s.user_id
+            );
+            let is_checkin = data.as_deref().is_some_and(|d| d.starts_with('q'));
+            let handled = match (member, data.as_deref()) {
+                (Some(m), Some(d)) if is_checkin && presser_is_member => {
+                    checkin::press(&mut o, person, m, d, query_id, *message_id, ctx)
+                }
+                _ if is_checkin => false,
+                _ => {
+                    onboarding::callback(
+                        &mut o,
+                        person,
+                        incoming,
+                        query_id,
+                        data.as_deref(),
+                        *message_id,
+                        content,
+                    );
+                    true
+                }
+            };
+            if !handled {
+                // Stale, foreign or forged: answer kindly, change nothing.
+                o.reply(
+                    chat,
+                    Outgoing::AnswerCallback {
+                        query_id: query_id.clone(),
+                        text: Some(t.question_passed.clone()),
+                    },
+                );
+            }
+        }
         Input::Text { text } => {
-            if crisis {
+            let free_text_step = active.is_some_and(|s| {
+                s.state
+                    .current
+                    .and_then(|i| s.dialog.steps.get(i))
+                    .is_some_and(|step| matches!(step.kind, StepKind::Text { .. }))
+            });
+            if let (Some(m), Some(open)) = (member, active)
+                && (!crisis || free_text_step)
+            {
+                // An answer. Crisis language in a free-text answer has had its card; the
+                // check-in carries on. Anywhere else the text is not taken as an answer.
+                checkin::text(&mut o, person, m, open, text, ctx);
+            } else if crisis {
                 // The card has been sent; gently pick up where we were without using the text
                 // as an answer.
                 if let Some(m) = &person.member
@@ -126,6 +218,9 @@ pub fn respond(person: &Person, incoming: &Incoming, content: &Content) -> Outco
                 match &person.member {
                     Some(m) if m.onboarding != Onboarding::Done => {
                         onboarding::text(&mut o, chat, m, text, content)
+                    }
+                    Some(_) if person.session.is_some() => {
+                        o.reply(chat, Outgoing::text(&t.paused_reminder))
                     }
                     Some(_) => o.reply(chat, Outgoing::text(&t.free_text)),
                     None => o.reply(chat, Outgoing::text(&t.not_member_yet)),
@@ -142,11 +237,20 @@ fn command(
     incoming: &Incoming,
     name: &str,
     _args: &str,
-    content: &Content,
+    ctx: &Ctx,
 ) {
     let chat = person.chat;
+    let content = ctx.content;
     let t = &content.texts;
     match (name, &person.member) {
+        ("checkin", Some(m)) if m.onboarding == Onboarding::Done => {
+            checkin::command(o, person, m, ctx)
+        }
+        ("checkin", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("checkin", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("crisis", _) => {} // the card is already on its way
         ("help", _) => o.reply(chat, Outgoing::text(&t.help)),
         ("start", None) => onboarding::welcome(o, chat, content),

@@ -37,3 +37,7 @@ id_type!(
     /// A row of the outbox.
     OutboxId
 );
+id_type!(
+    /// One run of a dialog by a member.
+    SessionId
+);

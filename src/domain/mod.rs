@@ -5,6 +5,6 @@ pub mod ids;
 pub mod input;
 pub mod outgoing;
 
-pub use ids::{ChatId, MemberId, OutboxId, UpdateId, UserId};
+pub use ids::{ChatId, MemberId, OutboxId, SessionId, UpdateId, UserId};
 pub use input::{Incoming, Input, Sender};
 pub use outgoing::{Button, Envelope, Lane, Outgoing};

@@ -9,7 +9,18 @@ pub use sqlite::{Store, Tx};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ChatId, Lane, OutboxId, Outgoing, UpdateId};
+use crate::dialog::Session;
+use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
+
+/// An open session as stored; the processor pairs it with its dialog version.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub dialog_id: String,
+    pub version: i64,
+    pub state: Session,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// An unprocessed inbox row.
 #[derive(Debug, Clone)]

@@ -11,9 +11,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, SqliteConnection};
 
+use super::SessionRow;
 use super::{DeliveryRecord, InboxRow, OutboxCounts, OutboxRow, from_ms, ms};
 use crate::conversation::{Change, Member, Onboarding, Person};
-use crate::domain::{ChatId, Envelope, Incoming, Lane, MemberId, OutboxId, UpdateId, UserId};
+use crate::domain::{
+    ChatId, Envelope, Incoming, Lane, MemberId, OutboxId, SessionId, UpdateId, UserId,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -211,7 +214,11 @@ impl Store {
             }
             None => None,
         };
-        Ok(Person { chat, member })
+        Ok(Person {
+            chat,
+            member,
+            session: None,
+        })
     }
 
     /// Applies the conversation's changes for `chat`, in order.
@@ -286,9 +293,177 @@ impl Store {
                 Change::MarkUnreachable => {
                     Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
                 }
+                Change::StartSession {
+                    id,
+                    dialog_id,
+                    version,
+                    expires_at,
+                } => {
+                    let member: i64 =
+                        sqlx::query_scalar("SELECT id FROM members WHERE chat_id = ?")
+                            .bind(chat.0)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    sqlx::query(
+                        "UPDATE sessions SET status = 'expired', updated_at = ?
+                         WHERE member_id = ? AND status IN ('active', 'paused')",
+                    )
+                    .bind(ms(now))
+                    .bind(member)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
+                                               started_at, updated_at, expires_at)
+                         VALUES (?, ?, ?, ?, 'active', '{}', ?, ?, ?)",
+                    )
+                    .bind(id.0)
+                    .bind(member)
+                    .bind(dialog_id)
+                    .bind(version)
+                    .bind(ms(now))
+                    .bind(ms(now))
+                    .bind(ms(*expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::SaveSession { id, status, state } => {
+                    sqlx::query(
+                        "UPDATE sessions SET status = ?, state = ?, updated_at = ?,
+                                completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END
+                         WHERE id = ?",
+                    )
+                    .bind(*status)
+                    .bind(serde_json::to_string(state)?)
+                    .bind(ms(now))
+                    .bind(*status)
+                    .bind(ms(now))
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::StoreAnswers {
+                    session,
+                    member,
+                    dialog_id,
+                    version,
+                    answers,
+                } => {
+                    for a in answers {
+                        let value = match &a.answer {
+                            crate::dialog::Answer::Answered(v) => Some(serde_json::to_string(v)?),
+                            _ => None,
+                        };
+                        let flags = (!a.flags.is_empty()).then(|| a.flags.join(","));
+                        sqlx::query(
+                            "INSERT INTO answers (session_id, member_id, dialog_id, dialog_version, step_id,
+                                                  state, value, flags, answered_at)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                             ON CONFLICT (session_id, step_id) DO UPDATE SET
+                                 state = excluded.state, value = excluded.value,
+                                 flags = excluded.flags, answered_at = excluded.answered_at",
+                        )
+                        .bind(session.0)
+                        .bind(member.0)
+                        .bind(dialog_id)
+                        .bind(version)
+                        .bind(&a.step_id)
+                        .bind(a.answer.state())
+                        .bind(value)
+                        .bind(flags)
+                        .bind(ms(now))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// The member's newest session that is open (active or paused) and not expired.
+    pub async fn open_session(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT id, dialog_id, dialog_version, state, expires_at FROM sessions
+             WHERE member_id = ? AND status IN ('active', 'paused') AND expires_at > ?
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(member.0)
+        .bind(ms(now))
+        .fetch_optional(tx)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                id: SessionId(r.get(0)),
+                dialog_id: r.get(1),
+                version: r.get(2),
+                state: serde_json::from_str(r.get::<&str, _>(3))
+                    .context("unreadable session state")?,
+                expires_at: from_ms(r.get(4)),
+            })
+        })
+        .transpose()
+    }
+
+    /// The id the next session will get (the processor is the only writer of sessions).
+    pub async fn next_session_id(tx: &mut SqliteConnection) -> anyhow::Result<SessionId> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM sessions")
+            .fetch_one(tx)
+            .await?;
+        Ok(SessionId(max.unwrap_or(0) + 1))
+    }
+
+    /// Records each current dialog version (never replacing one). Returns the ids whose
+    /// stored hash differs from the file's: their meaning changed without a version bump.
+    pub async fn snapshot_dialogs(
+        &self,
+        dialogs: &[(String, i64, String, String)],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(String, i64, String)>> {
+        let mut tx = self.pool.begin().await?;
+        let mut conflicts = Vec::new();
+        for (id, version, hash, source) in dialogs {
+            sqlx::query(
+                "INSERT INTO dialog_versions (dialog_id, version, hash, source, first_seen_at)
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (dialog_id, version) DO NOTHING",
+            )
+            .bind(id)
+            .bind(version)
+            .bind(hash)
+            .bind(source)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            let stored: String = sqlx::query_scalar(
+                "SELECT hash FROM dialog_versions WHERE dialog_id = ? AND version = ?",
+            )
+            .bind(id)
+            .bind(version)
+            .fetch_one(&mut *tx)
+            .await?;
+            if &stored != hash {
+                conflicts.push((id.clone(), *version, stored));
+            }
+        }
+        tx.commit().await?;
+        Ok(conflicts)
+    }
+
+    /// Every snapshotted dialog version: (id, version, source).
+    pub async fn dialog_snapshots(&self) -> anyhow::Result<Vec<(String, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT dialog_id, version, source FROM dialog_versions ORDER BY dialog_id, version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     pub async fn set_unreachable(

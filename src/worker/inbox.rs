@@ -12,7 +12,8 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::content::Content;
-use crate::conversation;
+use crate::conversation::{self, OpenSession};
+use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::{Incoming, Input};
 use crate::store::{InboxRow, Store};
 
@@ -24,6 +25,7 @@ const BATCH: i64 = 200;
 pub struct Processor {
     pub store: Store,
     pub content: Arc<Content>,
+    pub dialogs: Arc<Registry>,
     pub clock: Arc<dyn Clock>,
     pub inbox_ready: Arc<Notify>,
     pub outbox_ready: Arc<Notify>,
@@ -126,8 +128,34 @@ impl Processor {
             if !matches!(incoming.input, Input::Ignored | Input::ChatBlocked) {
                 Store::set_reachable(conn, chat).await?;
             }
-            let person = Store::load_person(conn, chat).await?;
-            let outcome = conversation::respond(&person, &incoming, &self.content);
+            let mut person = Store::load_person(conn, chat).await?;
+            if let Some(m) = &person.member
+                && let Some(row) = Store::open_session(conn, m.id, now).await?
+            {
+                match self.dialogs.get(&row.dialog_id, row.version) {
+                    Some(dialog) => {
+                        person.session = Some(OpenSession {
+                            id: row.id,
+                            dialog: dialog.clone(),
+                            state: row.state,
+                            expires_at: row.expires_at,
+                        })
+                    }
+                    None => tracing::error!(
+                        session = row.id.0,
+                        dialog = %row.dialog_id,
+                        version = row.version,
+                        "open session on an unknown dialog version; ignored"
+                    ),
+                }
+            }
+            let ctx = conversation::Ctx {
+                content: &self.content,
+                checkin: self.dialogs.current(CHECKIN_DIALOG),
+                next_session_id: Store::next_session_id(conn).await?,
+                now,
+            };
+            let outcome = conversation::respond(&person, &incoming, &ctx);
             Store::apply_changes(conn, chat, &outcome.changes, now).await?;
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
             replies = outcome.out.len();

@@ -400,6 +400,11 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The bot's message as it is now (after any edits): its text and inline keyboard.
+    pub fn message(&self, chat_id: i64, message_id: i64) -> Option<(String, Option<Value>)> {
+        self.lock().messages.get(&(chat_id, message_id)).cloned()
+    }
+
     /// Waits until `pred` holds, re-checking on every change (and every 10 ms). Panics after
     /// `timeout` with `what` and the recorded requests. A bounded wait, not a timing assertion.
     pub async fn wait_for<F: Fn(&FakeView) -> bool>(&self, timeout: Duration, what: &str, pred: F) {

@@ -40,6 +40,7 @@ pub struct TestApp {
     pub fake: FakeTelegram,
     pub store: Store,
     pub db_path: PathBuf,
+    pub settings: Settings,
     stop: watch::Sender<bool>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -55,8 +56,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db_path = dir.path().join("staywell.db");
     let mut settings = test_settings(&fake, &db_path);
     tweak(&mut settings);
+    start_on(fake, settings, db_path, dir).await
+}
+
+async fn start_on(
+    fake: FakeTelegram,
+    settings: Settings,
+    db_path: PathBuf,
+    dir: tempfile::TempDir,
+) -> TestApp {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = Application::build(settings, clock)
+    let app = Application::build(settings.clone(), clock)
         .await
         .expect("the app builds");
     let store = app.store().clone();
@@ -66,6 +76,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         fake,
         store,
         db_path,
+        settings,
         stop,
         handle: Some(handle),
         _dir: dir,
@@ -122,12 +133,62 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         let _ = self.stop.send(true);
         if let Some(h) = self.handle.take() {
             h.await
                 .expect("the app task")
                 .expect("the app stops cleanly");
         }
+    }
+
+    /// Stops the bot and starts a new one on the same database and fake Telegram.
+    pub async fn restart(mut self) -> TestApp {
+        self.halt().await;
+        let TestApp {
+            fake,
+            db_path,
+            settings,
+            _dir,
+            ..
+        } = self;
+        start_on(fake, settings, db_path, _dir).await
+    }
+
+    /// The latest message in `chat` with buttons; the button on it whose label is `label`
+    /// (or else contains it, ignoring case): (message id, callback data).
+    pub fn find_button(&self, chat: i64, label: &str) -> Option<(i64, String)> {
+        let wanted = label.to_lowercase();
+        for sent in self.fake.sent_to(chat).iter().rev() {
+            let Some((_, Some(markup))) = self.fake.message(chat, sent.message_id) else {
+                continue;
+            };
+            let buttons: Vec<(String, String)> = markup["inline_keyboard"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                .filter_map(|b| {
+                    Some((
+                        b["text"].as_str()?.to_lowercase(),
+                        b["callback_data"].as_str()?.to_string(),
+                    ))
+                })
+                .collect();
+            if buttons.is_empty() {
+                continue;
+            }
+            // Only the latest message with buttons counts, as in `staywell chat`.
+            return buttons
+                .iter()
+                .find(|(l, _)| *l == wanted)
+                .or_else(|| buttons.iter().find(|(l, _)| l.contains(&wanted)))
+                .map(|(_, data)| (sent.message_id, data.clone()));
+        }
+        None
     }
 
     pub async fn query_i64(&self, sql: &'static str) -> i64 {

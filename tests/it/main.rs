@@ -9,3 +9,4 @@ mod delivery;
 mod durability;
 mod fake_telegram;
 mod helpers;
+mod transcripts;

@@ -1,0 +1,299 @@
+//! `/checkin` and everything typed or pressed while a check-in is open: runs the dialog
+//! engine and renders its replies as outgoing calls.
+
+use chrono::{DateTime, Utc};
+
+use super::{Change, Ctx, Member, OpenSession, Outcome, Person};
+use crate::content::fill;
+use crate::dialog::engine::{self, Advance, ButtonAction, Event, Keys, Reply};
+use crate::dialog::{Dialog, Session};
+use crate::domain::{Button, ChatId, Envelope, Outgoing, SessionId};
+
+/// Callback data of a check-in button: `q<session>.<seq>.<action>`. The session and seq only
+/// locate the question; who may answer is decided by the presser's own open session.
+pub fn encode(session: SessionId, seq: u32, action: ButtonAction) -> String {
+    format!("q{}.{}.{}", session.0, seq, action.encode())
+}
+
+pub fn decode(data: &str) -> Option<(SessionId, u32, ButtonAction)> {
+    let rest = data.strip_prefix('q')?;
+    let mut parts = rest.splitn(3, '.');
+    let session = parts.next()?.parse::<i64>().ok()?;
+    let seq = parts.next()?.parse::<u32>().ok()?;
+    let action = ButtonAction::decode(parts.next()?)?;
+    Some((SessionId(session), seq, action))
+}
+
+/// `/checkin`: resume the open session, or start a new one.
+pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
+    let chat = person.chat;
+    if let Some(open) = &person.session {
+        let mut state = open.state.clone();
+        o.reply(
+            chat,
+            Outgoing::text(fill(
+                &ctx.content.texts.checkin_resumed,
+                &[("name", m.display_name())],
+            )),
+        );
+        let adv = run(
+            &open.dialog,
+            &mut state,
+            Event::Resume,
+            m,
+            open.expires_at,
+            ctx,
+        );
+        apply(
+            o,
+            chat,
+            open.id,
+            &open.dialog,
+            m,
+            state,
+            &adv,
+            None,
+            None,
+            ctx,
+        );
+        return;
+    }
+    let Some(dialog) = ctx.checkin else {
+        o.reply(chat, Outgoing::text(&ctx.content.texts.unknown_command));
+        return;
+    };
+    let id = ctx.next_session_id;
+    let expires_at = ctx.now + chrono::Duration::minutes(dialog.answer_window_minutes);
+    let mut state = Session::new();
+    let adv = run(dialog, &mut state, Event::Start, m, expires_at, ctx);
+    o.changes.push(Change::StartSession {
+        id,
+        dialog_id: dialog.id.clone(),
+        version: dialog.version,
+        expires_at,
+    });
+    apply(o, chat, id, dialog, m, state, &adv, None, None, ctx);
+}
+
+/// Typed text while a session is open and not paused.
+pub fn text(
+    o: &mut Outcome,
+    person: &Person,
+    m: &Member,
+    open: &OpenSession,
+    text: &str,
+    ctx: &Ctx,
+) {
+    let mut state = open.state.clone();
+    let adv = run(
+        &open.dialog,
+        &mut state,
+        Event::Text(text.to_string()),
+        m,
+        open.expires_at,
+        ctx,
+    );
+    apply(
+        o,
+        person.chat,
+        open.id,
+        &open.dialog,
+        m,
+        state,
+        &adv,
+        None,
+        None,
+        ctx,
+    );
+}
+
+/// A check-in button. Returns false if the press is not for the presser's open session
+/// (stale, foreign or forged): the caller answers it and changes nothing.
+pub fn press(
+    o: &mut Outcome,
+    person: &Person,
+    m: &Member,
+    data: &str,
+    query_id: &str,
+    message_id: Option<i32>,
+    ctx: &Ctx,
+) -> bool {
+    let Some((session_id, seq, action)) = decode(data) else {
+        return false;
+    };
+    let Some(open) = person.session.as_ref().filter(|s| s.id == session_id) else {
+        return false;
+    };
+    let mut state = open.state.clone();
+    let adv = run(
+        &open.dialog,
+        &mut state,
+        Event::Press { seq, action },
+        m,
+        open.expires_at,
+        ctx,
+    );
+    apply(
+        o,
+        person.chat,
+        open.id,
+        &open.dialog,
+        m,
+        state,
+        &adv,
+        Some(query_id),
+        message_id,
+        ctx,
+    );
+    true
+}
+
+fn run(
+    dialog: &Dialog,
+    state: &mut Session,
+    event: Event,
+    m: &Member,
+    expires_at: DateTime<Utc>,
+    ctx: &Ctx,
+) -> Advance {
+    let until = local_time(expires_at, &m.timezone, ctx.now);
+    let ectx = engine::Ctx {
+        texts: &ctx.content.texts,
+        name: m.display_name(),
+        until: &until,
+    };
+    engine::advance(dialog, state, event, &ectx)
+}
+
+/// "19:30", or "Tue 19:30" if not today, in the member's timezone.
+fn local_time(t: DateTime<Utc>, tz: &str, now: DateTime<Utc>) -> String {
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
+    let local = t.with_timezone(&tz);
+    if local.date_naive() == now.with_timezone(&tz).date_naive() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%a %H:%M").to_string()
+    }
+}
+
+/// Turns the engine's replies into outgoing calls and its results into changes.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    o: &mut Outcome,
+    chat: ChatId,
+    session: SessionId,
+    dialog: &Dialog,
+    m: &Member,
+    state: Session,
+    adv: &Advance,
+    query_id: Option<&str>,
+    message_id: Option<i32>,
+    ctx: &Ctx,
+) {
+    let mut notice: Option<String> = None;
+    for reply in &adv.replies {
+        match reply {
+            Reply::Say(text) => o.reply(chat, Outgoing::text(text)),
+            Reply::Ask { text, keys, seq } => o.reply(
+                chat,
+                Outgoing::with_buttons(text, render(session, *seq, keys)),
+            ),
+            Reply::Rekey { keys, chosen, seq } => {
+                if let Some(id) = message_id {
+                    let buttons = match (keys, chosen) {
+                        (Some(keys), _) => render(session, *seq, keys),
+                        (None, Some(label)) => {
+                            vec![vec![Button::new(format!("✓ {label}"), super::data::DONE)]]
+                        }
+                        (None, None) => vec![],
+                    };
+                    o.reply(
+                        chat,
+                        Outgoing::EditButtons {
+                            message_id: id,
+                            buttons,
+                        },
+                    );
+                }
+            }
+            Reply::Notice(text) => notice = Some(text.clone()),
+            Reply::CrisisCard => o.out.push(Envelope::urgent(
+                chat,
+                Outgoing::text(ctx.content.crisis.text()),
+            )),
+            Reply::CopingPlan => {
+                o.reply(chat, Outgoing::text(&ctx.content.texts.coping_plan_default))
+            }
+        }
+    }
+    if let Some(q) = query_id {
+        // Answer the press first, so the spinner stops before anything else arrives.
+        o.out.insert(
+            0,
+            Envelope::reply(
+                chat,
+                Outgoing::AnswerCallback {
+                    query_id: q.to_string(),
+                    text: notice,
+                },
+            ),
+        );
+    }
+    if !adv.stored.is_empty() {
+        o.changes.push(Change::StoreAnswers {
+            session,
+            member: m.id,
+            dialog_id: dialog.id.clone(),
+            version: dialog.version,
+            answers: adv.stored.clone(),
+        });
+    }
+    let status = if state.is_finished() {
+        "completed"
+    } else if state.paused {
+        "paused"
+    } else {
+        "active"
+    };
+    o.changes.push(Change::SaveSession {
+        id: session,
+        status,
+        state,
+    });
+}
+
+fn render(session: SessionId, seq: u32, keys: &Keys) -> Vec<Vec<Button>> {
+    keys.iter()
+        .map(|row| {
+            row.iter()
+                .map(|(label, action)| Button::new(label.clone(), encode(session, seq, *action)))
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_data_round_trips_and_stays_within_telegrams_64_bytes() {
+        let data = encode(SessionId(i64::MAX), u32::MAX, ButtonAction::Toggle(999));
+        assert!(data.len() <= 64, "{}", data.len());
+        assert_eq!(
+            decode(&data),
+            Some((SessionId(i64::MAX), u32::MAX, ButtonAction::Toggle(999)))
+        );
+        for bad in [
+            "q",
+            "q1",
+            "q1.2",
+            "q1.2.x",
+            "qa.2.c1",
+            "x1.2.c1",
+            "q1.2.c1.extra",
+        ] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,952 @@
+//! Loads `dialogs/*.toml` and `dialogs/tags.toml` into validated [`Dialog`]s, reporting every
+//! problem as `file:line:col` (see `dialogs/README.md` for the format).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::expr::{Expr, ExprError, Type, TypeEnv, VarType};
+use super::model::{
+    Action, Branch, Choice, Compute, Dialog, Polarity, Provenance, Step, StepKind, Tag, Target,
+};
+use super::reader::{At, Reader, Table, parse};
+use crate::diagnostic::Diagnostic;
+
+pub const SUPPORTED_FORMAT: i64 = 1;
+pub const TAGS_FILE: &str = "tags.toml";
+/// Files in the dialogs directory that are not dialogs.
+pub const NOT_DIALOGS: &[&str] = &["core.toml", "crisis.toml", "tags.toml"];
+pub const DEFAULT_ANSWER_WINDOW_MINUTES: i64 = 180;
+const MAX_TEXT_CHARS: usize = 3500;
+const MAX_LABEL_CHARS: usize = 40;
+const MAX_OPTIONS: usize = 24;
+const PLACEHOLDERS: &[&str] = &["name", "first_name"];
+/// The longest callback data the engine builds: `q<session id>.<question seq>.<action>`.
+/// Session ids and sequence numbers are bounded by i64; the action part grows with the
+/// number of options.
+const CALLBACK_OVERHEAD: usize = 1 + 19 + 1 + 19 + 1;
+
+const TOP_KEYS: &[&str] = &[
+    "format",
+    "id",
+    "version",
+    "title",
+    "default_locale",
+    "estimated_seconds",
+    "answer_window_minutes",
+    "provenance",
+    "step",
+    "compute",
+];
+const COMMON_STEP_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "text",
+    "tags",
+    "skippable",
+    "show_if",
+    "branches",
+    "goto",
+    "allow_loop",
+    "hint",
+];
+const KINDS: &[&str] = &[
+    "message", "scale", "choice", "multi", "yes_no", "number", "time", "text",
+];
+
+fn kind_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "scale" => &["min", "max", "min_label", "max_label"],
+        "choice" => &["options"],
+        "multi" => &["options", "exclusive", "min_selected", "max_selected"],
+        "number" => &["min", "max", "decimals", "unit"],
+        "text" => &["max_length"],
+        _ => &[],
+    }
+}
+
+/// Every dialog and tag, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub dialogs: BTreeMap<String, Arc<Dialog>>,
+    pub tags: BTreeMap<String, Tag>,
+    /// Each dialog's file text (snapshotted in the database with its version).
+    pub sources: BTreeMap<String, String>,
+}
+
+impl Catalog {
+    pub fn get(&self, id: &str) -> Option<&Arc<Dialog>> {
+        self.dialogs.get(id)
+    }
+}
+
+pub struct LoadedCatalog {
+    pub catalog: Option<Catalog>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Loads every dialog under `dir`.
+pub fn load_dir(dir: &Path) -> LoadedCatalog {
+    let mut diags = Vec::new();
+    let tags_path = dir.join(TAGS_FILE);
+    let tags = match std::fs::read_to_string(&tags_path) {
+        Ok(src) => {
+            let (tags, d) = parse_tags(&tags_path, &src);
+            diags.extend(d);
+            tags
+        }
+        Err(e) => {
+            diags.push(Diagnostic::file(&tags_path, format!("cannot read: {e}")));
+            BTreeMap::new()
+        }
+    };
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !NOT_DIALOGS.contains(&n))
+            })
+            .collect(),
+        Err(e) => {
+            diags.push(Diagnostic::file(
+                dir,
+                format!("cannot read the dialogs directory: {e}"),
+            ));
+            Vec::new()
+        }
+    };
+    files.sort();
+    let mut dialogs: BTreeMap<String, Arc<Dialog>> = BTreeMap::new();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    let mut origin: HashMap<String, String> = HashMap::new();
+    for file in files {
+        let src = match std::fs::read_to_string(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.push(Diagnostic::file(&file, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let (dialog, d) = parse_dialog(&file, &src, &tags);
+        diags.extend(d);
+        if let Some(dialog) = dialog {
+            if let Some(first) = origin.get(&dialog.id) {
+                diags.push(Diagnostic::file(
+                    &file,
+                    format!("dialog id `{}` is already used by {first}", dialog.id),
+                ));
+            } else {
+                origin.insert(dialog.id.clone(), file.display().to_string());
+                sources.insert(dialog.id.clone(), src.clone());
+                dialogs.insert(dialog.id.clone(), Arc::new(dialog));
+            }
+        }
+    }
+    let ok = !diags.iter().any(|d| d.is_error());
+    LoadedCatalog {
+        catalog: ok.then_some(Catalog {
+            dialogs,
+            tags,
+            sources,
+        }),
+        diagnostics: diags,
+    }
+}
+
+/// Parses `tags.toml`.
+pub fn parse_tags(file: &Path, src: &str) -> (BTreeMap<String, Tag>, Vec<Diagnostic>) {
+    let tree = match parse(file, src) {
+        Ok(t) => t,
+        Err(d) => return (BTreeMap::new(), d),
+    };
+    let mut r = Reader::new(file, src);
+    let root = Table {
+        entries: tree.get_ref(),
+        span: 0..0,
+    };
+    r.only_keys(&root, &["format", "tag"], "tags.toml");
+    check_format(&mut r, &root);
+    let mut tags = BTreeMap::new();
+    for t in r.tables(&root, "tag").map(|a| a.value).unwrap_or_default() {
+        r.only_keys(&t, &["id", "polarity", "description"], "[[tag]]");
+        let id = r.string(&t, "id", "[[tag]]", true);
+        let polarity = r.string(&t, "polarity", "[[tag]]", true);
+        let description = r.string(&t, "description", "[[tag]]", true);
+        let (Some(id), Some(polarity), Some(description)) = (id, polarity, description) else {
+            continue;
+        };
+        if !is_identifier(&id.value) {
+            r.error(
+                id.span.clone(),
+                "a tag id uses lower-case letters, digits and _ only",
+            );
+        }
+        let polarity = match polarity.value.as_str() {
+            "higher_is_better" => Polarity::HigherIsBetter,
+            "lower_is_better" => Polarity::LowerIsBetter,
+            "neutral" => Polarity::Neutral,
+            other => {
+                r.error(
+                    polarity.span,
+                    format!("unknown polarity `{other}`; expected higher_is_better, lower_is_better or neutral"),
+                );
+                continue;
+            }
+        };
+        if tags.contains_key(&id.value) {
+            r.error(id.span, format!("tag `{}` is declared twice", id.value));
+            continue;
+        }
+        tags.insert(
+            id.value.clone(),
+            Tag {
+                id: id.value,
+                polarity,
+                description: description.value,
+            },
+        );
+    }
+    (tags, r.diags)
+}
+
+fn check_format(r: &mut Reader, root: &Table) {
+    match r.integer(root, "format", "the file", true) {
+        Some(f) if f.value != SUPPORTED_FORMAT => r.error(
+            f.span,
+            format!(
+                "unsupported format {}; this version of staywell reads format {SUPPORTED_FORMAT}",
+                f.value
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// A step as read, before cross-step checks.
+struct RawStep {
+    id: At<String>,
+    kind: StepKind,
+    text: String,
+    tags: Vec<String>,
+    skippable: bool,
+    show_if: Option<At<String>>,
+    branches: Vec<(At<String>, At<String>)>,
+    goto: Option<At<String>>,
+    allow_loop: bool,
+    hint: Option<String>,
+    span: Range<usize>,
+}
+
+/// Parses and validates one dialog file. Returns the dialog only if there were no errors.
+pub fn parse_dialog(
+    file: &Path,
+    src: &str,
+    tags: &BTreeMap<String, Tag>,
+) -> (Option<Dialog>, Vec<Diagnostic>) {
+    let tree = match parse(file, src) {
+        Ok(t) => t,
+        Err(d) => return (None, d),
+    };
+    let mut r = Reader::new(file, src);
+    let root = Table {
+        entries: tree.get_ref(),
+        span: 0..0,
+    };
+    r.only_keys(&root, TOP_KEYS, "a dialog file");
+    check_format(&mut r, &root);
+    let id = r.string(&root, "id", "a dialog file", true);
+    if let Some(id) = &id
+        && !is_identifier(&id.value)
+    {
+        r.error(
+            id.span.clone(),
+            "a dialog id uses lower-case letters, digits and _ only",
+        );
+    }
+    let version = r.integer(&root, "version", "a dialog file", true);
+    if let Some(v) = &version
+        && v.value < 1
+    {
+        r.error(v.span.clone(), "version starts at 1");
+    }
+    let title = r.string(&root, "title", "a dialog file", true);
+    let locale = r.string(&root, "default_locale", "a dialog file", true);
+    let seconds = r.integer(&root, "estimated_seconds", "a dialog file", true);
+    if let Some(s) = &seconds
+        && s.value <= 0
+    {
+        r.error(s.span.clone(), "estimated_seconds must be more than 0");
+    }
+    let window = r.integer(&root, "answer_window_minutes", "a dialog file", false);
+    if let Some(w) = &window
+        && !(5..=1440).contains(&w.value)
+    {
+        r.error(
+            w.span.clone(),
+            "answer_window_minutes must be between 5 and 1440 (a day)",
+        );
+    }
+    let provenance = r.table(&root, "provenance").and_then(|p| {
+        r.only_keys(
+            &p,
+            &["source", "licence", "verbatim", "notice", "url"],
+            "[provenance]",
+        );
+        let source = r.string(&p, "source", "[provenance]", true);
+        let licence = r.string(&p, "licence", "[provenance]", true);
+        let verbatim = r.boolean(&p, "verbatim");
+        if verbatim.is_none() && !p.entries.contains_key("verbatim") {
+            r.error(p.span.clone(), "missing key `verbatim` in [provenance]");
+        }
+        let notice = r.string(&p, "notice", "[provenance]", false);
+        let url = r.string(&p, "url", "[provenance]", false);
+        Some(Provenance {
+            source: source?.value,
+            licence: licence?.value,
+            verbatim: verbatim?.value,
+            notice: notice.map(|n| n.value),
+            url: url.map(|u| u.value),
+        })
+    });
+
+    let step_tables = r.tables(&root, "step").map(|a| a.value).unwrap_or_default();
+    if step_tables.is_empty() {
+        r.error(0..0, "a dialog needs at least one [[step]]");
+    }
+    let mut raw_steps = Vec::new();
+    for t in &step_tables {
+        if let Some(s) = read_step(&mut r, t, tags) {
+            raw_steps.push(s);
+        }
+    }
+    let computes_raw: Vec<_> = r
+        .tables(&root, "compute")
+        .map(|a| a.value)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| {
+            r.only_keys(t, &["id", "expr", "tags"], "[[compute]]");
+            let id = r.string(t, "id", "[[compute]]", true)?;
+            let expr = r.string(t, "expr", "[[compute]]", true)?;
+            let tag_list = read_tags(&mut r, t, tags);
+            Some((id, expr, tag_list))
+        })
+        .collect();
+
+    // Ids: unique across steps and computes, not reserved.
+    let mut seen: HashMap<String, ()> = HashMap::new();
+    for id in raw_steps
+        .iter()
+        .map(|s| &s.id)
+        .chain(computes_raw.iter().map(|c| &c.0))
+    {
+        if !is_identifier(&id.value) {
+            r.error(
+                id.span.clone(),
+                format!(
+                    "`{}`: ids use lower-case letters, digits and _ only",
+                    id.value
+                ),
+            );
+        } else if id.value == "end" {
+            r.error(
+                id.span.clone(),
+                "`end` is reserved (it means the end of the dialog)",
+            );
+        } else if seen.insert(id.value.clone(), ()).is_some() {
+            r.error(id.span.clone(), format!("duplicate id `{}`", id.value));
+        }
+    }
+
+    // Types for expressions.
+    let env = Env {
+        vars: raw_steps
+            .iter()
+            .map(|s| (s.id.value.clone(), var_type(&s.kind)))
+            .chain(
+                computes_raw
+                    .iter()
+                    .map(|c| (c.0.value.clone(), VarType::Number)),
+            )
+            .collect(),
+    };
+    let index: HashMap<&str, usize> = raw_steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.value.as_str(), i))
+        .collect();
+    let resolve = |r: &mut Reader,
+                   from: usize,
+                   target: &At<String>,
+                   allow_loop: bool|
+     -> Option<Target> {
+        if target.value == "end" {
+            return Some(Target::End);
+        }
+        match index.get(target.value.as_str()) {
+            Some(&to) => {
+                if to <= from && !allow_loop {
+                    r.error(
+                        target.span.clone(),
+                        format!(
+                            "`{}` jumps back to an earlier step; add `allow_loop = true` to this step if that is intended",
+                            target.value
+                        ),
+                    );
+                }
+                Some(Target::Step(to))
+            }
+            None => {
+                r.error(
+                    target.span.clone(),
+                    format!(
+                        "no step called `{}` (use a step id from this file, or `end`)",
+                        target.value
+                    ),
+                );
+                None
+            }
+        }
+    };
+
+    let mut steps = Vec::new();
+    for (i, s) in raw_steps.iter().enumerate() {
+        let show_if = s
+            .show_if
+            .as_ref()
+            .and_then(|e| expression(&mut r, e, &env, Type::Bool));
+        let mut branches = Vec::new();
+        for (cond, goto) in &s.branches {
+            let c = expression(&mut r, cond, &env, Type::Bool);
+            let t = resolve(&mut r, i, goto, s.allow_loop);
+            if let (Some(cond), Some(target)) = (c, t) {
+                branches.push(Branch { cond, target });
+            }
+        }
+        let goto = s
+            .goto
+            .as_ref()
+            .and_then(|g| resolve(&mut r, i, g, s.allow_loop));
+        if !s.branches.is_empty() && matches!(s.kind, StepKind::Message) {
+            r.warning(
+                s.span.clone(),
+                format!(
+                    "step `{}` is a message: its branches are tried as soon as it is shown",
+                    s.id.value
+                ),
+            );
+        }
+        steps.push(Step {
+            id: s.id.value.clone(),
+            kind: s.kind.clone(),
+            text: s.text.clone(),
+            tags: s.tags.clone(),
+            skippable: s.skippable,
+            show_if,
+            branches,
+            goto,
+            hint: s.hint.clone(),
+        });
+    }
+    let computes: Vec<Compute> = computes_raw
+        .iter()
+        .filter_map(|(id, e, tag_list)| {
+            expression(&mut r, e, &env, Type::Number).map(|expr| Compute {
+                id: id.value.clone(),
+                expr,
+                tags: tag_list.clone(),
+            })
+        })
+        .collect();
+
+    // A compute may use steps and earlier computes only (so evaluation always ends).
+    for (j, c) in computes.iter().enumerate() {
+        for name in c.expr.references() {
+            if let Some(k) = computes.iter().position(|o| o.id == name)
+                && k >= j
+            {
+                let span = computes_raw
+                    .iter()
+                    .find(|r| r.0.value == c.id)
+                    .map(|r| r.1.span.clone())
+                    .unwrap_or(0..0);
+                r.error(
+                    span,
+                    format!(
+                        "compute `{}` uses `{name}`, which is not computed before it",
+                        c.id
+                    ),
+                );
+            }
+        }
+    }
+
+    // Reachability (warnings): follow every edge the engine could take.
+    if !steps.is_empty() && steps.len() == raw_steps.len() {
+        let reachable = reachable_steps(&steps);
+        for (i, s) in raw_steps.iter().enumerate() {
+            if !reachable[i] {
+                r.warning(
+                    s.id.span.clone(),
+                    format!("step `{}` can never be reached", s.id.value),
+                );
+            }
+        }
+    }
+
+    let has_errors = r.diags.iter().any(|d| d.is_error());
+    let dialog = match (id, version, title, locale, seconds) {
+        (Some(id), Some(version), Some(title), Some(locale), Some(seconds)) if !has_errors => {
+            Some(Dialog {
+                id: id.value,
+                version: version.value,
+                title: title.value,
+                default_locale: locale.value,
+                estimated_seconds: seconds.value,
+                answer_window_minutes: window
+                    .map(|w| w.value)
+                    .unwrap_or(DEFAULT_ANSWER_WINDOW_MINUTES),
+                provenance,
+                steps,
+                computes,
+            })
+        }
+        _ => None,
+    };
+    (dialog, r.diags)
+}
+
+/// Which steps can be reached from the first, following next, goto, branch targets, and the
+/// skip-over edge of a step with `show_if`.
+pub fn reachable_steps(steps: &[Step]) -> Vec<bool> {
+    let mut seen = vec![false; steps.len()];
+    let mut queue = VecDeque::from([0usize]);
+    while let Some(i) = queue.pop_front() {
+        if i >= steps.len() || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        let s = &steps[i];
+        for b in &s.branches {
+            if let Target::Step(t) = b.target {
+                queue.push_back(t);
+            }
+        }
+        match s.goto {
+            Some(Target::Step(t)) => queue.push_back(t),
+            Some(Target::End) => {}
+            None => queue.push_back(i + 1),
+        }
+        if s.show_if.is_some() {
+            queue.push_back(i + 1);
+        }
+    }
+    seen
+}
+
+struct Env {
+    vars: HashMap<String, VarType>,
+}
+
+impl TypeEnv for Env {
+    fn var_type(&self, name: &str) -> Option<VarType> {
+        self.vars.get(name).cloned()
+    }
+}
+
+fn var_type(kind: &StepKind) -> VarType {
+    match kind {
+        StepKind::Message => VarType::NoValue,
+        StepKind::Scale { .. } | StepKind::Number { .. } | StepKind::Time => VarType::Number,
+        StepKind::Choice { options } => VarType::Choice {
+            codes: options.iter().map(|o| o.code.clone()).collect(),
+            scored: !options.is_empty() && options.iter().all(|o| o.score.is_some()),
+        },
+        StepKind::YesNo => VarType::Choice {
+            codes: vec!["yes".into(), "no".into()],
+            scored: false,
+        },
+        StepKind::Multi { options, .. } => VarType::Multi {
+            codes: options.iter().map(|o| o.code.clone()).collect(),
+        },
+        StepKind::Text { .. } => VarType::Text,
+    }
+}
+
+/// Where an expression's text starts inside its TOML string (after the opening quote).
+fn inner_offset(src: &str, span: &Range<usize>) -> usize {
+    let s = &src[span.start.min(src.len())..span.end.min(src.len())];
+    if s.starts_with("\"\"\"") || s.starts_with("'''") {
+        span.start + 3
+    } else if s.starts_with('"') || s.starts_with('\'') {
+        span.start + 1
+    } else {
+        span.start
+    }
+}
+
+fn expression(r: &mut Reader, e: &At<String>, env: &Env, want: Type) -> Option<Expr> {
+    let base = inner_offset(r.src, &e.span);
+    let report = |r: &mut Reader, errs: Vec<ExprError>| {
+        for err in errs {
+            let span = (base + err.span.start)..(base + err.span.end);
+            r.error(span, format!("in `{}`: {}", e.value, err.message));
+        }
+    };
+    match Expr::parse(&e.value) {
+        Ok(expr) => {
+            let errs = expr.check(env, want);
+            if errs.is_empty() {
+                Some(expr)
+            } else {
+                report(r, errs);
+                None
+            }
+        }
+        Err(errs) => {
+            report(r, errs);
+            None
+        }
+    }
+}
+
+fn read_tags(r: &mut Reader, t: &Table, declared: &BTreeMap<String, Tag>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(list) = r.string_list(t, "tags") {
+        for tag in list.value {
+            if !declared.contains_key(&tag.value) {
+                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                r.error(
+                    tag.span,
+                    format!(
+                        "tag `{}` is not declared in tags.toml (declared: {})",
+                        tag.value,
+                        known.join(", ")
+                    ),
+                );
+            } else {
+                out.push(tag.value);
+            }
+        }
+    }
+    out
+}
+
+fn check_text(r: &mut Reader, text: &At<String>, what: &str) {
+    if text.value.trim().is_empty() {
+        r.error(text.span.clone(), format!("{what} is empty"));
+    }
+    if text.value.chars().count() > MAX_TEXT_CHARS {
+        r.error(
+            text.span.clone(),
+            format!("{what} is longer than {MAX_TEXT_CHARS} characters"),
+        );
+    }
+    for name in crate::content::placeholders(&text.value) {
+        if !PLACEHOLDERS.contains(&name) {
+            r.error(
+                text.span.clone(),
+                format!(
+                    "{what} uses unknown placeholder {{{name}}}; known: {}",
+                    PLACEHOLDERS.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn read_step(r: &mut Reader, t: &Table, tags: &BTreeMap<String, Tag>) -> Option<RawStep> {
+    let id = r.string(t, "id", "[[step]]", true);
+    let context = match &id {
+        Some(id) => format!("step `{}`", id.value),
+        None => "[[step]]".to_string(),
+    };
+    let kind = r.string(t, "kind", &context, true);
+    let kind_name = kind.as_ref().map(|k| k.value.as_str()).unwrap_or("");
+    let known_kind = KINDS.contains(&kind_name);
+    if let Some(k) = &kind
+        && !known_kind
+    {
+        r.error(
+            k.span.clone(),
+            format!(
+                "unknown kind `{}`; expected one of: {}",
+                k.value,
+                KINDS.join(", ")
+            ),
+        );
+    }
+    if known_kind {
+        let allowed: Vec<&str> = COMMON_STEP_KEYS
+            .iter()
+            .chain(kind_keys(kind_name))
+            .copied()
+            .collect();
+        r.only_keys(t, &allowed, &format!("{context} (a `{kind_name}` step)"));
+    }
+    let text = r.string(t, "text", &context, true);
+    if let Some(text) = &text {
+        check_text(r, text, &format!("the text of {context}"));
+    }
+    let hint = r.string(t, "hint", &context, false);
+    if let Some(h) = &hint {
+        check_text(r, h, &format!("the hint of {context}"));
+    }
+    let tag_list = read_tags(r, t, tags);
+    let skippable = r.boolean(t, "skippable").map(|b| b.value).unwrap_or(false);
+    let allow_loop = r.boolean(t, "allow_loop").map(|b| b.value).unwrap_or(false);
+    let show_if = r.string(t, "show_if", &context, false);
+    let goto = r.string(t, "goto", &context, false);
+    let mut branches = Vec::new();
+    for b in r.tables(t, "branches").map(|a| a.value).unwrap_or_default() {
+        r.only_keys(&b, &["if", "goto"], &format!("a branch of {context}"));
+        let cond = r.string(&b, "if", &format!("a branch of {context}"), true);
+        let target = r.string(&b, "goto", &format!("a branch of {context}"), true);
+        if let (Some(c), Some(g)) = (cond, target) {
+            branches.push((c, g));
+        }
+    }
+    let kind = if known_kind {
+        read_kind(r, t, kind_name, &context)
+    } else {
+        None
+    };
+    if let (Some(kind), Some(id)) = (&kind, &id) {
+        let options = kind.options().len();
+        let worst = CALLBACK_OVERHEAD + 1 + options.max(1).to_string().len();
+        if worst > 64 {
+            r.error(id.span.clone(), format!("{context}: its buttons' callback data could reach {worst} bytes, over Telegram's 64"));
+        }
+    }
+    Some(RawStep {
+        id: id?,
+        kind: kind?,
+        text: text?.value.trim().to_string(),
+        tags: tag_list,
+        skippable,
+        show_if,
+        branches,
+        goto,
+        allow_loop,
+        hint: hint.map(|h| h.value),
+        span: t.span.clone(),
+    })
+}
+
+fn read_kind(r: &mut Reader, t: &Table, kind: &str, context: &str) -> Option<StepKind> {
+    match kind {
+        "message" => Some(StepKind::Message),
+        "yes_no" => Some(StepKind::YesNo),
+        "time" => Some(StepKind::Time),
+        "scale" => {
+            let min = r.integer(t, "min", context, true);
+            let max = r.integer(t, "max", context, true);
+            let min_label = r.string(t, "min_label", context, true);
+            let max_label = r.string(t, "max_label", context, true);
+            let (min, max) = (min?, max?);
+            if min.value >= max.value {
+                r.error(
+                    max.span.clone(),
+                    format!("max ({}) must be more than min ({})", max.value, min.value),
+                );
+                return None;
+            }
+            if max.value - min.value > 10 {
+                r.error(
+                    max.span.clone(),
+                    "a scale has at most 11 points (e.g. 0 to 10)",
+                );
+                return None;
+            }
+            Some(StepKind::Scale {
+                min: min.value,
+                max: max.value,
+                min_label: min_label?.value,
+                max_label: max_label?.value,
+            })
+        }
+        "number" => {
+            let min = r.number(t, "min", context, true);
+            let max = r.number(t, "max", context, true);
+            let decimals = r.integer(t, "decimals", context, false);
+            let unit = r.string(t, "unit", context, false);
+            let (min, max) = (min?, max?);
+            if min.value >= max.value {
+                r.error(
+                    max.span.clone(),
+                    format!("max ({}) must be more than min ({})", max.value, min.value),
+                );
+                return None;
+            }
+            let decimals = match decimals {
+                Some(d) if !(0..=3).contains(&d.value) => {
+                    r.error(d.span, "decimals must be between 0 and 3");
+                    return None;
+                }
+                Some(d) => d.value as u32,
+                None => 0,
+            };
+            Some(StepKind::Number {
+                min: min.value,
+                max: max.value,
+                decimals,
+                unit: unit.map(|u| u.value),
+            })
+        }
+        "text" => {
+            let max_length = r.integer(t, "max_length", context, true)?;
+            if !(1..=4000).contains(&max_length.value) {
+                r.error(max_length.span, "max_length must be between 1 and 4000");
+                return None;
+            }
+            Some(StepKind::Text {
+                max_length: max_length.value as usize,
+            })
+        }
+        "choice" | "multi" => {
+            let options = read_options(r, t, context)?;
+            if kind == "choice" {
+                return Some(StepKind::Choice { options });
+            }
+            let exclusive = r.string(t, "exclusive", context, false);
+            if let Some(x) = &exclusive
+                && !options.iter().any(|o| o.code == x.value)
+            {
+                let codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
+                r.error(
+                    x.span.clone(),
+                    format!(
+                        "exclusive option `{}` is not one of: {}",
+                        x.value,
+                        codes.join(", ")
+                    ),
+                );
+            }
+            let min_sel = r.integer(t, "min_selected", context, false);
+            let max_sel = r.integer(t, "max_selected", context, false);
+            let min_selected = min_sel.as_ref().map(|m| m.value).unwrap_or(1);
+            let max_selected = max_sel
+                .as_ref()
+                .map(|m| m.value)
+                .unwrap_or(options.len() as i64);
+            if min_selected < 0
+                || max_selected < 1
+                || min_selected > max_selected
+                || max_selected > options.len() as i64
+            {
+                let span = max_sel
+                    .or(min_sel)
+                    .map(|a| a.span)
+                    .unwrap_or(t.span.clone());
+                r.error(
+                    span,
+                    format!(
+                        "need 0 ≤ min_selected ≤ max_selected ≤ number of options ({}); got {min_selected} and {max_selected}",
+                        options.len()
+                    ),
+                );
+                return None;
+            }
+            Some(StepKind::Multi {
+                options,
+                exclusive: exclusive.map(|x| x.value),
+                min_selected: min_selected as usize,
+                max_selected: max_selected as usize,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn read_options(r: &mut Reader, t: &Table, context: &str) -> Option<Vec<Choice>> {
+    let Some(list) = r.tables(t, "options") else {
+        r.error(
+            t.span.clone(),
+            format!("missing key `options` in {context}"),
+        );
+        return None;
+    };
+    if list.value.len() < 2 {
+        r.error(list.span.clone(), "give at least two options");
+    }
+    if list.value.len() > MAX_OPTIONS {
+        r.error(
+            list.span.clone(),
+            format!("at most {MAX_OPTIONS} options fit on a phone"),
+        );
+    }
+    let mut codes = HashSet::new();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for o in &list.value {
+        let octx = format!("an option of {context}");
+        r.only_keys(o, &["code", "label", "score", "actions"], &octx);
+        let code = r.string(o, "code", &octx, true);
+        let label = r.string(o, "label", &octx, true);
+        let score = r.number(o, "score", &octx, false);
+        let mut actions = Vec::new();
+        for a in r
+            .string_list(o, "actions")
+            .map(|a| a.value)
+            .unwrap_or_default()
+        {
+            match Action::parse(&a.value) {
+                Some(action) => actions.push(action),
+                None => {
+                    r.error(
+                        a.span,
+                        format!("unknown action `{}`; expected show:crisis_card, show:coping_plan or flag:<name>", a.value),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let (Some(code), Some(label)) = (code, label) else {
+            ok = false;
+            continue;
+        };
+        if !is_identifier(&code.value) {
+            r.error(
+                code.span.clone(),
+                format!(
+                    "option code `{}` must use lower-case letters, digits and _",
+                    code.value
+                ),
+            );
+            ok = false;
+        }
+        if !codes.insert(code.value.clone()) {
+            r.error(
+                code.span.clone(),
+                format!("duplicate option code `{}`", code.value),
+            );
+            ok = false;
+        }
+        if label.value.trim().is_empty() || label.value.chars().count() > MAX_LABEL_CHARS {
+            r.error(
+                label.span.clone(),
+                format!("a button label needs 1 to {MAX_LABEL_CHARS} characters"),
+            );
+            ok = false;
+        }
+        out.push(Choice {
+            code: code.value,
+            label: label.value,
+            score: score.map(|s| s.value),
+            actions,
+        });
+    }
+    ok.then_some(out)
+}
