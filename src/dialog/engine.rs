@@ -291,6 +291,13 @@ fn enter(dialog: &Dialog, session: &mut Session, mut i: usize, ctx: &Ctx, out: &
 fn finish(dialog: &Dialog, session: &mut Session, out: &mut Advance) {
     session.current = None;
     session.paused = false;
+    // Questions jumped over by a branch were never shown: say so, so a completed session
+    // has a row for every question.
+    for step in &dialog.steps {
+        if !matches!(step.kind, StepKind::Message) && !session.answers.contains_key(&step.id) {
+            record(session, out, step, Answer::NotShown, vec![]);
+        }
+    }
     for c in &dialog.computes {
         let value = c.expr.eval_number(&Values { dialog, session });
         let answer = match value {

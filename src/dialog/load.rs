@@ -950,3 +950,170 @@ fn read_options(r: &mut Reader, t: &Table, context: &str) -> Option<Vec<Choice>>
     }
     ok.then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::shipped_dialogs_dir;
+
+    fn tags() -> BTreeMap<String, Tag> {
+        let path = shipped_dialogs_dir().join(TAGS_FILE);
+        parse_tags(&path, &std::fs::read_to_string(&path).unwrap()).0
+    }
+
+    const HEAD: &str = "format = 1\nid = \"t\"\nversion = 1\ntitle = \"T\"\ndefault_locale = \"en\"\nestimated_seconds = 30\n";
+
+    /// Loads `HEAD + body` and returns every diagnostic as `line:col: message`.
+    fn problems(body: &str) -> Vec<String> {
+        let src = format!("{HEAD}{body}");
+        let (_, diags) = parse_dialog(Path::new("t.toml"), &src, &tags());
+        diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}: {}{}",
+                    d.line,
+                    d.col,
+                    if d.is_error() { "" } else { "warning: " },
+                    d.message
+                )
+            })
+            .collect()
+    }
+
+    /// Data-driven: each case names the body and the diagnostic it must produce (line:col
+    /// counted in the whole file: HEAD is 6 lines, so the body starts on line 7).
+    #[test]
+    fn every_class_of_error_is_reported_at_its_line_and_column() {
+        let cases: &[(&str, &str)] = &[
+            // TOML syntax
+            ("[[step]]\nid = = 1\n", "8:6: "),
+            // unknown top-level key, listing the expected ones
+            (
+                "titel = \"x\"\n[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n",
+                "7:1: unknown key `titel` in a dialog file; expected one of: answer_window_minutes, compute",
+            ),
+            // unknown step key for its kind
+            (
+                "[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\nmin = 1\n",
+                "11:1: unknown key `min` in step `a` (a `message` step)",
+            ),
+            // unknown kind
+            (
+                "[[step]]\nid = \"a\"\nkind = \"slider\"\ntext = \"hi\"\n",
+                "9:8: unknown kind `slider`; expected one of: message, scale",
+            ),
+            // missing kind field
+            (
+                "[[step]]\nid = \"a\"\nkind = \"scale\"\ntext = \"hi\"\nmin = 0\nmax = 10\nmin_label = \"no\"\n",
+                "7:1: missing key `max_label` in step `a`",
+            ),
+            // contradictory kind fields
+            (
+                "[[step]]\nid = \"a\"\nkind = \"scale\"\ntext = \"hi\"\nmin = 5\nmax = 5\nmin_label = \"l\"\nmax_label = \"h\"\n",
+                "12:7: max (5) must be more than min (5)",
+            ),
+            // duplicate step ids
+            (
+                "[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n",
+                "12:6: duplicate id `a`",
+            ),
+            // duplicate option codes
+            (
+                "[[step]]\nid = \"a\"\nkind = \"choice\"\ntext = \"hi\"\noptions = [{ code = \"x\", label = \"X\" }, { code = \"x\", label = \"Y\" }]\n",
+                "11:50: duplicate option code `x`",
+            ),
+            // goto target that does not exist
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\ngoto = \"nowhere\"\n",
+                "11:8: no step called `nowhere`",
+            ),
+            // backward jump without allow_loop
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\n[[step]]\nid = \"b\"\nkind = \"yes_no\"\ntext = \"hi\"\ngoto = \"a\"\n",
+                "15:8: `a` jumps back to an earlier step; add `allow_loop = true`",
+            ),
+            // unreachable step (warning)
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\ngoto = \"end\"\n[[step]]\nid = \"b\"\nkind = \"yes_no\"\ntext = \"hi\"\n",
+                "13:6: warning: step `b` can never be reached",
+            ),
+            // expression syntax error, positioned inside the string
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\n[[step]]\nid = \"b\"\nkind = \"yes_no\"\ntext = \"hi\"\nshow_if = \"a == 'yes' and (\"\n",
+                "15:",
+            ),
+            // expression type error: a typo in a choice code
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\n[[step]]\nid = \"b\"\nkind = \"yes_no\"\ntext = \"hi\"\nshow_if = \"a == 'yess'\"\n",
+                "15:17: in `a == 'yess'`: ",
+            ),
+            // undeclared tag
+            (
+                "[[step]]\nid = \"a\"\nkind = \"yes_no\"\ntext = \"hi\"\ntags = [\"moood\"]\n",
+                "11:9: tag `moood` is not declared in tags.toml",
+            ),
+            // unknown action
+            (
+                "[[step]]\nid = \"a\"\nkind = \"choice\"\ntext = \"hi\"\noptions = [{ code = \"x\", label = \"X\", actions = [\"call:999\"] }, { code = \"y\", label = \"Y\" }]\n",
+                "11:50: unknown action `call:999`",
+            ),
+            // unknown placeholder
+            (
+                "[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi {nmae}\"\n",
+                "10:8: the text of step `a` uses unknown placeholder {nmae}",
+            ),
+            // wrong value type
+            (
+                "[[step]]\nid = \"a\"\nkind = \"text\"\ntext = \"hi\"\nmax_length = \"long\"\n",
+                "11:14: `max_length` must be a whole number, found text",
+            ),
+            // unsupported format
+            ("", "1:10: unsupported format"),
+        ];
+        let mut failures = Vec::new();
+        for (body, expected) in cases {
+            let body = if expected.starts_with("1:10") {
+                // Rewrite the format line itself.
+                let src =
+                    format!("{HEAD}[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n")
+                        .replace("format = 1", "format = 99");
+                let (_, d) = parse_dialog(Path::new("t.toml"), &src, &tags());
+                let got: Vec<String> = d
+                    .iter()
+                    .map(|d| format!("{}:{}: {}", d.line, d.col, d.message))
+                    .collect();
+                if !got.iter().any(|g| g.starts_with(expected)) {
+                    failures.push(format!("format case: expected {expected:?}, got {got:?}"));
+                }
+                continue;
+            } else {
+                body
+            };
+            let got = problems(body);
+            if !got.iter().any(|g| g.starts_with(expected)) {
+                failures.push(format!(
+                    "body:\n{body}expected a diagnostic starting {expected:?}, got {got:?}\n"
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn all_problems_are_collected_not_just_the_first() {
+        let got = problems(
+            "bogus = 1\n[[step]]\nid = \"a\"\nkind = \"slider\"\ntext = \"\"\n[[step]]\nid = \"b\"\nkind = \"yes_no\"\ntext = \"hi\"\ngoto = \"zzz\"\ntags = [\"nope\"]\n",
+        );
+        assert!(got.len() >= 4, "{got:#?}");
+    }
+
+    #[test]
+    fn the_shipped_dialogs_load_without_errors_or_warnings() {
+        let loaded = load_dir(&shipped_dialogs_dir());
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let catalog = loaded.catalog.unwrap();
+        assert!(catalog.dialogs.contains_key("daily_checkin"));
+        assert!(catalog.dialogs.contains_key("weekly_connect_give"));
+    }
+}

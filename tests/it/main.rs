@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod conversation;
 mod delivery;
+mod dialogs;
 mod durability;
 mod fake_telegram;
 mod helpers;

@@ -1,0 +1,344 @@
+//! Dialogs end to end: versions, termination on every path, sessions that survive restarts,
+//! and buttons that cannot be pressed twice, late, or by someone else.
+
+use std::collections::BTreeMap;
+
+use staywell::content::{Content, shipped_dialogs_dir};
+use staywell::dialog::engine::{self, ButtonAction, Ctx, Event, Reply};
+use staywell::dialog::{Dialog, Session, StepKind, load_dir};
+
+use crate::helpers::*;
+
+#[test]
+fn no_dialog_changed_meaning_without_a_version_bump() {
+    let catalog = load_dir(&shipped_dialogs_dir())
+        .catalog
+        .expect("shipped dialogs load");
+    let lock_path = shipped_dialogs_dir().join("dialogs.lock");
+    let lock: BTreeMap<String, toml::Value> =
+        toml::from_str(&std::fs::read_to_string(&lock_path).unwrap_or_default()).unwrap();
+    let mut problems = Vec::new();
+    for d in catalog.dialogs.values() {
+        let hash = d.content_hash();
+        let line = format!("[{}]\nversion = {}\nhash = \"{hash}\"", d.id, d.version);
+        match lock.get(&d.id) {
+            None => problems.push(format!(
+                "{} is not in dialogs/dialogs.lock; add:\n{line}",
+                d.id
+            )),
+            Some(entry) => {
+                let locked_version = entry["version"].as_integer().unwrap_or(0);
+                let locked_hash = entry["hash"].as_str().unwrap_or("");
+                if locked_version == d.version && locked_hash != hash {
+                    problems.push(format!(
+                        "{} changed but its version is still {}: bump `version` in the dialog file, then record the new version and hash in dialogs/dialogs.lock",
+                        d.id, d.version
+                    ));
+                } else if locked_version != d.version || locked_hash != hash {
+                    problems.push(format!(
+                        "{} has a new version; record it in dialogs/dialogs.lock:\n{line}",
+                        d.id
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// A tiny deterministic random source (no crate needed for a test's dice).
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random but valid-or-invalid input for the question just asked.
+fn random_event(dialog: &Dialog, s: &Session, keys: &engine::Keys, dice: &mut Dice) -> Event {
+    let step = &dialog.steps[s.current.unwrap()];
+    let buttons: Vec<ButtonAction> = keys.iter().flatten().map(|(_, a)| *a).collect();
+    match dice.below(10) {
+        // Mostly press a button, sometimes type, sometimes say something odd.
+        0 => Event::Text("🙂 not sure".into()),
+        1 => Event::Text(match &step.kind {
+            StepKind::Number { max, .. } => format!("{}", dice.below(*max as usize + 1)),
+            StepKind::Time => "7.30pm".into(),
+            StepKind::Text { .. } => "a private note".into(),
+            StepKind::Scale { min, max, .. } => {
+                format!("{}", *min + dice.below((*max - *min) as usize + 1) as i64)
+            }
+            _ => "yes".into(),
+        }),
+        2 => Event::Press {
+            seq: s.seq.wrapping_sub(1),
+            action: ButtonAction::Choose(0),
+        },
+        _ if !buttons.is_empty() => Event::Press {
+            seq: s.seq,
+            action: buttons[dice.below(buttons.len())],
+        },
+        _ => Event::Text("6".into()),
+    }
+}
+
+#[test]
+fn every_shipped_dialog_ends_on_every_path_and_every_step_can_be_shown() {
+    let catalog = load_dir(&shipped_dialogs_dir()).catalog.unwrap();
+    let content = Content::load(
+        &shipped_dialogs_dir(),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    )
+    .content
+    .unwrap();
+    let ctx = Ctx {
+        texts: &content.texts,
+        name: "Alex",
+        until: "19:00",
+    };
+    for dialog in catalog.dialogs.values() {
+        let mut shown = vec![false; dialog.steps.len()];
+        let mut dice = Dice(0x5eed_u64 ^ dialog.id.len() as u64);
+        for run in 0..3000 {
+            let mut s = Session::new();
+            let mut adv = engine::advance(dialog, &mut s, Event::Start, &ctx);
+            let mut inputs = 0;
+            while !s.is_finished() {
+                inputs += 1;
+                assert!(
+                    inputs < 500,
+                    "{} run {run}: no end after 500 inputs",
+                    dialog.id
+                );
+                shown[s.current.unwrap()] = true;
+                if s.paused {
+                    adv = engine::advance(dialog, &mut s, Event::Resume, &ctx);
+                    continue;
+                }
+                let keys = adv
+                    .replies
+                    .iter()
+                    .rev()
+                    .find_map(|r| match r {
+                        Reply::Ask { keys, .. } => Some(keys.clone()),
+                        Reply::Rekey { keys: Some(k), .. } => Some(k.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let event = random_event(dialog, &s, &keys, &mut dice);
+                let next = engine::advance(dialog, &mut s, event, &ctx);
+                if next
+                    .replies
+                    .iter()
+                    .any(|r| matches!(r, Reply::Ask { .. } | Reply::Rekey { keys: Some(_), .. }))
+                {
+                    adv = next;
+                }
+            }
+        }
+        for (i, step) in dialog.steps.iter().enumerate() {
+            if !matches!(step.kind, StepKind::Message) {
+                assert!(
+                    shown[i],
+                    "{}: step `{}` was never shown in 3000 random runs",
+                    dialog.id, step.id
+                );
+            }
+        }
+    }
+}
+
+const ALEX: i64 = 9001;
+
+async fn onboarded() -> TestApp {
+    let app = spawn_app().await;
+    app.onboard(ALEX, "Alex").await;
+    app
+}
+
+async fn press(app: &TestApp, label: &str) {
+    let (message_id, data) = app
+        .find_button(ALEX, label)
+        .unwrap_or_else(|| panic!("no button {label}"));
+    app.fake.push_callback(ALEX, ALEX, message_id, &data);
+    app.settle().await;
+}
+
+#[tokio::test]
+async fn a_restart_mid_check_in_resumes_exactly_where_the_person_was() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    press(&app, "7").await;
+    let app = app.restart().await;
+    // The anxious question is still the live one: pressing its button carries on.
+    press(&app, "3").await;
+    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    assert!(last.contains("How was your sleep"), "{last}");
+    let resumed = app.say(ALEX, "/checkin", 2).await;
+    assert!(
+        resumed[1].text.contains("How was your sleep"),
+        "{:?}",
+        texts(&resumed)
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM answers WHERE state = 'answered' AND step_id IN ('happy', 'anxious')").await,
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_press_a_replayed_press_and_a_strangers_press_change_nothing() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    let (happy_msg, seven) = app.find_button(ALEX, "7").unwrap();
+    press(&app, "7").await;
+    let answers = || app.query_i64("SELECT count(*) FROM answers");
+    let before = answers().await;
+    let state_before = app.query_i64("SELECT length(state) FROM sessions").await;
+
+    // The same button again (a double tap, or a replay).
+    app.fake.push_callback(ALEX, ALEX, happy_msg, &seven);
+    app.settle().await;
+    // A stranger forging a press on Alex's live question.
+    let (anxious_msg, two) = app.find_button(ALEX, "2").unwrap();
+    app.fake.push_callback(ALEX, 31337, anxious_msg, &two);
+    app.settle().await;
+    // Forged data for a session that does not exist.
+    app.fake.push_callback(ALEX, ALEX, anxious_msg, "q999.1.c0");
+    app.settle().await;
+
+    assert_eq!(answers().await, before);
+    assert_eq!(
+        app.query_i64("SELECT length(state) FROM sessions").await,
+        state_before
+    );
+    let notices: Vec<String> = app
+        .fake
+        .requests_for("answercallbackquery")
+        .iter()
+        .rev()
+        .take(3)
+        .map(|r| r.body["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(notices.iter().all(|n| n.contains("passed")), "{notices:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn crisis_words_mid_check_in_show_the_card_and_the_check_in_carries_on() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    // On a scale question the words are not an answer: the card, and nothing stored.
+    let replies = app.say(ALEX, "I want to kill myself", 1).await;
+    assert!(replies[0].text.contains("116 123"));
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM answers WHERE step_id = 'happy'")
+            .await,
+        0
+    );
+    press(&app, "2").await;
+    press(&app, "8").await;
+    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    assert!(
+        last.contains("How was your sleep"),
+        "the check-in carried on: {last}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_records_dialog_version_step_and_state() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    for label in ["8", "2", "Very good"] {
+        press(&app, label).await;
+    }
+    press(&app, "Skip").await; // sleep hours
+    press(&app, "None of these").await;
+    press(&app, "Done").await;
+    press(&app, "Yes").await; // medication: an ordinary day skips the low-day steps
+    app.say(ALEX, "A calm day, walked by the river.", 1).await;
+    app.settle().await;
+    let count = |sql: &'static str| app.query_i64(sql);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM answers WHERE dialog_id <> 'daily_checkin' OR dialog_version <> 1"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM answers WHERE step_id = 'sleep_hours' AND state = 'skipped' AND value IS NULL").await, 1);
+    assert!(
+        count("SELECT count(*) FROM answers WHERE state = 'not_shown'").await >= 1,
+        "low-day steps recorded as not shown"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM answers WHERE step_id = 'wellbeing' AND state = 'answered'")
+            .await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM sessions WHERE status = 'completed'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM answers WHERE step_id = 'note' AND value LIKE '%river%'").await,
+        1,
+        "the note is stored"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM sessions WHERE state LIKE '%river%'").await,
+        0,
+        "but not copied into the session"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dialog_changed_without_a_version_bump_stops_the_bot_from_starting() {
+    let app = spawn_app().await;
+    let settings = app.settings.clone();
+    app.stop().await;
+    // Same version, different wording.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let f = dir.path().join("daily_checkin.toml");
+    let changed = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("How was your sleep last night?", "How did you sleep?");
+    std::fs::write(&f, changed).unwrap();
+    let mut s = settings;
+    s.dialogs_dir = dir.path().to_path_buf();
+    // A database that already knows version 1 as shipped.
+    s.database_url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let clock: std::sync::Arc<dyn staywell::clock::Clock> =
+        std::sync::Arc::new(staywell::clock::SystemClock);
+    let mut shipped = s.clone();
+    shipped.dialogs_dir = shipped_dialogs_dir();
+    drop(
+        staywell::app::Application::build(shipped, clock.clone())
+            .await
+            .expect("builds as shipped"),
+    );
+    let err = staywell::app::Application::build(s, clock)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("`daily_checkin` version 1"),
+        "{err}"
+    );
+}
