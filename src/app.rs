@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use teloxide::requests::Requester;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
@@ -33,18 +32,7 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let dialogs = load_dialogs(&settings.dialogs_dir, &store, clock.now()).await?;
-        match bots.send.get_me().await {
-            Ok(me) => tracing::info!(bot_id = me.id.0, "connected to the Bot API"),
-            Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
-                anyhow::bail!(
-                    "Telegram rejected TELOXIDE_TOKEN (invalid token): check it with @BotFather"
-                )
-            }
-            Err(e) => tracing::warn!(
-                error = %crate::telegram::messenger::describe(&e),
-                "cannot reach the Bot API yet; will keep trying"
-            ),
-        }
+        bots.check_token().await?;
         Ok(Application {
             settings,
             clock,

@@ -59,6 +59,8 @@ pub struct Texts {
     pub stale_button: String,
     pub not_private: String,
     pub continue_onboarding: String,
+    /// Sent when an update could not be processed after several attempts.
+    pub something_went_wrong: String,
     /// Put before an urgent message re-sent after an ambiguous failure.
     pub repeat_notice: String,
     pub checkin_resumed: String,

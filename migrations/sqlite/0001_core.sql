@@ -72,5 +72,7 @@ CREATE TABLE outbox (
     cause_update_id     INTEGER
 );
 CREATE INDEX outbox_pending ON outbox (lane, id) WHERE state = 'pending';
+CREATE INDEX outbox_due ON outbox (not_before) WHERE state = 'pending';
 CREATE INDEX outbox_sending ON outbox (id) WHERE state = 'sending';
+CREATE INDEX outbox_queue ON outbox (chat_id, lane, id) WHERE state IN ('pending', 'sending');
 CREATE INDEX outbox_chat ON outbox (chat_id);

@@ -136,11 +136,13 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
     let active = person.session.as_ref().filter(|s| !s.state.paused);
 
     // Crisis first, always: before consent, mid-onboarding, whatever the state.
-    let crisis = match &incoming.input {
-        Input::Text { text } => content.crisis.matches(text),
-        Input::Command { name, .. } => name == "crisis",
-        _ => false,
-    };
+    // Any text the person wrote counts: a message, a command's words, a caption, an edit.
+    let asked = matches!(&incoming.input, Input::Command { name, .. } if name == "crisis");
+    let crisis = asked
+        || incoming
+            .input
+            .written_text()
+            .is_some_and(|text| content.crisis.matches(&text));
     if crisis {
         o.out.push(Envelope::urgent(
             chat,
@@ -150,8 +152,10 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
 
     match &incoming.input {
         Input::ChatBlocked => o.changes.push(Change::MarkUnreachable),
-        Input::Ignored => {}
-        Input::NotPrivate => o.reply(chat, Outgoing::text(&t.not_private)),
+        Input::ChatUnblocked | Input::Ignored | Input::Edited { .. } => {}
+        // In a group, the card (if asked for) is the only thing we say besides the pointer.
+        Input::NotPrivate { .. } if crisis => {}
+        Input::NotPrivate { .. } => o.reply(chat, Outgoing::text(&t.not_private)),
         Input::Unsupported { .. } => o.reply(chat, Outgoing::text(&t.unsupported_media)),
         Input::Command { name, args } => command(&mut o, person, incoming, name, args, ctx),
         Input::Callback {

@@ -34,13 +34,29 @@ pub enum Input {
         data: Option<String>,
         message_id: Option<i32>,
     },
-    /// Something we cannot read (sticker, photo, voice, …); `what` names the kind.
-    Unsupported { what: String },
-    /// A message in a group or channel: staywell only works in private chats.
-    NotPrivate,
+    /// Something we cannot read (sticker, photo, voice, …); `what` names the kind. A caption
+    /// is kept only so crisis language in it is never missed.
+    Unsupported {
+        what: String,
+        #[serde(default)]
+        caption: Option<String>,
+    },
+    /// A message in a group or channel: staywell only works in private chats (but the crisis
+    /// card is shown wherever it is asked for).
+    NotPrivate {
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// A message the person edited: not an answer, but checked for crisis language.
+    Edited {
+        #[serde(default)]
+        text: Option<String>,
+    },
     /// The person blocked the bot.
     ChatBlocked,
-    /// An update we record but do not act on (edits, channel posts, …).
+    /// The person unblocked the bot.
+    ChatUnblocked,
+    /// An update we record but do not act on (channel posts, …).
     Ignored,
 }
 
@@ -69,6 +85,21 @@ impl Input {
         }
     }
 
+    /// All the text a person wrote in this input (message, command and its arguments, a
+    /// caption), for crisis-language detection.
+    pub fn written_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            Input::Text { text } => Some(Cow::Borrowed(text)),
+            Input::Command { name, args } => Some(Cow::Owned(format!("{name} {args}"))),
+            Input::Unsupported { caption, .. } => caption.as_deref().map(Cow::Borrowed),
+            Input::NotPrivate { text } | Input::Edited { text } => {
+                text.as_deref().map(Cow::Borrowed)
+            }
+            _ => None,
+        }
+    }
+
     /// A short label for logs and the inbox's `kind` column; never content.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -76,8 +107,10 @@ impl Input {
             Input::Command { .. } => "command",
             Input::Callback { .. } => "callback",
             Input::Unsupported { .. } => "unsupported",
-            Input::NotPrivate => "not_private",
+            Input::NotPrivate { .. } => "not_private",
+            Input::Edited { .. } => "edited",
             Input::ChatBlocked => "chat_blocked",
+            Input::ChatUnblocked => "chat_unblocked",
             Input::Ignored => "ignored",
         }
     }
@@ -89,7 +122,7 @@ impl std::fmt::Debug for Input {
             Input::Text { text } => write!(f, "Text(<{} chars>)", text.chars().count()),
             Input::Command { name, .. } => write!(f, "Command(/{name})"),
             Input::Callback { message_id, .. } => write!(f, "Callback(message {message_id:?})"),
-            Input::Unsupported { what } => write!(f, "Unsupported({what})"),
+            Input::Unsupported { what, .. } => write!(f, "Unsupported({what})"),
             other => f.write_str(other.kind()),
         }
     }
@@ -104,6 +137,9 @@ pub struct Incoming {
     /// Telegram's update kind (`message`, `callback_query`, `edited_message`, …).
     pub kind: String,
     pub input: Input,
+    /// When the person sent it (Telegram's message date), if Telegram says.
+    #[serde(default)]
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[cfg(test)]

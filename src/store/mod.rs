@@ -5,7 +5,7 @@
 
 mod sqlite;
 
-pub use sqlite::{Store, Tx};
+pub use sqlite::{Conn, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};
 
@@ -22,14 +22,24 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An unprocessed inbox row.
-#[derive(Debug, Clone)]
+/// An unprocessed inbox row. (`Debug` leaves out the payload, which may hold message text.)
+#[derive(Clone)]
 pub struct InboxRow {
     pub update_id: UpdateId,
     pub chat: Option<ChatId>,
     pub attempts: i64,
     /// JSON of [`crate::domain::Incoming`]; `None` if it could not be stored.
     pub payload: Option<String>,
+}
+
+impl std::fmt::Debug for InboxRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "InboxRow({}, attempts {})",
+            self.update_id, self.attempts
+        )
+    }
 }
 
 /// A pending outbox row.
@@ -42,6 +52,7 @@ pub struct OutboxRow {
     pub attempts: i64,
     /// This is a re-send after an ambiguous failure.
     pub repeat: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What happened to one delivery attempt, to be recorded.
@@ -57,6 +68,8 @@ pub enum DeliveryRecord {
         not_before: DateTime<Utc>,
         error: String,
         repeat: bool,
+        /// Don't count this attempt (Telegram asked us to wait; nothing failed).
+        refund: bool,
     },
     /// No more attempts: `state` is `failed`, `ambiguous` or `cancelled`.
     Final {
@@ -71,6 +84,15 @@ pub enum DeliveryRecord {
         chat: ChatId,
         reason: String,
     },
+}
+
+/// A row left `sending` by a crash.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub id: OutboxId,
+    pub lane: Lane,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Counts of outbox rows by state (for tests, `check` and metrics).

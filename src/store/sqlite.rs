@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use super::SessionRow;
-use super::{DeliveryRecord, InboxRow, OutboxCounts, OutboxRow, from_ms, ms};
+use super::{DeliveryRecord, InboxRow, Interrupted, OutboxCounts, OutboxRow, from_ms, ms};
 use crate::conversation::{Change, Member, Onboarding, Person};
 use crate::domain::{
     ChatId, Envelope, Incoming, Lane, MemberId, OutboxId, SessionId, UpdateId, UserId,
@@ -21,6 +21,16 @@ use crate::domain::{
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub type Tx = sqlx::Transaction<'static, Sqlite>;
+/// A connection inside a transaction, as the store's functions take it.
+pub type Conn = SqliteConnection;
+/// A savepoint inside a transaction.
+pub type Savepoint<'c> = sqlx::Transaction<'c, Sqlite>;
+
+/// Whether an error came from the database itself (busy, I/O, full disk) rather than from
+/// the data: such errors are retried as a whole, never held against an update.
+pub fn is_database_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some())
+}
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -81,6 +91,17 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
+    /// A write transaction that takes SQLite's write lock at once (so it can never fail
+    /// half-way with a stale snapshot, and two writers queue instead of racing).
+    pub async fn begin_write(&self) -> anyhow::Result<Tx> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A savepoint: rolled back alone if what happens inside it fails.
+    pub async fn savepoint(tx: &mut Conn) -> anyhow::Result<Savepoint<'_>> {
+        Ok(sqlx::Connection::begin(tx).await?)
+    }
+
     // ---- ingestion ----------------------------------------------------------------------
 
     /// The offset the next `getUpdates` must send (0 before the first update).
@@ -119,7 +140,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO telegram_cursor (id, next_offset) VALUES (1, ?)
-             ON CONFLICT (id) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+             ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset",
         )
         .bind(next_offset)
         .execute(&mut *tx)
@@ -149,21 +170,45 @@ impl Store {
     }
 
     /// Marks an update processed and erases its payload (which may hold message text).
+    /// Returns false if it was already processed (by someone else): the caller must then
+    /// undo whatever it did for it.
     pub async fn mark_processed(
         tx: &mut SqliteConnection,
         update: UpdateId,
         now: DateTime<Utc>,
         error: Option<&str>,
-    ) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE inbox SET processed_at = ?, payload = NULL, error = ? WHERE update_id = ?",
+    ) -> anyhow::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE inbox SET processed_at = ?, payload = NULL, error = ?
+             WHERE update_id = ? AND processed_at IS NULL",
         )
         .bind(ms(now))
         .bind(error)
         .bind(update.0)
         .execute(tx)
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Forgets what is no longer needed: processed inbox rows after 2 days (Telegram keeps
+    /// updates for 24 h, so none can come back) and finished outbox rows after 7 days.
+    /// Returns (inbox rows, outbox rows) removed.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> anyhow::Result<(u64, u64)> {
+        let inbox =
+            sqlx::query("DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?")
+                .bind(ms(now - chrono::Duration::days(2)))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let outbox = sqlx::query(
+            "DELETE FROM outbox
+             WHERE state IN ('sent', 'failed', 'ambiguous', 'unreachable', 'cancelled') AND created_at < ?",
+        )
+        .bind(ms(now - chrono::Duration::days(7)))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok((inbox, outbox))
     }
 
     /// Records a failed processing attempt (the row stays unprocessed for a retry).
@@ -278,6 +323,15 @@ impl Store {
                         .await?;
                 }
                 Change::Stop => {
+                    // Nothing routine is sent after /stop; replies and urgent messages still are.
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'cancelled', last_error = 'stopped'
+                         WHERE chat_id = ? AND state = 'pending' AND lane >= ?",
+                    )
+                    .bind(chat.0)
+                    .bind(Lane::Scheduled.as_i64())
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
                         .bind(ms(now))
                         .bind(chat.0)
@@ -545,15 +599,23 @@ impl Store {
         Ok(())
     }
 
-    /// Pending rows due at `now`, most urgent lane first, then oldest first.
+    /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no
+    /// earlier row of the same or a more urgent lane is still pending or being sent), most
+    /// urgent lane first, then oldest first. A more urgent row may overtake a routine one.
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, chat_id, lane, payload, attempts, repeat FROM outbox
-             WHERE state = 'pending' AND not_before <= ? ORDER BY lane, id LIMIT ?",
+            "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at
+             FROM outbox o
+             WHERE o.state = 'pending' AND o.not_before <= ?
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p
+                   WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
+                     AND p.lane <= o.lane AND p.id < o.id)
+             ORDER BY o.lane, o.id LIMIT ?",
         )
         .bind(ms(now))
         .bind(limit)
@@ -573,11 +635,12 @@ impl Store {
                     body,
                     attempts: r.get(4),
                     repeat: r.get::<i64, _>(5) != 0,
+                    created_at: from_ms(r.get(6)),
                 }),
                 _ => broken.push(id),
             }
         }
-        // A row we cannot read would block its lane forever: fail it loudly instead.
+        // A row we cannot read would block its chat forever: fail it loudly instead.
         for id in broken {
             tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
             sqlx::query("UPDATE outbox SET state = 'failed', last_error = 'unreadable payload' WHERE id = ?")
@@ -597,52 +660,71 @@ impl Store {
         Ok(v.map(from_ms))
     }
 
-    /// Marks rows as being sent (one transaction), just before the requests go out.
-    pub async fn claim(&self, ids: &[OutboxId]) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+    /// Marks rows as being sent, just before the requests go out. Returns the rows actually
+    /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
+    /// must not be sent.
+    pub async fn claim(&self, ids: &[OutboxId]) -> anyhow::Result<Vec<OutboxId>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
-            sqlx::query("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state = 'pending'")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
+            let won: Option<i64> = sqlx::query_scalar(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+                 WHERE id = ? AND state = 'pending' RETURNING id",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if won.is_some() {
+                claimed.push(*id);
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(claimed)
     }
 
-    /// Records a batch of delivery results in one transaction.
+    /// Records a batch of delivery results in one transaction. Each applies only to a row
+    /// still `sending` (a row cancelled meanwhile keeps its state).
     pub async fn record(
         &self,
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for rec in records {
             match rec {
                 DeliveryRecord::Sent { id, message_id } => {
-                    sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL WHERE id = ?")
-                        .bind(ms(now))
-                        .bind(message_id)
-                        .bind(id.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL
+                         WHERE id = ? AND state = 'sending'",
+                    )
+                    .bind(ms(now))
+                    .bind(message_id)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 DeliveryRecord::Retry {
                     id,
                     not_before,
                     error,
                     repeat,
+                    refund,
                 } => {
-                    sqlx::query("UPDATE outbox SET state = 'pending', not_before = ?, last_error = ?, repeat = repeat OR ? WHERE id = ? AND state = 'sending'")
-                        .bind(ms(*not_before))
-                        .bind(error)
-                        .bind(*repeat)
-                        .bind(id.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'pending', not_before = ?, last_error = ?,
+                                repeat = repeat OR ?, attempts = attempts - ?
+                         WHERE id = ? AND state = 'sending'",
+                    )
+                    .bind(ms(*not_before))
+                    .bind(error)
+                    .bind(*repeat)
+                    .bind(if *refund { 1 } else { 0 })
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 DeliveryRecord::Final { id, state, error } => {
-                    sqlx::query("UPDATE outbox SET state = ?, last_error = ? WHERE id = ?")
+                    sqlx::query("UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = 'sending'")
                         .bind(*state)
                         .bind(error)
                         .bind(id.0)
@@ -650,14 +732,16 @@ impl Store {
                         .await?;
                 }
                 DeliveryRecord::Unreachable { id, chat, reason } => {
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'unreachable', last_error = ? WHERE id = ?",
+                    let r = sqlx::query(
+                        "UPDATE outbox SET state = 'unreachable', last_error = ? WHERE id = ? AND state = 'sending'",
                     )
                     .bind(reason)
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
-                    Self::set_unreachable(&mut tx, *chat, reason, now).await?;
+                    if r.rows_affected() == 1 {
+                        Self::set_unreachable(&mut tx, *chat, reason, now).await?;
+                    }
                 }
             }
         }
@@ -666,17 +750,19 @@ impl Store {
     }
 
     /// Rows left `sending` by a crash: the request may or may not have reached Telegram.
-    pub async fn interrupted(&self) -> anyhow::Result<Vec<(OutboxId, Lane)>> {
-        let rows = sqlx::query("SELECT id, lane FROM outbox WHERE state = 'sending' ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn interrupted(&self) -> anyhow::Result<Vec<Interrupted>> {
+        let rows = sqlx::query(
+            "SELECT id, lane, attempts, created_at FROM outbox WHERE state = 'sending' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|r| {
-                (
-                    OutboxId(r.get(0)),
-                    Lane::from_i64(r.get(1)).unwrap_or(Lane::Reply),
-                )
+            .map(|r| Interrupted {
+                id: OutboxId(r.get(0)),
+                lane: Lane::from_i64(r.get(1)).unwrap_or(Lane::Reply),
+                attempts: r.get(2),
+                created_at: from_ms(r.get(3)),
             })
             .collect())
     }

@@ -41,6 +41,7 @@ fn fit(text: &str) -> String {
 impl Messenger for TelegramMessenger {
     async fn deliver(&self, chat: OurChatId, body: Outgoing) -> Delivered {
         let chat_id = ChatId(chat.0);
+        let is_message = matches!(body, Outgoing::Message { .. });
         let result = match body {
             Outgoing::Message {
                 text,
@@ -78,6 +79,10 @@ impl Messenger for TelegramMessenger {
         };
         match result {
             Ok(message_id) => Delivered::Sent { message_id },
+            // A sendMessage whose answer we could not read was most likely delivered.
+            Err(RequestError::InvalidJson { .. }) if is_message => {
+                Delivered::Ambiguous("unreadable response to sendMessage".into())
+            }
             Err(e) => classify(&e),
         }
     }

@@ -34,7 +34,9 @@ impl Bots {
             .build()
             .context("cannot build the HTTP client")?;
         let send_client = teloxide::net::default_reqwest_settings()
-            .timeout(Duration::from_secs(settings.send_timeout_secs as u64))
+            // teloxide waits 10 s before reading a 5xx answer, inside this timeout: without the
+            // margin a plain server error would look like an ambiguous timeout.
+            .timeout(Duration::from_secs(settings.send_timeout_secs as u64 + 10))
             .build()
             .context("cannot build the HTTP client")?;
         let mut poll = Bot::with_client(token.expose(), poll_client);
@@ -47,11 +49,25 @@ impl Bots {
     }
 }
 
-/// Removes the token from a text (error messages may carry request URLs).
-pub fn redact(text: &str, token: &str) -> String {
-    if token.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(token, "[token]")
+impl Bots {
+    /// Checks the token with `getMe`. An invalid token is an error; an unreachable Bot API
+    /// is only a warning (the loops keep trying). Returns the bot's username if known.
+    pub async fn check_token(&self) -> anyhow::Result<Option<String>> {
+        use teloxide::requests::Requester;
+        match self.send.get_me().await {
+            Ok(me) => {
+                tracing::info!(bot_id = me.id.0, "connected to the Bot API");
+                Ok(me.username.clone())
+            }
+            Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)) => {
+                anyhow::bail!(
+                    "Telegram rejected TELOXIDE_TOKEN (invalid token): check it with @BotFather"
+                )
+            }
+            Err(e) => {
+                tracing::warn!(error = %messenger::describe(&e), "cannot reach the Bot API yet; will keep trying");
+                Ok(None)
+            }
+        }
     }
 }

@@ -4,15 +4,15 @@
 //! | result                  | what happens                                                    |
 //! |-------------------------|-----------------------------------------------------------------|
 //! | sent                    | `sent`, Telegram's `message_id` recorded                        |
-//! | 429 `retry_after`       | that chat (or everyone, if several chats are refused) waits     |
-//! | 5xx, network (no send)  | retried with exponential backoff and jitter, up to 12 attempts  |
+//! | 429 `retry_after`       | that chat (or everyone, if several chats are refused) waits; not counted as a failure |
+//! | 5xx, network (no send)  | retried with exponential backoff and jitter: 12 attempts, urgent for 24 h |
 //! | timeout after sending   | ambiguous: routine → `ambiguous`, not re-sent; urgent → re-sent marked as a repeat |
 //! | 403 blocked/deactivated | chat marked unreachable, its pending rows end, no retries       |
 //! | 400                     | `failed` with the reason, no retries                            |
 //!
 //! The same policy applies to rows left `sending` by a crash.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +23,16 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
-use crate::domain::{ChatId, Lane, Outgoing};
+use crate::domain::{ChatId, Lane, OutboxId, Outgoing};
 use crate::pacing::{Pacer, backoff};
 use crate::store::{DeliveryRecord, OutboxRow, Store};
 
+/// Routine rows give up after this many failed attempts (about 20 minutes of backoff).
 const MAX_ATTEMPTS: i64 = 12;
+/// Urgent rows (crisis card, alerts) keep trying for this long, whatever the count.
+const URGENT_GIVE_UP: chrono::Duration = chrono::Duration::hours(24);
+/// Extra calls in flight allowed for the urgent lane, so a flood never holds it back.
+const URGENT_RESERVE: usize = 8;
 const FETCH: i64 = 256;
 
 /// The result of one call, in delivery-policy terms.
@@ -64,39 +69,64 @@ pub struct Delivery<M: Messenger> {
     pub repeat_notice: String,
 }
 
+/// Calls in flight, and what each is about.
+struct InFlight {
+    tasks: JoinSet<Delivered>,
+    rows: HashMap<tokio::task::Id, OutboxRow>,
+    /// Chats with a routine call in flight (one at a time keeps their order).
+    chats: HashSet<ChatId>,
+}
+
 impl<M: Messenger> Delivery<M> {
     /// Runs until `stop` turns true, then finishes the calls in flight and returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        if let Err(e) = self.recover().await {
-            tracing::error!(error = %e, "cannot recover interrupted deliveries");
+        // Rows left `sending` by a crash must be settled before anything else is sent.
+        let mut wait = Duration::from_millis(200);
+        while let Err(e) = self.recover().await {
+            tracing::error!(error = %e, "cannot recover interrupted deliveries; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(10));
         }
         let mut pacer = Pacer::new(self.settings.clone());
-        let mut in_flight: HashSet<ChatId> = HashSet::new();
-        let mut tasks: JoinSet<(OutboxRow, Delivered)> = JoinSet::new();
+        let mut flight = InFlight {
+            tasks: JoinSet::new(),
+            rows: HashMap::new(),
+            chats: HashSet::new(),
+        };
+        // Results not yet recorded (the database was unavailable): kept and retried.
+        let mut unrecorded: Vec<DeliveryRecord> = Vec::new();
         let mut stopping = *stop.borrow();
         let mut rounds: u64 = 0;
         loop {
             let now = self.clock.now();
             let mut wake: Option<DateTime<Utc>> = None;
-            if !stopping && tasks.len() < self.settings.max_in_flight {
-                match self
-                    .start_due(now, &mut pacer, &mut in_flight, &mut tasks)
-                    .await
-                {
-                    Ok(w) => wake = w,
+            if !unrecorded.is_empty() {
+                match self.store.record(&unrecorded, now).await {
+                    Ok(()) => unrecorded.clear(),
+                    Err(e) => {
+                        tracing::error!(error = %e, rows = unrecorded.len(), "cannot record delivery results; will retry");
+                        wake = Some(now + chrono::Duration::seconds(1));
+                    }
+                }
+            }
+            if !stopping && unrecorded.is_empty() {
+                match self.start_due(now, &mut pacer, &mut flight).await {
+                    Ok(w) => wake = earliest(wake, w),
                     Err(e) => {
                         tracing::error!(error = %e, "outbox read failed");
                         wake = Some(now + chrono::Duration::seconds(1));
                     }
                 }
             }
-            if stopping && tasks.is_empty() {
+            if stopping && flight.tasks.is_empty() && unrecorded.is_empty() {
                 break;
             }
-            // A safety net for rows added without a notification (another process, an operator
-            // tool): look again at least once a second.
-            let backstop = now + chrono::Duration::seconds(1);
-            wake = Some(wake.map_or(backstop, |w| w.min(backstop)));
+            // A safety net for rows added without a notification (another process, an
+            // operator tool): look again at least once a second.
+            wake = earliest(wake, Some(now + chrono::Duration::seconds(1)));
             rounds += 1;
             if rounds.is_multiple_of(1000) {
                 pacer.forget_idle(now);
@@ -109,30 +139,30 @@ impl<M: Messenger> Delivery<M> {
             };
             tokio::select! {
                 biased;
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                Some(done) = flight.tasks.join_next_with_id(), if !flight.tasks.is_empty() => {
                     let mut finished = vec![done];
-                    while let Some(more) = tasks.try_join_next() {
+                    while let Some(more) = flight.tasks.try_join_next_with_id() {
                         finished.push(more);
                     }
                     let now = self.clock.now();
-                    let mut records = Vec::with_capacity(finished.len());
                     for joined in finished {
-                        match joined {
-                            Ok((row, result)) => {
-                                in_flight.remove(&row.chat);
-                                records.push(policy(&row, result, now, &mut pacer));
+                        let (id, result) = match joined {
+                            Ok((id, result)) => (id, result),
+                            Err(e) => {
+                                // A panic in a send: treat it like a lost response.
+                                tracing::error!(error = %e, "delivery task failed");
+                                (e.id(), Delivered::Ambiguous("delivery task failed".into()))
                             }
-                            Err(e) => tracing::error!(error = %e, "delivery task failed"),
+                        };
+                        if let Some(row) = flight.rows.remove(&id) {
+                            flight.chats.remove(&row.chat);
+                            unrecorded.push(policy(&row, result, now, &mut pacer));
                         }
-                    }
-                    if let Err(e) = self.store.record(&records, now).await {
-                        // The rows stay `sending` and are treated as interrupted on restart.
-                        tracing::error!(error = %e, "cannot record delivery results");
                     }
                 }
                 _ = self.outbox_ready.notified(), if !stopping => {}
-                _ = sleep, if !stopping => {}
-                _ = stop.changed(), if !stopping => { stopping = true; }
+                _ = sleep => {}
+                res = stop.changed(), if !stopping => { let _ = res; stopping = true; }
             }
         }
         tracing::info!("delivery stopped");
@@ -144,47 +174,59 @@ impl<M: Messenger> Delivery<M> {
         &self,
         now: DateTime<Utc>,
         pacer: &mut Pacer,
-        in_flight: &mut HashSet<ChatId>,
-        tasks: &mut JoinSet<(OutboxRow, Delivered)>,
+        flight: &mut InFlight,
     ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let max = self.settings.max_in_flight;
+        if flight.tasks.len() >= max + URGENT_RESERVE {
+            return Ok(None);
+        }
         let rows = self.store.due_outbox(now, FETCH).await?;
         let mut wake: Option<DateTime<Utc>> = None;
-        let mut chosen = Vec::new();
+        let mut chosen: Vec<OutboxRow> = Vec::new();
         let mut seen = HashSet::new();
         for row in rows {
-            if tasks.len() + chosen.len() >= self.settings.max_in_flight {
-                break;
+            let urgent = row.lane == Lane::Urgent;
+            let busy = flight.tasks.len() + chosen.len();
+            if busy >= max + URGENT_RESERVE || (!urgent && busy >= max) {
+                if urgent {
+                    break;
+                }
+                continue;
             }
-            // One call per chat at a time, and only the chat's first due row (order kept).
-            if in_flight.contains(&row.chat) || !seen.insert(row.chat) {
+            // One routine call per chat at a time (the query already keeps each chat's
+            // queue in order); an urgent one may overtake.
+            if !urgent && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
                 continue;
             }
             match pacer.try_acquire(row.chat, row.body.is_paced_per_chat(), now) {
                 Ok(()) => chosen.push(row),
-                Err(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
+                Err(at) => wake = earliest(wake, Some(at)),
             }
         }
         if !chosen.is_empty() {
             let ids: Vec<_> = chosen.iter().map(|r| r.id).collect();
-            self.store.claim(&ids).await?;
-            for row in chosen {
-                in_flight.insert(row.chat);
+            let claimed: HashSet<OutboxId> = self.store.claim(&ids).await?.into_iter().collect();
+            for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
+                if row.lane != Lane::Urgent {
+                    flight.chats.insert(row.chat);
+                }
                 let messenger = self.messenger.clone();
                 let body = if row.repeat {
                     mark_repeat(&row.body, &self.repeat_notice)
                 } else {
                     row.body.clone()
                 };
-                tasks.spawn(async move {
-                    let result = messenger.deliver(row.chat, body).await;
-                    (row, result)
-                });
+                let chat = row.chat;
+                let handle = flight
+                    .tasks
+                    .spawn(async move { messenger.deliver(chat, body).await });
+                flight.rows.insert(handle.id(), row);
             }
         }
         if let Some(next) = self.store.next_outbox_due().await?
             && next > now
         {
-            wake = Some(wake.map_or(next, |w| w.min(next)));
+            wake = earliest(wake, Some(next));
         }
         Ok(wake)
     }
@@ -198,27 +240,54 @@ impl<M: Messenger> Delivery<M> {
         let now = self.clock.now();
         let records: Vec<_> = interrupted
             .iter()
-            .map(|(id, lane)| ambiguous(*id, *lane, 0, now, "interrupted by a restart".into()))
+            .map(|r| {
+                ambiguous(
+                    r.id,
+                    r.lane,
+                    r.attempts,
+                    r.created_at,
+                    now,
+                    "interrupted by a restart".into(),
+                )
+            })
             .collect();
         tracing::warn!(rows = records.len(), "deliveries interrupted by a restart");
         self.store.record(&records, now).await
     }
 }
 
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether a row should still be tried after `attempts` failures.
+fn keep_trying(lane: Lane, attempts: i64, created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    if lane == Lane::Urgent {
+        now - created_at < URGENT_GIVE_UP
+    } else {
+        attempts < MAX_ATTEMPTS
+    }
+}
+
 fn ambiguous(
-    id: crate::domain::OutboxId,
+    id: OutboxId,
     lane: Lane,
     attempts: i64,
+    created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     error: String,
 ) -> DeliveryRecord {
-    if lane == Lane::Urgent && attempts < MAX_ATTEMPTS {
+    if lane == Lane::Urgent && keep_trying(lane, attempts, created_at, now) {
         // Better twice than never for a crisis card or an alert.
         DeliveryRecord::Retry {
             id,
             not_before: now,
             error,
             repeat: true,
+            refund: false,
         }
     } else {
         // Telegram has no idempotency key: a routine message is not risked twice.
@@ -254,15 +323,17 @@ fn policy(
                 not_before: now + chrono::Duration::seconds(secs.max(1) as i64),
                 error: format!("429 retry after {secs}s"),
                 repeat: false,
+                refund: true,
             }
         }
-        Delivered::Transient(error) if attempts < MAX_ATTEMPTS => {
+        Delivered::Transient(error) if keep_trying(row.lane, attempts, row.created_at, now) => {
             tracing::warn!(outbox_id = id.0, attempts, %error, "delivery will be retried");
             DeliveryRecord::Retry {
                 id,
                 not_before: now + backoff(attempts, id.0),
                 error,
                 repeat: false,
+                refund: false,
             }
         }
         Delivered::Transient(error) => {
@@ -275,7 +346,7 @@ fn policy(
         }
         Delivered::Ambiguous(error) => {
             tracing::warn!(outbox_id = id.0, lane = ?row.lane, %error, "delivery ambiguous");
-            ambiguous(id, row.lane, attempts, now, error)
+            ambiguous(id, row.lane, attempts, row.created_at, now, error)
         }
         Delivered::Unreachable(reason) => {
             tracing::info!(outbox_id = id.0, chat = row.chat.0, "chat unreachable");
@@ -312,4 +383,4 @@ fn mark_repeat(body: &Outgoing, notice: &str) -> Outgoing {
 }
 
 /// How long `serve` waits for calls in flight when asked to stop.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,12 +1,22 @@
 //! Processes stored updates: for each, the state it changes, the messages it causes and
-//! marking it processed commit together. A batch shares one transaction (one fsync) with a
-//! savepoint per update, so one bad update cannot undo or block the others.
+//! marking it processed commit together. A batch shares one write transaction (one fsync)
+//! with a savepoint per update, so one bad update cannot undo or block the others.
+//!
+//! Failures:
+//! - a database error (busy, I/O, full disk) fails the whole batch: nothing is committed,
+//!   nothing is held against any update, and the batch is tried again after a pause;
+//! - an update that fails on its own (its data) is retried, and after 3 attempts set aside:
+//!   the person gets an apology (and the crisis card if they used crisis language), its
+//!   payload is erased like any processed update, and the error is kept on the row;
+//! - while one of a chat's updates is failing, that chat's later updates wait, so each
+//!   chat's updates are always applied in order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::{Connection, SqliteConnection};
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
@@ -14,13 +24,13 @@ use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, OpenSession};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
-use crate::domain::{Incoming, Input};
-use crate::store::{InboxRow, Store};
+use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
+use crate::store::{Conn, InboxRow, Store, is_database_error};
 
-/// After this many failed attempts an update is set aside (marked processed with its error)
-/// so it cannot block the inbox.
+/// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
 const BATCH: i64 = 200;
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Processor {
     pub store: Store,
@@ -34,18 +44,22 @@ pub struct Processor {
 
 impl Processor {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut pause = Duration::from_millis(200);
+        let mut last_sweep: Option<tokio::time::Instant> = None;
         loop {
+            let mut failed = false;
             loop {
                 match self.process_batch().await {
                     Ok(0) => break,
                     Ok(_) => {
+                        pause = Duration::from_millis(200);
                         if *stop.borrow() {
                             break;
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "inbox batch failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        tracing::error!(error = %e, "inbox batch failed; nothing was committed, will retry");
+                        failed = true;
                         break;
                     }
                 }
@@ -53,55 +67,70 @@ impl Processor {
             if *stop.borrow() {
                 break;
             }
-            tokio::select! {
-                _ = self.inbox_ready.notified() => {}
+            if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+                match self.store.sweep(self.clock.now()).await {
+                    Ok((inbox, outbox)) => tracing::debug!(inbox, outbox, "swept old rows"),
+                    Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                }
+                last_sweep = Some(tokio::time::Instant::now());
+            }
+            let wait = if failed {
+                pause = (pause * 2).min(Duration::from_secs(10));
+                pause
+            } else {
                 // A safety net only; the poller wakes us.
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                _ = stop.changed() => {}
+                Duration::from_secs(5)
+            };
+            tokio::select! {
+                _ = self.inbox_ready.notified(), if !failed => {}
+                _ = tokio::time::sleep(wait) => {}
+                res = stop.changed() => if res.is_err() { break },
             }
         }
         tracing::info!("inbox processor stopped");
     }
 
-    /// Processes up to one batch of unprocessed updates. Returns how many were handled.
+    /// Processes up to one batch of unprocessed updates. Returns how many were looked at.
     pub async fn process_batch(&self) -> anyhow::Result<usize> {
         let rows = self.store.unprocessed(BATCH).await?;
         if rows.is_empty() {
             return Ok(0);
         }
         let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write().await?;
+        let mut blocked: HashSet<ChatId> = HashSet::new();
         let mut failed = Vec::new();
         for row in &rows {
-            let mut sp = Connection::begin(&mut *tx).await?;
+            if let Some(chat) = row.chat
+                && blocked.contains(&chat)
+            {
+                continue; // an earlier update of this chat failed: keep the order
+            }
+            let mut sp = Store::savepoint(&mut tx).await?;
             match self.handle(&mut sp, row, now).await {
-                Ok(()) => sp.commit().await?,
+                Ok(true) => sp.commit().await?,
+                Ok(false) => sp.rollback().await?, // someone else processed it first
+                Err(e) if is_database_error(&e) => return Err(e), // whole batch rolls back
                 Err(e) => {
                     sp.rollback().await?;
-                    failed.push((row, e));
+                    if let Some(chat) = row.chat {
+                        blocked.insert(chat);
+                    }
+                    // Errors carry ids and kinds only, never content.
+                    tracing::error!(update_id = row.update_id.0, attempts = row.attempts + 1, error = %e, "update failed");
+                    if row.attempts + 1 >= MAX_ATTEMPTS {
+                        self.set_aside(&mut tx, row, now).await?;
+                    } else {
+                        failed.push(row.update_id);
+                    }
                 }
             }
         }
-        for (row, e) in &failed {
-            // Errors carry ids and kinds only, never content (see `handle`).
-            tracing::error!(update_id = row.update_id.0, attempts = row.attempts + 1, error = %e, "update failed");
-            if row.attempts + 1 >= MAX_ATTEMPTS {
-                Store::mark_processed(
-                    &mut tx,
-                    row.update_id,
-                    now,
-                    Some("gave up after repeated failures"),
-                )
-                .await?;
-            }
-        }
         tx.commit().await?;
-        for (row, _) in &failed {
-            if row.attempts + 1 < MAX_ATTEMPTS {
-                self.store
-                    .record_processing_failure(row.update_id, "processing failed")
-                    .await?;
-            }
+        for update in failed {
+            self.store
+                .record_processing_failure(update, "processing failed")
+                .await?;
         }
         if self.crash_at == Some(CrashPoint::AfterProcessingCommit) {
             tracing::warn!("STAYWELL_CRASH_AT=after_processing_commit: aborting");
@@ -111,15 +140,60 @@ impl Processor {
         Ok(rows.len())
     }
 
+    /// Gives up on an update that keeps failing: an apology (and the crisis card if the
+    /// person used crisis language), and the row marked processed with its error.
+    async fn set_aside(
+        &self,
+        conn: &mut Conn,
+        row: &InboxRow,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let incoming: Option<Incoming> = row
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
+        if let (Some(inc), Some(chat)) = (&incoming, row.chat) {
+            let mut out = Vec::new();
+            if inc
+                .input
+                .written_text()
+                .is_some_and(|t| self.content.crisis.matches(&t))
+            {
+                out.push(Envelope::urgent(
+                    chat,
+                    Outgoing::text(self.content.crisis.text()),
+                ));
+            }
+            if !matches!(
+                inc.input,
+                Input::Ignored | Input::ChatBlocked | Input::ChatUnblocked
+            ) {
+                out.push(Envelope::reply(
+                    chat,
+                    Outgoing::text(&self.content.texts.something_went_wrong),
+                ));
+            }
+            Store::enqueue(conn, &out, Some(row.update_id), now).await?;
+        }
+        Store::mark_processed(
+            conn,
+            row.update_id,
+            now,
+            Some("set aside after repeated failures"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Applies one update. Returns false if it turned out to be processed already.
     async fn handle(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         row: &InboxRow,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<()> {
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
         let Some(payload) = &row.payload else {
-            Store::mark_processed(conn, row.update_id, now, Some("no payload")).await?;
-            return Ok(());
+            return Store::mark_processed(conn, row.update_id, now, Some("no payload")).await;
         };
         let incoming: Incoming =
             serde_json::from_str(payload).context("unreadable inbox payload")?;
@@ -160,7 +234,7 @@ impl Processor {
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
             replies = outcome.out.len();
         }
-        Store::mark_processed(conn, row.update_id, now, None).await?;
+        let fresh = Store::mark_processed(conn, row.update_id, now, None).await?;
         tracing::debug!(
             update_id = incoming.update_id.0,
             chat = incoming.chat.map(|c| c.0),
@@ -168,6 +242,6 @@ impl Processor {
             replies,
             "update processed"
         );
-        Ok(())
+        Ok(fresh)
     }
 }
