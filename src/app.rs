@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::Content;
 use crate::dialog::{self, CHECKIN_DIALOG, Registry};
-use crate::store::Store;
+use crate::store::{InstanceLock, Store};
 use crate::telegram::{Bots, messenger::TelegramMessenger, poller::Poller};
 use crate::worker::delivery::{DRAIN_TIMEOUT, Delivery};
 use crate::worker::inbox::Processor;
@@ -21,6 +21,7 @@ pub struct Application {
     content: Arc<Content>,
     dialogs: Arc<Registry>,
     bots: Bots,
+    _lock: InstanceLock,
 }
 
 impl Application {
@@ -29,6 +30,7 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let bots = Bots::from_settings(&settings)?;
         let content = Content::load_or_fail(&settings.dialogs_dir, clock.now().date_naive())?;
+        let lock = InstanceLock::acquire(&settings.database_url)?;
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let dialogs = load_dialogs(&settings.dialogs_dir, &store, clock.now()).await?;
@@ -40,6 +42,7 @@ impl Application {
             content: Arc::new(content),
             dialogs: Arc::new(dialogs),
             bots,
+            _lock: lock,
         })
     }
 

@@ -40,22 +40,27 @@ pub enum Command {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let settings = match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
-        Ok(mut s) => {
-            if let Some(d) = cli.dialogs.clone() {
-                s.dialogs_dir = d;
-            }
-            s
+    let (settings, config_errors) =
+        match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+            Ok(s) => (s, None),
+            Err(e) => (Settings::default(), Some(e)),
+        };
+    let mut settings = settings;
+    if let Some(d) = cli.dialogs.clone() {
+        settings.dialogs_dir = d;
+    }
+    if let Some(e) = config_errors {
+        eprintln!("{e}");
+        if matches!(cli.command, Command::Check) {
+            // Carry on checking everything else with the defaults, so every problem shows.
+            let _ = check(settings, e.0.len()).await;
         }
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
-        Command::Check => return check(settings).await,
+        Command::Check => return check(settings, 0).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,13 +84,22 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn check(settings: Settings) -> ExitCode {
-    let mut errors = 0;
+/// `prior`: configuration errors already printed.
+async fn check(settings: Settings, prior: usize) -> ExitCode {
+    let mut errors = prior;
     let warn = |msg: String| println!("warning: {msg}");
     if settings.token.is_none() {
         warn(
             "TELOXIDE_TOKEN is not set: `staywell serve` needs a bot token from @BotFather".into(),
         );
+    }
+    if let Some(url) = &settings.api_url
+        && url.starts_with("http://")
+        && !(url.starts_with("http://127.0.0.1")
+            || url.starts_with("http://localhost")
+            || url.starts_with("http://[::1]"))
+    {
+        warn("TELOXIDE_API_URL uses plain http:// to another machine: the bot token travels in every request".into());
     }
     if settings.crash_at.is_some() {
         warn(
@@ -118,8 +132,9 @@ async fn check(settings: Settings) -> ExitCode {
             c.tags.len()
         );
     }
-    match Store::connect(&settings.database_url).await {
-        Ok(store) => match store.pending_migrations().await {
+    match Store::connect_existing(&settings.database_url).await {
+        Ok(None) => println!("database: does not exist yet; `serve` or `migrate` will create it"),
+        Ok(Some(store)) => match store.pending_migrations().await {
             Ok(0) => println!("database: reachable and up to date"),
             Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
             Err(e) => {

@@ -159,7 +159,14 @@ impl Settings {
             match std::fs::read_to_string(&path) {
                 Ok(src) => match toml::from_str::<RawFile>(&src) {
                     Ok(raw) => apply_file(&mut settings, raw, &path, &src, &mut problems),
-                    Err(e) => problems.push(Diagnostic::from_toml(&path, &src, &e)),
+                    Err(e) => {
+                        let mut d = Diagnostic::from_toml(&path, &src, &e);
+                        if d.snippet.to_lowercase().contains("token") {
+                            // The line may hold the bot token: never print it.
+                            d.snippet = String::new();
+                        }
+                        problems.push(d)
+                    }
                 },
                 Err(e) => problems.push(Diagnostic::file(
                     &path,

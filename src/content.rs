@@ -27,6 +27,7 @@ const PLACEHOLDERS: &[&str] = &[
     "min_label",
     "max_label",
     "until",
+    "label",
 ];
 
 /// Every text the core conversation uses. Field names are the keys in `core.toml`.
@@ -64,6 +65,10 @@ pub struct Texts {
     /// Put before an urgent message re-sent after an ambiguous failure.
     pub repeat_notice: String,
     pub checkin_resumed: String,
+    /// `{name}` before the person has chosen one.
+    pub default_name: String,
+    /// How an answered question's button shows the answer (`{label}`).
+    pub chosen: String,
     pub button_yes: String,
     pub button_no: String,
     pub button_skip: String,

@@ -33,7 +33,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
             chat,
             Outgoing::text(fill(
                 &ctx.content.texts.checkin_resumed,
-                &[("name", m.display_name())],
+                &[("name", m.name_or(&ctx.content.texts.default_name))],
             )),
         );
         let adv = run(
@@ -159,7 +159,7 @@ fn run(
     let until = local_time(expires_at, &m.timezone, ctx.now);
     let ectx = engine::Ctx {
         texts: &ctx.content.texts,
-        name: m.display_name(),
+        name: m.name_or(&ctx.content.texts.default_name),
         until: &until,
     };
     engine::advance(dialog, state, event, &ectx)
@@ -203,7 +203,10 @@ fn apply(
                     let buttons = match (keys, chosen) {
                         (Some(keys), _) => render(session, *seq, keys),
                         (None, Some(label)) => {
-                            vec![vec![Button::new(format!("✓ {label}"), super::data::DONE)]]
+                            vec![vec![Button::new(
+                                fill(&ctx.content.texts.chosen, &[("label", label)]),
+                                super::data::DONE,
+                            )]]
                         }
                         (None, None) => vec![],
                     };

@@ -45,7 +45,8 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// (`Debug` leaves out the name.)
+#[derive(Clone, PartialEq)]
 pub struct Member {
     pub id: MemberId,
     pub telegram_user: UserId,
@@ -56,13 +57,20 @@ pub struct Member {
 }
 
 impl Member {
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or("friend")
+    /// The chosen name, or `fallback` (from the content files) before one is chosen.
+    pub fn name_or<'a>(&'a self, fallback: &'a str) -> &'a str {
+        self.name.as_deref().unwrap_or(fallback)
     }
 }
 
-/// A state change to persist. Applied in order.
-#[derive(Debug, Clone, PartialEq)]
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Member({}, {:?})", self.id, self.onboarding)
+    }
+}
+
+/// A state change to persist. Applied in order. (`Debug` names the change only.)
+#[derive(Clone, PartialEq)]
 pub enum Change {
     /// The person consented to storing their answers: create the member and the consent record
     /// with the exact wording shown.
@@ -99,6 +107,24 @@ pub enum Change {
     },
 }
 
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Change::CreateMember { .. } => "CreateMember",
+            Change::SetName(_) => "SetName",
+            Change::SetTimezone(_) => "SetTimezone",
+            Change::SetOnboarding(_) => "SetOnboarding",
+            Change::Stop => "Stop",
+            Change::Resume => "Resume",
+            Change::MarkUnreachable => "MarkUnreachable",
+            Change::StartSession { .. } => "StartSession",
+            Change::SaveSession { .. } => "SaveSession",
+            Change::StoreAnswers { .. } => "StoreAnswers",
+        };
+        f.write_str(name)
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Outcome {
     pub changes: Vec<Change>,
@@ -114,6 +140,8 @@ impl Outcome {
 /// Callback data the core conversation understands. Short, opaque to the person, and
 /// interpreted only against the presser's own current state (never as authority).
 pub mod data {
+    /// Followed by `:<version of core.toml>`, so a "yes" is recorded against the wording
+    /// that was actually shown.
     pub const CONSENT_YES: &str = "consent:yes";
     pub const CONSENT_NO: &str = "consent:no";
     pub const NAME_FROM_TELEGRAM: &str = "name:tg";
@@ -137,7 +165,12 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
 
     // Crisis first, always: before consent, mid-onboarding, whatever the state.
     // Any text the person wrote counts: a message, a command's words, a caption, an edit.
-    let asked = matches!(&incoming.input, Input::Command { name, .. } if name == "crisis");
+    let is_crisis_command =
+        |input: &Input| matches!(input, Input::Command { name, .. } if name == "crisis");
+    let asked = match &incoming.input {
+        Input::NotPrivate { text: Some(text) } => is_crisis_command(&Input::from_text(text)),
+        other => is_crisis_command(other),
+    };
     let crisis = asked
         || incoming
             .input
@@ -262,7 +295,7 @@ fn command(
             o.changes.push(Change::Resume);
             o.reply(
                 chat,
-                Outgoing::text(fill(&t.resumed, &[("name", m.display_name())])),
+                Outgoing::text(fill(&t.resumed, &[("name", m.name_or(&t.default_name))])),
             );
             if m.onboarding != Onboarding::Done {
                 onboarding::ask_current(o, chat, m, incoming, content);
@@ -274,7 +307,10 @@ fn command(
         }
         ("start", Some(m)) => o.reply(
             chat,
-            Outgoing::text(fill(&t.welcome_back, &[("name", m.display_name())])),
+            Outgoing::text(fill(
+                &t.welcome_back,
+                &[("name", m.name_or(&t.default_name))],
+            )),
         ),
         ("stop", Some(m)) => {
             if !m.stopped {
@@ -282,7 +318,7 @@ fn command(
             }
             o.reply(
                 chat,
-                Outgoing::text(fill(&t.stopped, &[("name", m.display_name())])),
+                Outgoing::text(fill(&t.stopped, &[("name", m.name_or(&t.default_name))])),
             );
         }
         ("stop", None) => o.reply(chat, Outgoing::text(&t.stopped_not_member)),

@@ -71,7 +71,10 @@ pub(super) fn welcome(o: &mut Outcome, chat: ChatId, content: &Content) {
         Outgoing::with_buttons(
             &t.consent_question,
             vec![vec![
-                Button::new(&t.consent_yes_button, data::CONSENT_YES),
+                Button::new(
+                    &t.consent_yes_button,
+                    format!("{}:{}", data::CONSENT_YES, content.texts_version),
+                ),
                 Button::new(&t.consent_no_button, data::CONSENT_NO),
             ]],
         ),
@@ -93,7 +96,9 @@ pub(super) fn ask_current(
         .unwrap_or("");
     match m.onboarding {
         Onboarding::Name => ask_name(o, chat, first_name, content),
-        Onboarding::Timezone => ask_timezone(o, chat, m.display_name(), content),
+        Onboarding::Timezone => {
+            ask_timezone(o, chat, m.name_or(&content.texts.default_name), content)
+        }
         Onboarding::TimezoneOther => {
             o.reply(chat, Outgoing::text(&content.texts.ask_timezone_other))
         }
@@ -152,7 +157,13 @@ pub(super) fn text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, conten
             None => o.reply(chat, Outgoing::text(&t.name_invalid)),
         },
         Onboarding::Timezone | Onboarding::TimezoneOther => match parse_timezone(text) {
-            Some(tz) => finish(o, chat, m.display_name(), tz.name(), content),
+            Some(tz) => finish(
+                o,
+                chat,
+                m.name_or(&content.texts.default_name),
+                tz.name(),
+                content,
+            ),
             None => o.reply(
                 chat,
                 Outgoing::with_buttons(
@@ -194,7 +205,10 @@ pub(super) fn callback(
                 chat,
                 Outgoing::EditButtons {
                     message_id: id,
-                    buttons: vec![vec![Button::new(format!("✓ {label}"), data::DONE)]],
+                    buttons: vec![vec![Button::new(
+                        fill(&t.chosen, &[("label", label)]),
+                        data::DONE,
+                    )]],
                 },
             )
         })
@@ -209,6 +223,21 @@ pub(super) fn callback(
         )
     };
 
+    // A "yes" to wording older than what we now show is not consent to the new wording:
+    // show the question again.
+    let consent_version = data
+        .and_then(|d| d.strip_prefix(data::CONSENT_YES))
+        .map(|v| v.strip_prefix(':').and_then(|v| v.parse::<i64>().ok()));
+    let data = match consent_version {
+        Some(Some(v)) if v == content.texts_version => Some(data::CONSENT_YES),
+        Some(_) if step.is_none() && presser_is_member => {
+            o.out.push(answer(Some(&t.stale_button)));
+            welcome(o, chat, content);
+            return;
+        }
+        Some(_) => None,
+        None => data,
+    };
     let acted = presser_is_member
         && match (data, step) {
             (Some(data::CONSENT_YES), None) => match &incoming.sender {
@@ -249,7 +278,9 @@ pub(super) fn callback(
                 }
             }
             (Some(data::TZ_LONDON), Some(Onboarding::Timezone | Onboarding::TimezoneOther)) => {
-                let name = member.map(Member::display_name).unwrap_or_default();
+                let name = member
+                    .map(|m| m.name_or(&t.default_name))
+                    .unwrap_or(&t.default_name);
                 o.out.push(answer(None));
                 o.out.extend(chosen(&t.timezone_london_button));
                 finish(o, chat, name, chrono_tz::Europe::London.name(), content);

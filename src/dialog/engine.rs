@@ -28,7 +28,8 @@ impl Answer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// (`Debug` never prints free text.)
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerValue {
     Number(f64),
@@ -41,6 +42,18 @@ pub enum AnswerValue {
     },
     /// Free text. Kept in the answers table only; the session keeps an empty marker.
     Text(String),
+}
+
+impl std::fmt::Debug for AnswerValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerValue::Number(v) => write!(f, "Number({v})"),
+            AnswerValue::Code(c) => write!(f, "Code({c})"),
+            AnswerValue::Codes(c) => write!(f, "Codes({c:?})"),
+            AnswerValue::Time { hhmm, .. } => write!(f, "Time({hhmm})"),
+            AnswerValue::Text(t) => write!(f, "Text(<{} chars>)", t.chars().count()),
+        }
+    }
 }
 
 /// Where a person is in one dialog. Serialized into the sessions table after every step.
@@ -388,12 +401,12 @@ fn keys_for(step: &Step, selection: &[String], ctx: &Ctx) -> Keys {
                 .iter()
                 .enumerate()
                 .map(|(n, o)| {
-                    let mark = if selection.contains(&o.code) {
-                        "✓ "
+                    let label = if selection.contains(&o.code) {
+                        fill(&t.chosen, &[("label", &o.label)])
                     } else {
-                        ""
+                        o.label.clone()
                     };
-                    vec![(format!("{mark}{}", o.label), ButtonAction::Toggle(n))]
+                    vec![(label, ButtonAction::Toggle(n))]
                 })
                 .collect();
             rows.push(vec![(t.button_done.clone(), ButtonAction::Done)]);

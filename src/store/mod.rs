@@ -5,7 +5,7 @@
 
 mod sqlite;
 
-pub use sqlite::{Conn, Savepoint, Store, Tx, is_database_error};
+pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};
 

@@ -32,6 +32,50 @@ pub fn is_database_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some())
 }
 
+/// Held while a `serve` process owns a database file: a second process on the same file
+/// is refused (its processor and delivery worker would double-send, and the 30/s pacing
+/// would no longer be global). Released by the OS when the process ends, however it ends.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: Option<std::fs::File>,
+}
+
+impl InstanceLock {
+    pub fn acquire(url: &str) -> anyhow::Result<InstanceLock> {
+        let Some(path) = file_path(url) else {
+            return Ok(InstanceLock { _file: None }); // in memory: nothing to share
+        };
+        let lock_path = format!("{path}.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open the lock file {lock_path}"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(InstanceLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another staywell process is already serving this database ({path}); only one may run"
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(anyhow::Error::new(e).context(format!("cannot lock {lock_path}")))
+            }
+        }
+    }
+}
+
+/// The file behind a `sqlite:` URL (`None` for in-memory databases).
+fn file_path(url: &str) -> Option<String> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty()).then(|| path.to_string())
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
@@ -40,9 +84,23 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`).
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Self::open(url, true).await
+    }
+
+    /// Opens an existing database; `Ok(None)` if the file does not exist yet.
+    pub async fn connect_existing(url: &str) -> anyhow::Result<Option<Store>> {
+        if let Some(path) = file_path(url)
+            && !std::path::Path::new(&path).exists()
+        {
+            return Ok(None);
+        }
+        Self::open(url, false).await.map(Some)
+    }
+
+    async fn open(url: &str, create: bool) -> anyhow::Result<Store> {
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| "DATABASE_URL is not a valid sqlite URL")?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)

@@ -152,11 +152,11 @@ impl Processor {
             .payload
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
-        if let (Some(inc), Some(chat)) = (&incoming, row.chat) {
+        if let Some(chat) = row.chat {
+            let input = incoming.as_ref().map(|i| &i.input);
             let mut out = Vec::new();
-            if inc
-                .input
-                .written_text()
+            if input
+                .and_then(|i| i.written_text())
                 .is_some_and(|t| self.content.crisis.matches(&t))
             {
                 out.push(Envelope::urgent(
@@ -164,10 +164,11 @@ impl Processor {
                     Outgoing::text(self.content.crisis.text()),
                 ));
             }
-            if !matches!(
-                inc.input,
-                Input::Ignored | Input::ChatBlocked | Input::ChatUnblocked
-            ) {
+            let silent = matches!(
+                input,
+                Some(Input::Ignored | Input::ChatBlocked | Input::ChatUnblocked)
+            );
+            if !silent {
                 out.push(Envelope::reply(
                     chat,
                     Outgoing::text(&self.content.texts.something_went_wrong),

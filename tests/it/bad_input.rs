@@ -29,7 +29,8 @@ async fn stickers_photos_voice_and_unknown_commands_get_a_kind_pointer_to_help()
 async fn very_long_text_and_odd_unicode_get_a_kind_reply_and_change_nothing() {
     let app = spawn_app().await;
     let start = app.say(SAM, "/start", 3).await;
-    app.press(SAM, start[2].message_id, "consent:yes", 1).await;
+    app.press(SAM, start[2].message_id, "consent:yes:1", 1)
+        .await;
     let long = "a".repeat(5000);
     let reply = app.say(SAM, &long, 1).await;
     assert!(reply[0].text.contains("shorter name"), "{}", reply[0].text);
@@ -112,7 +113,8 @@ async fn forged_stale_and_empty_callbacks_are_answered_and_change_nothing() {
         "no forged press created anything"
     );
     // A press from someone else in a chat that has a member changes nothing.
-    app.press(SAM, start[2].message_id, "consent:yes", 1).await;
+    app.press(SAM, start[2].message_id, "consent:yes:1", 1)
+        .await;
     let name_q = app.fake.sent_to(SAM).last().unwrap().clone();
     let before = app.fake.requests_for("answercallbackquery").len();
     app.fake

@@ -35,6 +35,7 @@ fn check_passes_on_the_shipped_content_and_a_new_database() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("ok: no errors"), "{text}");
+    assert!(text.contains("dialogs: 2 loaded"), "{text}");
     assert!(
         text.contains("TELOXIDE_TOKEN is not set"),
         "a warning, not an error: {text}"
@@ -110,4 +111,32 @@ fn migrate_creates_the_database_and_is_idempotent() {
         );
     }
     assert!(dir.path().join("t.db").exists());
+}
+
+#[test]
+fn a_token_in_a_broken_config_line_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("staywell.toml"),
+        "[telegram]\ntoken = 123456:AAE-SUPERSECRET\n",
+    )
+    .unwrap();
+    let out = staywell(dir.path()).arg("check").output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(all.contains("staywell.toml:2:"), "{all}");
+    assert!(!all.contains("SUPERSECRET"), "{all}");
+}
+
+#[test]
+fn check_does_not_create_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = staywell(dir.path()).arg("check").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist yet"));
+    assert!(!dir.path().join("t.db").exists());
 }

@@ -18,7 +18,10 @@ async fn start_says_who_we_are_shows_crisis_contacts_and_asks_consent_storing_no
             t[1]
         );
     }
-    assert_eq!(button_data(&replies[2]), vec!["consent:yes", "consent:no"]);
+    assert_eq!(
+        button_data(&replies[2]),
+        vec!["consent:yes:1", "consent:no"]
+    );
     app.settle().await;
     assert_eq!(
         app.store.member_count().await.unwrap(),
@@ -33,7 +36,9 @@ async fn start_says_who_we_are_shows_crisis_contacts_and_asks_consent_storing_no
 async fn consent_then_a_name_and_a_timezone_completes_onboarding() {
     let app = spawn_app().await;
     let start = app.say(ALEX, "/start", 3).await;
-    let after_consent = app.press(ALEX, start[2].message_id, "consent:yes", 1).await;
+    let after_consent = app
+        .press(ALEX, start[2].message_id, "consent:yes:1", 1)
+        .await;
     assert!(
         after_consent[0]
             .text
@@ -123,7 +128,8 @@ async fn crisis_words_from_a_stranger_get_the_card_at_once_on_the_urgent_lane() 
 async fn crisis_words_mid_onboarding_get_the_card_and_are_not_taken_as_a_name() {
     let app = spawn_app().await;
     let start = app.say(ALEX, "/start", 3).await;
-    app.press(ALEX, start[2].message_id, "consent:yes", 1).await;
+    app.press(ALEX, start[2].message_id, "consent:yes:1", 1)
+        .await;
     let replies = app.say(ALEX, "I don't feel safe", 2).await;
     assert!(
         replies[0].text.contains("116 123"),
@@ -174,5 +180,66 @@ async fn stop_keeps_data_and_start_resumes() {
     assert_eq!(m.name.as_deref(), Some("Alex"), "data kept across /stop");
     let help = app.say(ALEX, "/help", 1).await;
     assert!(help[0].text.contains("/crisis"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_yes_to_older_consent_wording_asks_again_instead_of_recording_consent() {
+    let app = spawn_app().await;
+    let start = app.say(ALEX, "/start", 3).await;
+    let again = app
+        .press(ALEX, start[2].message_id, "consent:yes:0", 3)
+        .await;
+    assert!(
+        again[2]
+            .text
+            .contains("Is it OK for me to store your answers?")
+    );
+    app.settle().await;
+    assert_eq!(app.store.member_count().await.unwrap(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn crisis_language_in_a_caption_a_command_or_a_group_still_gets_the_card() {
+    let app = spawn_app().await;
+    // A photo captioned with crisis words.
+    let mut photo = serde_json::json!({
+        "message": {
+            "message_id": 77,
+            "date": crate::fake_telegram::unix_now(),
+            "chat": crate::fake_telegram::private_chat_json(ALEX),
+            "from": crate::fake_telegram::user_json(ALEX),
+            "photo": [{"file_id": "p", "file_unique_id": "pu", "width": 1, "height": 1}],
+            "caption": "i want to kill myself"
+        }
+    });
+    app.fake.push_update(photo.take());
+    let sent = app.fake.wait_for_sent(ALEX, 2, WAIT).await;
+    assert!(
+        sent.iter().any(|s| s.text.contains("116 123")),
+        "{:?}",
+        texts(&sent)
+    );
+    // A made-up command with crisis words.
+    let sent = app.say(ALEX, "/end it all", 2).await;
+    assert!(
+        sent.iter().any(|s| s.text.contains("116 123")),
+        "{:?}",
+        texts(&sent)
+    );
+    // /crisis in a group chat.
+    let group = -100_123;
+    app.fake.push_update(serde_json::json!({
+        "message": {
+            "message_id": 78,
+            "date": crate::fake_telegram::unix_now(),
+            "chat": {"id": group, "type": "group", "title": "Friends"},
+            "from": crate::fake_telegram::user_json(ALEX),
+            "text": "/crisis"
+        }
+    }));
+    let sent = app.fake.wait_for_sent(group, 1, WAIT).await;
+    assert!(sent[0].text.contains("116 123"), "{}", sent[0].text);
     app.stop().await;
 }

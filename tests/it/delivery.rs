@@ -133,7 +133,9 @@ async fn telegram_pacing_holds_a_burst_of_three_then_one_per_second_per_chat() {
     let app = spawn_app_with(|s| s.outbox = Default::default()).await;
     // /start causes three messages; the fourth and fifth must wait for the per-chat interval.
     let start = app.say(KIM, "/start", 3).await;
-    let pressed = app.press(KIM, start[2].message_id, "consent:yes", 1).await;
+    let pressed = app
+        .press(KIM, start[2].message_id, "consent:yes:1", 1)
+        .await;
     let sends: Vec<_> = app
         .fake
         .requests()
@@ -217,5 +219,20 @@ async fn a_send_that_times_out_is_not_repeated_if_routine_but_is_repeated_marked
             .await,
         1
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_chats_messages_keep_their_order_when_the_first_must_wait() {
+    let app = spawn_app().await;
+    app.fake
+        .inject("sendMessage", Some(KIM), Fault::RetryAfter(1));
+    let sent = app.say(KIM, "/start", 3).await;
+    let order: Vec<bool> = vec![
+        sent[0].text.contains("I'm staywell"),
+        sent[1].text.contains("116 123"),
+        sent[2].text.contains("store your answers"),
+    ];
+    assert_eq!(order, vec![true, true, true], "{:?}", texts(&sent));
     app.stop().await;
 }

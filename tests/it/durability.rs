@@ -19,7 +19,7 @@ async fn a_redelivered_update_id_is_applied_once() {
     let start = app.say(LEE, "/start", 3).await;
     let press = app
         .fake
-        .push_callback(LEE, LEE, start[2].message_id, "consent:yes");
+        .push_callback(LEE, LEE, start[2].message_id, "consent:yes:1");
     app.fake.wait_for_sent(LEE, 4, WAIT).await;
     app.settle().await;
     app.fake.redeliver(press);
@@ -81,7 +81,7 @@ async fn a_crash_after_the_inbox_commit_loses_nothing_and_applies_nothing_twice(
 
     // The consent press is stored, then the process dies before processing it.
     let mut bot = spawn_process(&fake, dir.path(), Some("after_inbox_commit"));
-    fake.push_callback(LEE, LEE, start[2].message_id, "consent:yes");
+    fake.push_callback(LEE, LEE, start[2].message_id, "consent:yes:1");
     let status = bot.wait_exit().await;
     assert!(!status.success(), "the process aborted");
     assert_eq!(
@@ -181,4 +181,51 @@ async fn a_kill_mid_send_does_not_repeat_routine_messages_but_repeats_urgent_one
         1,
         "the routine reply was not risked twice"
     );
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_database_is_refused() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _first = spawn_process(&fake, dir.path(), None);
+    fake.push_text(LEE, "/help");
+    fake.wait_for_sent(LEE, 1, WAIT).await;
+    let mut second = spawn_process(&fake, dir.path(), None);
+    let status = second.wait_exit().await;
+    assert!(!status.success());
+    let log: String = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("stderr-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(log.contains("already serving this database"), "{log}");
+}
+
+#[tokio::test]
+async fn an_update_that_keeps_failing_is_set_aside_with_an_apology_and_the_chat_carries_on() {
+    let app = spawn_app().await;
+    // A stored update nobody can read (as if written by a future version).
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO inbox (update_id, chat_id, kind, payload, received_at) VALUES (1000000000, ?, 'message', 'not json', 0)")
+        .bind(ROB)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let sent = app.fake.wait_for_sent(ROB, 1, WAIT).await;
+    assert!(
+        sent[0].text.contains("something went wrong"),
+        "{}",
+        sent[0].text
+    );
+    let next = app.say(ROB, "/help", 1).await;
+    assert!(next[0].text.contains("/crisis"));
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM inbox WHERE update_id = 1000000000 AND processed_at IS NOT NULL AND error LIKE 'set aside%'").await,
+        1
+    );
+    app.stop().await;
 }

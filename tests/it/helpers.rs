@@ -50,7 +50,21 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// `TEST_LOG=staywell=debug cargo test …` shows the bot's logs for in-process tests.
+fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_logging();
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("staywell.db");
@@ -127,7 +141,8 @@ impl TestApp {
     pub async fn onboard(&self, chat: i64, name: &str) {
         let start = self.say(chat, "/start", 3).await;
         let consent = &start[2];
-        self.press(chat, consent.message_id, "consent:yes", 1).await;
+        self.press(chat, consent.message_id, "consent:yes:1", 1)
+            .await;
         let tz = self.say(chat, name, 1).await;
         self.press(chat, tz[0].message_id, "tz:london", 1).await;
     }
