@@ -342,3 +342,44 @@ async fn a_dialog_changed_without_a_version_bump_stops_the_bot_from_starting() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    press(&app, "7").await;
+    // A new version of the check-in is deployed mid-session: the sleep question is reworded.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let f = dir.path().join("daily_checkin.toml");
+    let v2 = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("version = 1", "version = 2")
+        .replace("How was your sleep last night?", "How did you sleep?");
+    std::fs::write(&f, v2).unwrap();
+    let mut app = app;
+    app.settings.dialogs_dir = dir.path().to_path_buf();
+    let app = app.restart().await;
+    press(&app, "3").await;
+    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    assert!(
+        last.contains("How was your sleep last night?"),
+        "still version 1: {last}"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM answers WHERE dialog_version <> 1")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM dialog_versions WHERE dialog_id = 'daily_checkin'")
+            .await,
+        2
+    );
+    app.stop().await;
+}
