@@ -5,18 +5,15 @@
 #[path = "../tests/it/fake_telegram.rs"]
 mod fake_telegram;
 
+mod support;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_telegram::{BOT_TOKEN, FakeTelegram};
-use staywell::app::Application;
-use staywell::clock::{Clock, SystemClock};
-use staywell::config::{OutboxSettings, Secret, Settings};
+use fake_telegram::FakeTelegram;
 use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::dialog::engine::{self, ButtonAction, Ctx, Event};
 use staywell::dialog::{Session, load_dir};
-use tokio::sync::watch;
 
 fn time<F: FnMut()>(iters: u32, mut f: F) -> Duration {
     f(); // warm up
@@ -77,27 +74,8 @@ fn main() {
 
 /// A whole daily check-in, button by button, through the real stack; time per check-in.
 async fn full_checkin() {
-    let fake = FakeTelegram::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        token: Some(Secret::new(BOT_TOKEN)),
-        api_url: Some(fake.api_url()),
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        dialogs_dir: shipped_dialogs_dir(),
-        poll_timeout_secs: 5,
-        outbox: OutboxSettings {
-            global_per_second: 1_000_000,
-            per_chat_burst: 1_000_000,
-            per_chat_interval_ms: 0,
-            max_in_flight: 64,
-        },
-        ..Settings::default()
-    };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = Application::build(settings, clock).await.unwrap();
-    let (stop, rx) = watch::channel(false);
-    let handle = tokio::spawn(app.run_until_stopped(rx));
-
+    let bench = support::start().await;
+    let fake = &bench.fake;
     let chat = 77;
     let say = |text: &str| {
         let before = fake.sent_to(chat).len();
@@ -106,7 +84,7 @@ async fn full_checkin() {
     };
     let wait = |n: usize| fake.wait_for_sent(chat, n, Duration::from_secs(30));
     let press = |label: &str| {
-        let (message_id, data) = button(&fake, chat, label);
+        let (message_id, data) = button(fake, chat, label);
         let before = fake.sent_to(chat).len();
         fake.push_callback(chat, chat, message_id, &data);
         before
@@ -153,8 +131,7 @@ async fn full_checkin() {
         "a whole daily check-in through the stack (10 inputs, durable): {:.1} ms",
         per.as_secs_f64() * 1e3
     );
-    let _ = stop.send(true);
-    handle.await.unwrap().unwrap();
+    bench.finish().await;
 }
 
 fn button(fake: &FakeTelegram, chat: i64, label: &str) -> (i64, String) {

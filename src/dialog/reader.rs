@@ -80,6 +80,21 @@ impl<'a> Reader<'a> {
         table.entries.get(key)
     }
 
+    /// The value at `key`; if absent and `required`, reports it as missing.
+    fn lookup<'t, 'i>(
+        &mut self,
+        table: &Table<'t, 'i>,
+        key: &str,
+        context: &str,
+        required: bool,
+    ) -> Option<&'t toml::Spanned<DeValue<'i>>> {
+        let v = self.get(table, key);
+        if v.is_none() && required {
+            self.missing(table, key, context);
+        }
+        v
+    }
+
     fn missing(&mut self, table: &Table, key: &str, context: &str) {
         self.error(
             table.span.clone(),
@@ -101,15 +116,7 @@ impl<'a> Reader<'a> {
         context: &str,
         required: bool,
     ) -> Option<At<String>> {
-        let v = match self.get(table, key) {
-            Some(v) => v,
-            None => {
-                if required {
-                    self.missing(table, key, context);
-                }
-                return None;
-            }
-        };
+        let v = self.lookup(table, key, context, required)?;
         match v.get_ref() {
             DeValue::String(s) => Some(At::new(s.to_string(), v.span())),
             other => {
@@ -126,15 +133,7 @@ impl<'a> Reader<'a> {
         context: &str,
         required: bool,
     ) -> Option<At<i64>> {
-        let v = match self.get(table, key) {
-            Some(v) => v,
-            None => {
-                if required {
-                    self.missing(table, key, context);
-                }
-                return None;
-            }
-        };
+        let v = self.lookup(table, key, context, required)?;
         match v.get_ref() {
             DeValue::Integer(i) => {
                 match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
@@ -159,15 +158,7 @@ impl<'a> Reader<'a> {
         context: &str,
         required: bool,
     ) -> Option<At<f64>> {
-        let v = match self.get(table, key) {
-            Some(v) => v,
-            None => {
-                if required {
-                    self.missing(table, key, context);
-                }
-                return None;
-            }
-        };
+        let v = self.lookup(table, key, context, required)?;
         let parsed = match v.get_ref() {
             DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
                 .ok()

@@ -308,13 +308,7 @@ async fn a_dialog_changed_without_a_version_bump_stops_the_bot_from_starting() {
     let settings = app.settings.clone();
     app.stop().await;
     // Same version, different wording.
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    let dir = copy_of_shipped_dialogs();
     let f = dir.path().join("daily_checkin.toml");
     let changed = std::fs::read_to_string(&f)
         .unwrap()
@@ -349,13 +343,7 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
     app.say(ALEX, "/checkin", 2).await;
     press(&app, "7").await;
     // A new version of the check-in is deployed mid-session: the sleep question is reworded.
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    let dir = copy_of_shipped_dialogs();
     let f = dir.path().join("daily_checkin.toml");
     let v2 = std::fs::read_to_string(&f)
         .unwrap()
@@ -382,4 +370,16 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
         2
     );
     app.stop().await;
+}
+
+/// A temporary copy of `dialogs/` to change in a test.
+fn copy_of_shipped_dialogs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
 }

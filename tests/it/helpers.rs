@@ -181,17 +181,9 @@ impl TestApp {
             let Some((_, Some(markup))) = self.fake.message(chat, sent.message_id) else {
                 continue;
             };
-            let buttons: Vec<(String, String)> = markup["inline_keyboard"]
-                .as_array()
+            let buttons: Vec<(String, String)> = buttons(Some(&markup))
                 .into_iter()
-                .flatten()
-                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-                .filter_map(|b| {
-                    Some((
-                        b["text"].as_str()?.to_lowercase(),
-                        b["callback_data"].as_str()?.to_string(),
-                    ))
-                })
+                .map(|(label, data)| (label.to_lowercase(), data))
                 .collect();
             if buttons.is_empty() {
                 continue;
@@ -225,9 +217,9 @@ pub fn texts(sent: &[Sent]) -> Vec<&str> {
     sent.iter().map(|s| s.text.as_str()).collect()
 }
 
-/// The callback data of every inline button under a message.
-pub fn button_data(sent: &Sent) -> Vec<String> {
-    let Some(markup) = &sent.reply_markup else {
+/// Every inline button of a reply markup, as (label, callback data).
+pub fn buttons(markup: Option<&Value>) -> Vec<(String, String)> {
+    let Some(markup) = markup else {
         return vec![];
     };
     markup["inline_keyboard"]
@@ -235,7 +227,20 @@ pub fn button_data(sent: &Sent) -> Vec<String> {
         .into_iter()
         .flatten()
         .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .filter_map(|b: Value| b["callback_data"].as_str().map(str::to_string))
+        .filter_map(|b| {
+            Some((
+                b["text"].as_str()?.to_string(),
+                b["callback_data"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The callback data of every inline button under a message.
+pub fn button_data(sent: &Sent) -> Vec<String> {
+    buttons(sent.reply_markup.as_ref())
+        .into_iter()
+        .map(|(_, data)| data)
         .collect()
 }
 

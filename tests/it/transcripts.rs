@@ -69,7 +69,7 @@ async fn run(path: &Path) {
         let sent = app.fake.sent_to(PERSON);
         for s in &sent[seen_msgs..] {
             let mut shown = s.text.clone();
-            for (label, _) in labels(&s.reply_markup) {
+            for (label, _) in buttons(s.reply_markup.as_ref()) {
                 shown.push_str(&format!(" [{label}]"));
             }
             log.push_str(&format!("< {}\n", shown.replace('\n', "\n  ")));
@@ -86,7 +86,7 @@ async fn run(path: &Path) {
         seen_notices = notices.len();
         let edits = app.fake.requests_for("editmessagereplymarkup");
         for r in &edits[seen_edits..] {
-            let shown: Vec<String> = labels(&Some(r.body["reply_markup"].clone()))
+            let shown: Vec<String> = buttons(Some(&r.body["reply_markup"]))
                 .into_iter()
                 .map(|(l, _)| format!("[{l}]"))
                 .collect();
@@ -99,22 +99,6 @@ async fn run(path: &Path) {
         println!("=== {name} ===\n{log}");
     }
     app.stop().await;
-}
-
-fn labels(markup: &Option<serde_json::Value>) -> Vec<(String, String)> {
-    let Some(m) = markup else { return vec![] };
-    m["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .filter_map(|b| {
-            Some((
-                b["text"].as_str()?.to_string(),
-                b["callback_data"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
 }
 
 #[tokio::test]
