@@ -37,6 +37,25 @@ pub enum Command {
     Check,
     /// Apply database migrations and exit.
     Migrate,
+    /// Try the bot in this terminal, in virtual time: no token, no network.
+    Chat {
+        /// Keep the conversation in this SQLite file (default: in memory).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// Virtual start time, local to --tz.
+        #[arg(
+            long,
+            value_name = "YYYY-MM-DDTHH:MM",
+            default_value = "2026-03-02T08:00"
+        )]
+        start: String,
+        /// Timezone of the virtual world.
+        #[arg(long, default_value = "Europe/London")]
+        tz: String,
+        /// Run the lines of FILE (or - for stdin) instead of reading the keyboard.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -61,6 +80,32 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::Check => return check(settings, 0).await,
+        Command::Chat {
+            db,
+            start,
+            tz,
+            script,
+        } => {
+            let start = match chrono::NaiveDateTime::parse_from_str(&start, "%Y-%m-%dT%H:%M") {
+                Ok(s) => s,
+                Err(_) => {
+                    eprintln!("error: --start must look like 2026-03-02T08:00");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
+                eprintln!("error: --tz `{tz}` is not a timezone (try Europe/London)");
+                return ExitCode::FAILURE;
+            };
+            return crate::chat::run(crate::chat::ChatOptions {
+                db,
+                dialogs_dir: settings.dialogs_dir,
+                start,
+                tz,
+                script,
+            })
+            .await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

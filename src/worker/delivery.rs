@@ -231,6 +231,42 @@ impl<M: Messenger> Delivery<M> {
         Ok(wake)
     }
 
+    /// Delivers every due row at once, one after another, without pacing: for transports
+    /// with no rate limits (the terminal of `staywell chat`). Same claims, same policy, same
+    /// records as the loop. Returns how many calls were made.
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut pacer = Pacer::new(OutboxSettings {
+            global_per_second: u32::MAX,
+            per_chat_burst: u32::MAX,
+            per_chat_interval_ms: 0,
+            max_in_flight: 1,
+        });
+        let mut calls = 0;
+        // Bounded: a transport that kept asking for urgent re-sends cannot spin forever.
+        for _ in 0..10_000 {
+            let now = self.clock.now();
+            let rows = self.store.due_outbox(now, FETCH).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+            let claimed: HashSet<OutboxId> = self.store.claim(&ids).await?.into_iter().collect();
+            let mut records = Vec::new();
+            for row in rows.into_iter().filter(|r| claimed.contains(&r.id)) {
+                let body = if row.repeat {
+                    mark_repeat(&row.body, &self.repeat_notice)
+                } else {
+                    row.body.clone()
+                };
+                let result = self.messenger.deliver(row.chat, body).await;
+                records.push(policy(&row, result, now, &mut pacer));
+                calls += 1;
+            }
+            self.store.record(&records, now).await?;
+        }
+        Ok(calls)
+    }
+
     /// Rows left `sending` by a crash may or may not have reached Telegram.
     async fn recover(&self) -> anyhow::Result<()> {
         let interrupted = self.store.interrupted().await?;

@@ -3,6 +3,7 @@
 //! restart is the point.
 
 mod bad_input;
+mod chat;
 mod cli;
 mod conversation;
 mod delivery;

@@ -1,0 +1,471 @@
+//! `staywell chat`: the whole bot in a terminal, in virtual time. Same store, dialogs,
+//! conversation and outbox as `serve`; only the transport (the terminal instead of Telegram)
+//! and the clock (virtual instead of wall) differ.
+
+pub mod command;
+pub mod terminal;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::Notify;
+
+use self::command::{Line, parse};
+use self::terminal::{Screen, TerminalMessenger};
+use crate::app::load_dialogs;
+use crate::clock::{Clock, ManualClock};
+use crate::config::OutboxSettings;
+use crate::content::Content;
+use crate::domain::{ChatId, Incoming, Input, Sender, UpdateId, UserId};
+use crate::store::{InstanceLock, Store};
+use crate::worker::delivery::Delivery;
+use crate::worker::inbox::Processor;
+
+pub struct ChatOptions {
+    /// A database file to keep (default: in memory, gone on exit).
+    pub db: Option<PathBuf>,
+    pub dialogs_dir: PathBuf,
+    /// Local start time in `tz`.
+    pub start: NaiveDateTime,
+    pub tz: Tz,
+    /// Run these lines instead of reading the keyboard (`-` for stdin).
+    pub script: Option<PathBuf>,
+}
+
+struct Persona {
+    chat: ChatId,
+}
+
+/// The world of one chat session: people, the bot's machinery, the virtual clock.
+struct World {
+    store: Store,
+    processor: Processor,
+    delivery: Delivery<TerminalMessenger>,
+    clock: ManualClock,
+    screen: Arc<Mutex<Screen>>,
+    personas: BTreeMap<String, Persona>,
+    current: String,
+    next_press: u64,
+    _lock: InstanceLock,
+}
+
+/// What happened to a line, for the caller (scripts stop at the first failure).
+enum Outcome {
+    Ok,
+    /// A problem with the line itself: one clear sentence, nothing changed.
+    Problem(String),
+    /// An `:expect` that did not hold.
+    Failed(String),
+    Quit,
+}
+
+impl World {
+    async fn new(opts: &ChatOptions, color: bool) -> anyhow::Result<World> {
+        let start = opts
+            .tz
+            .from_local_datetime(&opts.start)
+            .earliest()
+            .context("--start is not a valid local time in --tz")?
+            .with_timezone(&Utc);
+        let clock = ManualClock::new(start);
+        let url = match &opts.db {
+            Some(p) => format!("sqlite://{}", p.display()),
+            None => "sqlite::memory:".to_string(),
+        };
+        let lock = InstanceLock::acquire(&url)?;
+        let store = Store::connect(&url).await?;
+        store.migrate().await?;
+        let content = Arc::new(Content::load_or_fail(
+            &opts.dialogs_dir,
+            start.date_naive(),
+        )?);
+        let dialogs = Arc::new(load_dialogs(&opts.dialogs_dir, &store, start).await?);
+        let screen = Arc::new(Mutex::new(Screen::new(opts.tz, clock.clone(), color)));
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let processor = Processor {
+            store: store.clone(),
+            content: content.clone(),
+            dialogs,
+            clock: shared.clone(),
+            inbox_ready: Arc::new(Notify::new()),
+            outbox_ready: Arc::new(Notify::new()),
+            crash_at: None,
+        };
+        let delivery = Delivery {
+            store: store.clone(),
+            messenger: Arc::new(TerminalMessenger {
+                screen: screen.clone(),
+            }),
+            clock: shared,
+            settings: OutboxSettings::default(),
+            outbox_ready: Arc::new(Notify::new()),
+            repeat_notice: content.texts.repeat_notice.clone(),
+        };
+        let mut world = World {
+            store,
+            processor,
+            delivery,
+            clock,
+            screen,
+            personas: BTreeMap::new(),
+            current: String::new(),
+            next_press: 1,
+            _lock: lock,
+        };
+        world.become_("alex");
+        Ok(world)
+    }
+
+    fn screen(&self) -> std::sync::MutexGuard<'_, Screen> {
+        self.screen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Becomes `name`, creating the person on first use.
+    fn become_(&mut self, name: &str) {
+        if !self.personas.contains_key(name) {
+            // Stable, distinct ids: 1001, 1002, … in order of first appearance.
+            let chat = ChatId(1000 + self.personas.len() as i64 + 1);
+            self.personas.insert(name.to_string(), Persona { chat });
+            self.screen().names.insert(chat, name.to_string());
+        }
+        self.current = name.to_string();
+    }
+
+    fn me(&self) -> (ChatId, Sender) {
+        let chat = self.personas[&self.current].chat;
+        let mut first = self.current.clone();
+        if let Some(c) = first.get_mut(0..1) {
+            c.make_ascii_uppercase();
+        }
+        let sender = Sender {
+            user_id: UserId(chat.0),
+            first_name: first,
+            username: Some(self.current.clone()),
+        };
+        (chat, sender)
+    }
+
+    /// Puts one input through the same path as a Telegram update: inbox, processing, outbox,
+    /// delivery.
+    async fn send(&mut self, input: Input) -> anyhow::Result<()> {
+        let (chat, sender) = self.me();
+        let id = self.store.next_offset().await?.max(1);
+        let now = self.clock.now();
+        let incoming = Incoming {
+            update_id: UpdateId(id),
+            chat: Some(chat),
+            sender: Some(sender),
+            kind: "message".into(),
+            input,
+            sent_at: Some(now),
+        };
+        self.store.save_updates(&[incoming], id + 1, now).await?;
+        while self.processor.process_batch().await? > 0 {}
+        self.delivery.drain().await?;
+        Ok(())
+    }
+
+    async fn press(
+        &mut self,
+        pick: impl Fn(&[crate::domain::Button]) -> Option<usize>,
+    ) -> anyhow::Result<Outcome> {
+        let (chat, _) = self.me();
+        let latest = self.screen().latest_buttons(chat);
+        let Some((message_id, buttons)) = latest else {
+            return Ok(Outcome::Problem(format!(
+                "there are no buttons to press in {}'s chat",
+                self.current
+            )));
+        };
+        let Some(i) = pick(&buttons) else {
+            let labels: Vec<String> = buttons.iter().map(|b| b.label.clone()).collect();
+            return Ok(Outcome::Problem(format!(
+                "no such button; the buttons are: {}",
+                labels.join(" | ")
+            )));
+        };
+        let query_id = format!("cq{}", self.next_press);
+        self.next_press += 1;
+        self.send(Input::Callback {
+            query_id,
+            data: Some(buttons[i].data.clone()),
+            message_id: Some(message_id),
+        })
+        .await?;
+        Ok(Outcome::Ok)
+    }
+
+    /// Lets `by` of virtual time pass; everything due in it happens, in order.
+    async fn wait(&mut self, by: chrono::Duration) -> anyhow::Result<()> {
+        let target = self.clock.now() + by;
+        loop {
+            let next = self.store.next_outbox_due().await?;
+            match next {
+                Some(t) if t <= target => {
+                    if t > self.clock.now() {
+                        self.clock.set(t);
+                    }
+                    if self.delivery.drain().await? == 0 {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.clock.set(target);
+        let stamp = self.screen().stamp();
+        println!("{stamp} ({} later)", human(by));
+        Ok(())
+    }
+
+    async fn line(&mut self, line: &str) -> anyhow::Result<Outcome> {
+        let parsed = parse(line);
+        if !matches!(
+            parsed,
+            Line::Expect(_) | Line::ExpectNone(_) | Line::Nothing
+        ) {
+            self.screen().since.clear();
+        }
+        Ok(match parsed {
+            Line::Nothing => Outcome::Ok,
+            Line::Say(text) => {
+                self.send(Input::from_text(&text)).await?;
+                Outcome::Ok
+            }
+            Line::PressNumber(n) => {
+                let (chat, _) = self.me();
+                let latest = self.screen().latest_buttons(chat);
+                let Some((_, buttons)) = latest else {
+                    return Ok(Outcome::Problem(format!(
+                        "there are no buttons to press in {}'s chat yet; type a message, or /start",
+                        self.current
+                    )));
+                };
+                // A number presses that button (a scale's buttons by their own number); a
+                // number that is no button is sent as a message, like an answer typed in.
+                let numeric = buttons.iter().all(|b| b.label.parse::<i64>().is_ok());
+                let hit = if numeric {
+                    buttons.iter().position(|b| b.label == n.to_string())
+                } else {
+                    n.checked_sub(1).filter(|i| *i < buttons.len())
+                };
+                match hit {
+                    Some(i) => self.press(|_| Some(i)).await?,
+                    None => {
+                        self.send(Input::from_text(&n.to_string())).await?;
+                        Outcome::Ok
+                    }
+                }
+            }
+            Line::Press(label) => {
+                let wanted = label.to_lowercase();
+                self.press(|buttons| {
+                    buttons
+                        .iter()
+                        .position(|b| b.label.to_lowercase() == wanted)
+                        .or_else(|| {
+                            buttons
+                                .iter()
+                                .position(|b| b.label.to_lowercase().contains(&wanted))
+                        })
+                })
+                .await?
+            }
+            Line::As(name) => {
+                self.become_(&name);
+                println!("(you are now {name})");
+                Outcome::Ok
+            }
+            Line::Open(link) => {
+                let link = link.or_else(|| self.screen().last_link.clone());
+                match link {
+                    None => Outcome::Problem("no invite link has been shown yet".into()),
+                    Some(link) => {
+                        let token = link.rsplit("start=").next().unwrap_or(&link).to_string();
+                        self.send(Input::from_text(&format!("/start {token}")))
+                            .await?;
+                        Outcome::Ok
+                    }
+                }
+            }
+            Line::Wait(d) => {
+                self.wait(d).await?;
+                Outcome::Ok
+            }
+            Line::Expect(text) => {
+                let since = self.screen().since.clone();
+                if since.iter().any(|s| s.contains(&text)) {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed(format!(
+                        "expected the bot to say something containing {text:?}; it said:\n{}",
+                        show(&since)
+                    ))
+                }
+            }
+            Line::ExpectNone(text) => {
+                let since = self.screen().since.clone();
+                if since.iter().any(|s| s.contains(&text)) {
+                    Outcome::Failed(format!(
+                        "expected nothing containing {text:?}; the bot said:\n{}",
+                        show(&since)
+                    ))
+                } else {
+                    Outcome::Ok
+                }
+            }
+            Line::Now => {
+                let now = self.clock.now();
+                let tz = self.screen().stamp();
+                println!("{tz} (virtual time; {} UTC)", now.format("%Y-%m-%d %H:%M"));
+                Outcome::Ok
+            }
+            Line::Who => {
+                let names: Vec<String> = self.personas.keys().cloned().collect();
+                println!(
+                    "you are {}; people here: {}",
+                    self.current,
+                    names.join(", ")
+                );
+                Outcome::Ok
+            }
+            Line::Quit => Outcome::Quit,
+            Line::Problem(p) => Outcome::Problem(p),
+        })
+    }
+}
+
+fn show(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "  (nothing)".into();
+    }
+    lines
+        .iter()
+        .map(|l| format!("  | {}", l.replace('\n', "\n  | ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn human(d: chrono::Duration) -> String {
+    let s = d.num_seconds();
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn banner(opts: &ChatOptions, start: DateTime<Utc>) -> String {
+    let local = start.with_timezone(&opts.tz).format("%a %-d %b %Y %H:%M");
+    let db = match &opts.db {
+        Some(p) => format!("database {}", p.display()),
+        None => "database in memory (gone when you leave; --db PATH keeps it)".into(),
+    };
+    format!(
+        "staywell chat — the bot in your terminal, in virtual time. No Telegram, no network.\n\
+         You are alex, a new member: type /start to begin. Type text to send it, a number to press that\n\
+         button (scale buttons by their own number), or :press LABEL. Also :as NAME, :wait 3h, :now, :who.\n\
+         Leave with :quit or Ctrl-D. Virtual time starts {local} ({}); {db}.",
+        opts.tz
+    )
+}
+
+/// Runs a chat session (interactive or scripted). Exit 1 on a failed `:expect` in a script
+/// or on an error.
+pub async fn run(opts: ChatOptions) -> ExitCode {
+    let interactive = opts.script.is_none();
+    let color = interactive && std::io::stdout().is_terminal();
+    let mut world = match World::new(&opts, color).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", banner(&opts, world.clock.now()));
+    let code = match &opts.script {
+        Some(path) => run_script(&mut world, path).await,
+        None => run_interactive(&mut world).await,
+    };
+    world.store.close().await;
+    code
+}
+
+async fn run_script(world: &mut World, path: &PathBuf) -> ExitCode {
+    let (name, text) = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            eprintln!("error: cannot read the script from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+        ("<stdin>".to_string(), s)
+    } else {
+        match std::fs::read_to_string(path) {
+            Ok(s) => (path.display().to_string(), s),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    for (n, line) in text.lines().enumerate() {
+        let at = format!("{name}:{}", n + 1);
+        let shown = line.trim();
+        if !shown.is_empty() && !shown.starts_with('#') && !shown.starts_with(":expect") {
+            println!("{}> {}", world.current, shown);
+        }
+        match world.line(line).await {
+            Ok(Outcome::Ok) => {}
+            Ok(Outcome::Quit) => break,
+            Ok(Outcome::Problem(p)) | Ok(Outcome::Failed(p)) => {
+                eprintln!("{at}: {p}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("{at}: error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn run_interactive(world: &mut World) -> ExitCode {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        let prompt = world.screen().paint("33", &format!("{}> ", world.current));
+        print!("{prompt}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let line = tokio::select! {
+            l = lines.next_line() => l,
+            _ = tokio::signal::ctrl_c() => { println!(); return ExitCode::SUCCESS; }
+        };
+        let line = match line {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                println!();
+                return ExitCode::SUCCESS; // Ctrl-D
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match world.line(&line).await {
+            Ok(Outcome::Ok) => {}
+            Ok(Outcome::Quit) => return ExitCode::SUCCESS,
+            Ok(Outcome::Problem(p)) | Ok(Outcome::Failed(p)) => {
+                println!("{}", world.screen().paint("31", &format!("! {p}")))
+            }
+            Err(e) => println!("! error: {e:#}"),
+        }
+    }
+}
