@@ -100,7 +100,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         };
         total = total.checked_add(n.checked_mul(unit)?)?;
     }
-    if !digits.is_empty() || total < 1 || total > 90 * 86_400 {
+    if !digits.is_empty() || !(1..=90 * 86_400).contains(&total) {
         return None;
     }
     Some(Duration::seconds(total))
