@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod dialog;
 pub mod domain;
 pub mod pacing;
+pub mod schedule;
 pub mod store;
 pub mod telegram;
 pub mod worker;
