@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::Content;
 use crate::dialog::{self, CHECKIN_DIALOG, Registry};
+use crate::scheduler::Scheduler;
 use crate::store::{InstanceLock, Store};
 use crate::telegram::{Bots, messenger::TelegramMessenger, poller::Poller};
 use crate::worker::delivery::{DRAIN_TIMEOUT, Delivery};
@@ -63,6 +64,17 @@ impl Application {
             inbox_ready: inbox_ready.clone(),
             crash_at: self.settings.crash_at,
         };
+        let schedules_changed = Arc::new(Notify::new());
+        let scheduler = Scheduler {
+            store: self.store.clone(),
+            content: self.content.clone(),
+            dialogs: self.dialogs.clone(),
+            clock: self.clock.clone(),
+            outbox_ready: outbox_ready.clone(),
+            wake: schedules_changed.clone(),
+            reminder_delay: chrono::Duration::minutes(60),
+            down_after: crate::scheduler::DOWN_AFTER,
+        };
         let processor = Processor {
             store: self.store.clone(),
             content: self.content.clone(),
@@ -70,6 +82,7 @@ impl Application {
             clock: self.clock.clone(),
             inbox_ready: inbox_ready.clone(),
             outbox_ready: outbox_ready.clone(),
+            schedules_changed: schedules_changed.clone(),
             crash_at: self.settings.crash_at,
         };
         let delivery = Delivery {
@@ -84,7 +97,9 @@ impl Application {
         let p = tokio::spawn(poller.run(stop.clone()));
         let i = tokio::spawn(processor.run(stop.clone()));
         let d = tokio::spawn(delivery.run(stop.clone()));
-        let (p, i) = (p.await, i.await);
+        let s = tokio::spawn(scheduler.run(stop.clone()));
+        let (p, i, s) = (p.await, i.await, s.await);
+        s.context("scheduler task failed")?;
         let d = tokio::time::timeout(DRAIN_TIMEOUT, d).await;
         p.context("poller task failed")?;
         i.context("inbox task failed")?;

@@ -87,6 +87,10 @@ pub struct Texts {
     pub session_paused: String,
     pub paused_reminder: String,
     pub question_passed: String,
+    /// One gentle reminder per slot (`{name}`, `{until}`).
+    pub reminder: String,
+    /// After an outage longer than Telegram keeps updates.
+    pub away_notice: String,
     pub coping_plan_default: String,
 }
 

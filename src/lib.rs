@@ -11,6 +11,7 @@ pub mod dialog;
 pub mod domain;
 pub mod pacing;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod telegram;
 pub mod worker;

@@ -6,7 +6,10 @@
 //!   minute after it (01:30 on the spring-forward day in London → 02:00 BST);
 //! - a local time that happens twice (clocks go back) happens once, at the first.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
 use chrono_tz::Tz;
 
 /// Days of the week, as a set. Written like a cron day-of-week field: `*`, `Mon-Fri`,
@@ -174,7 +177,10 @@ pub struct QuietHours {
 impl Default for QuietHours {
     fn default() -> Self {
         QuietHours {
-            start: LocalTime { hour: 22, minute: 0 },
+            start: LocalTime {
+                hour: 22,
+                minute: 0,
+            },
             end: LocalTime { hour: 8, minute: 0 },
         }
     }
@@ -239,7 +245,11 @@ mod tests {
     }
 
     /// Every occurrence from `from` for `days` days.
-    fn occurrences(r: &Recurrence, from: DateTime<Utc>, days: i64) -> Vec<(NaiveDate, DateTime<Utc>)> {
+    fn occurrences(
+        r: &Recurrence,
+        from: DateTime<Utc>,
+        days: i64,
+    ) -> Vec<(NaiveDate, DateTime<Utc>)> {
         let end = from + Duration::days(days);
         let mut out = Vec::new();
         let mut t = from;
@@ -271,10 +281,18 @@ mod tests {
         // 2026-03-29: 01:00 GMT → 02:00 BST. 01:30 does not exist.
         let r = daily(1, 30, chrono_tz::Europe::London);
         let occ = occurrences(&r, utc("2026-03-27T12:00:00Z"), 4);
-        let dates: Vec<String> = occ.iter().map(|(d, at)| format!("{d} {}", at.format("%H:%M"))).collect();
+        let dates: Vec<String> = occ
+            .iter()
+            .map(|(d, at)| format!("{d} {}", at.format("%H:%M")))
+            .collect();
         assert_eq!(
             dates,
-            vec!["2026-03-28 01:30", "2026-03-29 01:00", "2026-03-30 00:30", "2026-03-31 00:30"],
+            vec![
+                "2026-03-28 01:30",
+                "2026-03-29 01:00",
+                "2026-03-30 00:30",
+                "2026-03-31 00:30"
+            ],
             "01:30 GMT, then 02:00 BST (= 01:00 UTC), then 01:30 BST (= 00:30 UTC)"
         );
     }
@@ -284,9 +302,16 @@ mod tests {
         // 2026-10-25: 02:00 BST → 01:00 GMT. 01:30 happens twice.
         let r = daily(1, 30, chrono_tz::Europe::London);
         let occ = occurrences(&r, utc("2026-10-23T12:00:00Z"), 4);
-        let on_the_day: Vec<_> = occ.iter().filter(|(d, _)| d.to_string() == "2026-10-25").collect();
+        let on_the_day: Vec<_> = occ
+            .iter()
+            .filter(|(d, _)| d.to_string() == "2026-10-25")
+            .collect();
         assert_eq!(on_the_day.len(), 1);
-        assert_eq!(on_the_day[0].1, utc("2026-10-25T00:30:00Z"), "the first 01:30 (BST)");
+        assert_eq!(
+            on_the_day[0].1,
+            utc("2026-10-25T00:30:00Z"),
+            "the first 01:30 (BST)"
+        );
     }
 
     #[test]
@@ -302,15 +327,26 @@ mod tests {
 
     #[test]
     fn a_hundred_and_twenty_days_give_exactly_one_occurrence_per_chosen_date() {
-        for tz in [chrono_tz::Europe::London, chrono_tz::America::New_York, chrono_tz::Asia::Kolkata] {
+        for tz in [
+            chrono_tz::Europe::London,
+            chrono_tz::America::New_York,
+            chrono_tz::Asia::Kolkata,
+        ] {
             for (h, m) in [(1, 30), (2, 30), (9, 0), (19, 0), (23, 45)] {
                 let from = utc("2026-02-01T00:00:00Z");
                 let every = occurrences(&daily(h, m, tz), from, 300);
                 let mut dates: Vec<NaiveDate> = every.iter().map(|(d, _)| *d).collect();
                 dates.dedup();
                 assert_eq!(dates.len(), every.len(), "{tz} {h}:{m}: one per date");
-                let window: Vec<_> = every.iter().filter(|(_, at)| *at < from + Duration::days(120)).collect();
-                assert!((119..=121).contains(&window.len()), "{tz} {h}:{m}: {}", window.len());
+                let window: Vec<_> = every
+                    .iter()
+                    .filter(|(_, at)| *at < from + Duration::days(120))
+                    .collect();
+                assert!(
+                    (119..=121).contains(&window.len()),
+                    "{tz} {h}:{m}: {}",
+                    window.len()
+                );
                 let weekdays = Recurrence {
                     days: Days::WEEKDAYS,
                     ..daily(h, m, tz)
@@ -321,9 +357,16 @@ mod tests {
             }
         }
         // Kolkata has no DST: every 09:00 IST is 03:30 UTC.
-        let k = occurrences(&daily(9, 0, chrono_tz::Asia::Kolkata), utc("2026-01-01T00:00:00Z"), 365);
+        let k = occurrences(
+            &daily(9, 0, chrono_tz::Asia::Kolkata),
+            utc("2026-01-01T00:00:00Z"),
+            365,
+        );
         assert_eq!(k.len(), 365);
-        assert!(k.iter().all(|(_, at)| at.format("%H:%M").to_string() == "03:30"));
+        assert!(
+            k.iter()
+                .all(|(_, at)| at.format("%H:%M").to_string() == "03:30")
+        );
     }
 
     #[test]
@@ -334,9 +377,18 @@ mod tests {
         assert!(!q.contains(utc("2026-06-01T20:59:00Z"), tz), "21:59 BST");
         assert!(q.contains(utc("2026-06-02T06:59:00Z"), tz), "07:59 BST");
         assert!(!q.contains(utc("2026-06-02T07:00:00Z"), tz), "08:00 BST");
-        assert_eq!(q.next_allowed(utc("2026-06-01T21:30:00Z"), tz), utc("2026-06-02T07:00:00Z"));
-        assert_eq!(q.next_allowed(utc("2026-06-02T05:00:00Z"), tz), utc("2026-06-02T07:00:00Z"));
-        assert_eq!(q.next_allowed(utc("2026-06-02T12:00:00Z"), tz), utc("2026-06-02T12:00:00Z"));
+        assert_eq!(
+            q.next_allowed(utc("2026-06-01T21:30:00Z"), tz),
+            utc("2026-06-02T07:00:00Z")
+        );
+        assert_eq!(
+            q.next_allowed(utc("2026-06-02T05:00:00Z"), tz),
+            utc("2026-06-02T07:00:00Z")
+        );
+        assert_eq!(
+            q.next_allowed(utc("2026-06-02T12:00:00Z"), tz),
+            utc("2026-06-02T12:00:00Z")
+        );
         let none = QuietHours {
             start: LocalTime::new(0, 0).unwrap(),
             end: LocalTime::new(0, 0).unwrap(),

@@ -24,6 +24,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::OutboxSettings;
 use crate::content::Content;
 use crate::domain::{ChatId, Incoming, Input, Sender, UpdateId, UserId};
+use crate::scheduler::Scheduler;
 use crate::store::{InstanceLock, Store};
 use crate::worker::delivery::Delivery;
 use crate::worker::inbox::Processor;
@@ -47,6 +48,7 @@ struct Persona {
 struct World {
     store: Store,
     processor: Processor,
+    scheduler: Scheduler,
     delivery: Delivery<TerminalMessenger>,
     clock: ManualClock,
     screen: Arc<Mutex<Screen>>,
@@ -89,6 +91,16 @@ impl World {
         let dialogs = Arc::new(load_dialogs(&opts.dialogs_dir, &store, start).await?);
         let screen = Arc::new(Mutex::new(Screen::new(opts.tz, clock.clone(), color)));
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let scheduler = Scheduler {
+            store: store.clone(),
+            content: content.clone(),
+            dialogs: dialogs.clone(),
+            clock: shared.clone(),
+            outbox_ready: Arc::new(Notify::new()),
+            wake: Arc::new(Notify::new()),
+            reminder_delay: chrono::Duration::minutes(60),
+            down_after: crate::scheduler::DOWN_AFTER,
+        };
         let processor = Processor {
             store: store.clone(),
             content: content.clone(),
@@ -96,6 +108,7 @@ impl World {
             clock: shared.clone(),
             inbox_ready: Arc::new(Notify::new()),
             outbox_ready: Arc::new(Notify::new()),
+            schedules_changed: Arc::new(Notify::new()),
             crash_at: None,
         };
         let delivery = Delivery {
@@ -111,6 +124,7 @@ impl World {
         let mut world = World {
             store,
             processor,
+            scheduler,
             delivery,
             clock,
             screen,
@@ -167,7 +181,24 @@ impl World {
             sent_at: Some(now),
         };
         self.store.save_updates(&[incoming], id + 1, now).await?;
+        self.settle().await
+    }
+
+    /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
+    async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok([
+            self.store.next_schedule_due().await?,
+            self.store.next_outbox_due().await?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
+    }
+
+    /// Runs everything due at the current virtual time: processing, the scheduler, delivery.
+    async fn settle(&mut self) -> anyhow::Result<()> {
         while self.processor.process_batch().await? > 0 {}
+        self.scheduler.tick(self.clock.now()).await?;
         self.delivery.drain().await?;
         Ok(())
     }
@@ -202,24 +233,25 @@ impl World {
         Ok(Outcome::Ok)
     }
 
-    /// Lets `by` of virtual time pass; everything due in it happens, in order.
+    /// Lets `by` of virtual time pass; everything due in it happens, in order: the clock
+    /// jumps from one due moment to the next (slots, reminders, window closes, deliveries).
     async fn wait(&mut self, by: chrono::Duration) -> anyhow::Result<()> {
         let target = self.clock.now() + by;
-        loop {
-            let next = self.store.next_outbox_due().await?;
-            match next {
-                Some(t) if t <= target => {
-                    if t > self.clock.now() {
-                        self.clock.set(t);
-                    }
-                    if self.delivery.drain().await? == 0 {
-                        break;
-                    }
-                }
-                _ => break,
+        // Bounded, in case something kept rescheduling itself at the same instant.
+        for _ in 0..100_000 {
+            let Some(t) = self.next_due().await?.filter(|t| *t <= target) else {
+                break;
+            };
+            if t > self.clock.now() {
+                self.clock.set(t);
+            }
+            self.settle().await?;
+            if self.next_due().await? == Some(t) {
+                break; // nothing moved: stop rather than spin
             }
         }
         self.clock.set(target);
+        self.settle().await?;
         let stamp = self.screen().stamp();
         println!("{stamp} ({} later)", human(by));
         Ok(())

@@ -7,7 +7,7 @@ use super::{Change, Ctx, Member, OpenSession, Outcome, Person};
 use crate::content::fill;
 use crate::dialog::engine::{self, Advance, ButtonAction, Event, Keys, Reply};
 use crate::dialog::{Dialog, Session};
-use crate::domain::{Button, ChatId, Envelope, Outgoing, SessionId};
+use crate::domain::{Button, ChatId, Envelope, Lane, Outgoing, SessionId};
 
 /// Callback data of a check-in button: `q<session>.<seq>.<action>`. The session and seq only
 /// locate the question; who may answer is decided by the presser's own open session.
@@ -62,8 +62,28 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         o.reply(chat, Outgoing::text(&ctx.content.texts.unknown_command));
         return;
     };
-    let id = ctx.next_session_id;
     let expires_at = ctx.now + chrono::Duration::minutes(dialog.answer_window_minutes);
+    start(
+        o,
+        person.chat,
+        m,
+        dialog,
+        ctx.next_session_id,
+        expires_at,
+        ctx,
+    );
+}
+
+/// Opens a new session of `dialog` and asks its first question.
+fn start(
+    o: &mut Outcome,
+    chat: ChatId,
+    m: &Member,
+    dialog: &Dialog,
+    id: SessionId,
+    expires_at: DateTime<Utc>,
+    ctx: &Ctx,
+) {
     let mut state = Session::new();
     let adv = run(dialog, &mut state, Event::Start, m, expires_at, ctx);
     o.changes.push(Change::StartSession {
@@ -73,6 +93,26 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         expires_at,
     });
     apply(o, chat, id, dialog, m, state, &adv, None, None, ctx);
+}
+
+/// A scheduled slot opens: a new session whose first messages go on the scheduled lane
+/// (paced behind replies to people mid-conversation, and held out of quiet hours).
+pub fn open_scheduled(
+    chat: ChatId,
+    m: &Member,
+    dialog: &Dialog,
+    id: SessionId,
+    expires_at: DateTime<Utc>,
+    ctx: &Ctx,
+) -> Outcome {
+    let mut o = Outcome::default();
+    start(&mut o, chat, m, dialog, id, expires_at, ctx);
+    for env in &mut o.out {
+        if env.lane == Lane::Reply {
+            env.lane = Lane::Scheduled;
+        }
+    }
+    o
 }
 
 /// Typed text while a session is open and not paused.

@@ -13,6 +13,7 @@ use crate::content::{Content, fill};
 use crate::dialog::engine::Stored;
 use crate::dialog::{Dialog, Session, StepKind};
 use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId};
+use crate::schedule::QuietHours;
 
 pub use onboarding::{Onboarding, parse_timezone, validate_name};
 
@@ -54,6 +55,9 @@ pub struct Member {
     pub timezone: String,
     pub onboarding: Onboarding,
     pub stopped: bool,
+    pub quiet: QuietHours,
+    /// Scheduled prompts are paused until then.
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -85,6 +89,18 @@ pub enum Change {
     Stop,
     Resume,
     MarkUnreachable,
+    /// Create or change a schedule (an open slot is not affected).
+    SetSchedule {
+        member: MemberId,
+        dialog_id: String,
+        days: String,
+        time: String,
+        next_due: Option<DateTime<Utc>>,
+    },
+    /// Pause scheduled prompts until then (`None`: resume).
+    SetPause {
+        until: Option<DateTime<Utc>>,
+    },
     /// Open a new session (closing any older open one).
     StartSession {
         id: SessionId,
@@ -117,6 +133,8 @@ impl std::fmt::Debug for Change {
             Change::Stop => "Stop",
             Change::Resume => "Resume",
             Change::MarkUnreachable => "MarkUnreachable",
+            Change::SetSchedule { .. } => "SetSchedule",
+            Change::SetPause { .. } => "SetPause",
             Change::StartSession { .. } => "StartSession",
             Change::SaveSession { .. } => "SaveSession",
             Change::StoreAnswers { .. } => "StoreAnswers",

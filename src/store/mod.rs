@@ -3,8 +3,10 @@
 //!
 //! Times are stored as milliseconds since the Unix epoch.
 
+mod schedules;
 mod sqlite;
 
+pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};

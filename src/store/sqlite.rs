@@ -17,6 +17,7 @@ use crate::conversation::{Change, Member, Onboarding, Person};
 use crate::domain::{
     ChatId, Envelope, Incoming, Lane, MemberId, OutboxId, SessionId, UpdateId, UserId,
 };
+use crate::schedule::{LocalTime, QuietHours};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -78,7 +79,7 @@ fn file_path(url: &str) -> Option<String> {
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl Store {
@@ -295,7 +296,8 @@ impl Store {
 
     pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
         let row = sqlx::query(
-            "SELECT id, telegram_user_id, display_name, timezone, onboarding, stopped_at
+            "SELECT id, telegram_user_id, display_name, timezone, onboarding, stopped_at,
+                    quiet_start, quiet_end, paused_until
              FROM members WHERE chat_id = ?",
         )
         .bind(chat.0)
@@ -313,6 +315,11 @@ impl Store {
                         format!("member {} has unknown onboarding state", r.get::<i64, _>(0))
                     })?,
                     stopped: r.get::<Option<i64>, _>(5).is_some(),
+                    quiet: QuietHours {
+                        start: LocalTime::parse(r.get(6)).unwrap_or(QuietHours::default().start),
+                        end: LocalTime::parse(r.get(7)).unwrap_or(QuietHours::default().end),
+                    },
+                    paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
                 })
             }
             None => None,
@@ -404,6 +411,34 @@ impl Store {
                 }
                 Change::MarkUnreachable => {
                     Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
+                }
+                Change::SetSchedule {
+                    member,
+                    dialog_id,
+                    days,
+                    time,
+                    next_due,
+                } => {
+                    Self::set_schedule(&mut *tx, *member, dialog_id, days, time, *next_due, now)
+                        .await?;
+                }
+                Change::SetPause { until } => {
+                    sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
+                        .bind(until.map(ms))
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    if until.is_some() {
+                        // Nothing routine is sent during a pause.
+                        sqlx::query(
+                            "UPDATE outbox SET state = 'cancelled', last_error = 'paused'
+                             WHERE chat_id = ? AND state = 'pending' AND lane >= ?",
+                        )
+                        .bind(chat.0)
+                        .bind(Lane::Scheduled.as_i64())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 Change::StartSession {
                     id,
@@ -639,22 +674,35 @@ impl Store {
         envelopes: &[Envelope],
         cause: Option<UpdateId>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<OutboxId>> {
+        Self::enqueue_at(tx, envelopes, cause, now, now).await
+    }
+
+    /// Queues outgoing calls not to be sent before `not_before` (quiet hours). Returns their ids.
+    pub async fn enqueue_at(
+        tx: &mut SqliteConnection,
+        envelopes: &[Envelope],
+        cause: Option<UpdateId>,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<OutboxId>> {
+        let mut ids = Vec::with_capacity(envelopes.len());
         for env in envelopes {
-            sqlx::query(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO outbox (chat_id, lane, payload, not_before, created_at, cause_update_id)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(env.chat.0)
             .bind(env.lane.as_i64())
             .bind(serde_json::to_string(&env.body)?)
-            .bind(ms(now))
+            .bind(ms(not_before))
             .bind(ms(now))
             .bind(cause.map(|c| c.0))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            ids.push(OutboxId(id));
         }
-        Ok(())
+        Ok(ids)
     }
 
     /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no

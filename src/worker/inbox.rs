@@ -39,6 +39,8 @@ pub struct Processor {
     pub clock: Arc<dyn Clock>,
     pub inbox_ready: Arc<Notify>,
     pub outbox_ready: Arc<Notify>,
+    /// Woken after every batch, so a changed schedule is seen at once.
+    pub schedules_changed: Arc<Notify>,
     pub crash_at: Option<CrashPoint>,
 }
 
@@ -137,6 +139,7 @@ impl Processor {
             std::process::abort();
         }
         self.outbox_ready.notify_one();
+        self.schedules_changed.notify_one();
         Ok(rows.len())
     }
 

@@ -11,4 +11,5 @@ mod dialogs;
 mod durability;
 mod fake_telegram;
 mod helpers;
+mod schedules;
 mod transcripts;

@@ -1,0 +1,479 @@
+//! The scheduler on a manual clock with the real store: slots, reminders, outcomes, quiet
+//! hours, pauses, outages and restarts, counted exactly.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use staywell::app::load_dialogs;
+use staywell::clock::{Clock, ManualClock};
+use staywell::config::OutboxSettings;
+use staywell::content::{Content, shipped_dialogs_dir};
+use staywell::conversation::{Change, Onboarding};
+use staywell::domain::{ChatId, Envelope, Lane, MemberId, Outgoing, UserId};
+use staywell::schedule::{Days, LocalTime, QuietHours, Recurrence};
+use staywell::scheduler::{Scheduler, TickReport};
+use staywell::store::Store;
+use staywell::worker::delivery::{Delivered, Delivery, Messenger};
+use tokio::sync::Notify;
+
+/// A messenger that records what was delivered, when (virtual time), and on which lane-free
+/// basis: every call succeeds.
+#[derive(Clone)]
+struct Recorder {
+    clock: ManualClock,
+    log: Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>,
+}
+
+impl Messenger for Recorder {
+    async fn deliver(&self, chat: ChatId, body: Outgoing) -> Delivered {
+        let text = match &body {
+            Outgoing::Message { text, .. } => text.clone(),
+            other => format!("{other:?}"),
+        };
+        self.log
+            .lock()
+            .unwrap()
+            .push((chat, self.clock.now(), text));
+        Delivered::Sent {
+            message_id: Some(1),
+        }
+    }
+}
+
+struct World {
+    store: Store,
+    clock: ManualClock,
+    scheduler: Scheduler,
+    delivery: Delivery<Recorder>,
+    log: Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn world(start: DateTime<Utc>) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let clock = ManualClock::new(start);
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    let content =
+        Arc::new(Content::load_or_fail(&shipped_dialogs_dir(), start.date_naive()).unwrap());
+    let dialogs = Arc::new(
+        load_dialogs(&shipped_dialogs_dir(), &store, start)
+            .await
+            .unwrap(),
+    );
+    let log = Arc::new(Mutex::new(Vec::new()));
+    World {
+        scheduler: world_scheduler(&store, &content, &dialogs, &shared),
+        delivery: Delivery {
+            store: store.clone(),
+            messenger: Arc::new(Recorder {
+                clock: clock.clone(),
+                log: log.clone(),
+            }),
+            clock: shared,
+            settings: OutboxSettings::default(),
+            outbox_ready: Arc::new(Notify::new()),
+            repeat_notice: String::new(),
+        },
+        store,
+        clock,
+        log,
+        _dir: dir,
+    }
+}
+
+fn world_scheduler(
+    store: &Store,
+    content: &Arc<Content>,
+    dialogs: &Arc<staywell::dialog::Registry>,
+    clock: &Arc<dyn Clock>,
+) -> Scheduler {
+    Scheduler {
+        store: store.clone(),
+        content: content.clone(),
+        dialogs: dialogs.clone(),
+        clock: clock.clone(),
+        outbox_ready: Arc::new(Notify::new()),
+        wake: Arc::new(Notify::new()),
+        reminder_delay: Duration::minutes(60),
+        // The test world beats every hour (the real loop: every minute).
+        down_after: Duration::minutes(150),
+    }
+}
+
+impl World {
+    /// An onboarded member in `tz` with a daily check-in at `time` on `days`.
+    async fn member(&self, chat: i64, tz: Tz, days: Days, time: &str) -> MemberId {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write().await.unwrap();
+        let changes = [
+            Change::CreateMember {
+                user: UserId(chat),
+                consent_wording: "test".into(),
+                consent_version: 1,
+            },
+            Change::SetName(format!("P{chat}")),
+            Change::SetTimezone(tz.name().into()),
+            Change::SetOnboarding(Onboarding::Done),
+        ];
+        Store::apply_changes(&mut tx, ChatId(chat), &changes, now)
+            .await
+            .unwrap();
+        let person = Store::load_person(&mut tx, ChatId(chat)).await.unwrap();
+        let id = person.member.unwrap().id;
+        let rec = Recurrence {
+            days,
+            time: LocalTime::parse(time).unwrap(),
+            tz,
+        };
+        let next = rec.next_after(now).map(|(_, t)| t);
+        Store::set_schedule(
+            &mut tx,
+            id,
+            "daily_checkin",
+            &days.to_field(),
+            time,
+            next,
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn change(&self, chat: i64, change: Change) {
+        let mut tx = self.store.begin_write().await.unwrap();
+        Store::apply_changes(&mut tx, ChatId(chat), &[change], self.clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Moves the clock to `t`, ticks and delivers.
+    async fn at(&self, t: DateTime<Utc>) -> TickReport {
+        self.clock.set(t);
+        let report = self.scheduler.tick(t).await.unwrap();
+        self.delivery.drain().await.unwrap();
+        report
+    }
+
+    /// Runs the world until `end`, stopping at every moment something is due (and delivering
+    /// held messages when they become due). Returns the sum of the tick reports.
+    async fn run_until(&self, end: DateTime<Utc>) -> TickReport {
+        let mut total = TickReport::default();
+        loop {
+            let next = [
+                self.store.next_schedule_due().await.unwrap(),
+                self.store.next_outbox_due().await.unwrap(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > self.clock.now())
+            .min();
+            // A heartbeat at least hourly (the real loop beats every minute).
+            let beat = self.clock.now() + Duration::minutes(60);
+            let t = next.map_or(beat, |n| n.min(beat));
+            if t > end {
+                break;
+            }
+            let r = self.at(t).await;
+            add(&mut total, &r);
+        }
+        total
+    }
+
+    async fn outcomes(&self) -> std::collections::BTreeMap<String, i64> {
+        self.store.slot_outcomes().await.unwrap()
+    }
+}
+
+fn add(total: &mut TickReport, r: &TickReport) {
+    total.opened += r.opened;
+    total.joined += r.joined;
+    total.paused += r.paused;
+    total.unknown += r.unknown;
+    total.reminders += r.reminders;
+    total.completed += r.completed;
+    total.partial += r.partial;
+    total.missed += r.missed;
+    total.closed_unknown += r.closed_unknown;
+    total.away_notices += r.away_notices;
+}
+
+#[tokio::test]
+async fn a_hundred_and_twenty_days_in_three_timezones_give_exact_counts() {
+    for (tz, time) in [
+        (chrono_tz::Europe::London, "19:00"),
+        (chrono_tz::Europe::London, "01:30"),
+        (chrono_tz::America::New_York, "02:30"),
+        (chrono_tz::Asia::Kolkata, "09:00"),
+    ] {
+        let start = utc("2026-02-01T00:00:00Z");
+        let w = world(start).await;
+        w.at(start).await;
+        w.member(1, tz, Days::EVERY_DAY, time).await;
+        let total = w.run_until(start + Duration::days(120)).await;
+        // Every local date from the day after the start gets exactly one slot; nobody answers.
+        let outcomes = w.outcomes().await;
+        let slots: i64 = outcomes.values().sum();
+        assert!(
+            (119..=120).contains(&slots),
+            "{tz} {time}: {slots} slots, {outcomes:?}"
+        );
+        assert_eq!(total.opened as i64, slots, "{tz} {time}");
+        assert_eq!(
+            total.reminders as i64, slots,
+            "{tz} {time}: one reminder per slot"
+        );
+        let open = outcomes.get("open").copied().unwrap_or(0);
+        assert_eq!(
+            outcomes.get("missed").copied().unwrap_or(0) + open,
+            slots,
+            "{tz} {time}: {outcomes:?}"
+        );
+        assert!(open <= 1);
+        // Nothing scheduled was delivered in quiet hours (22:00–08:00 local).
+        let quiet = QuietHours::default();
+        for (_, at, text) in w.log.lock().unwrap().iter() {
+            assert!(
+                !quiet.contains(*at, tz),
+                "{tz} {time}: delivered at {at} in quiet hours: {text}"
+            );
+        }
+        // One slot per local date, none twice.
+        let dates: i64 = staywell_count(&w, "SELECT count(DISTINCT local_date) FROM slots").await;
+        assert_eq!(dates, slots);
+    }
+}
+
+async fn staywell_count(w: &World, sql: &'static str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        w._dir.path().join("s.db").display()
+    ))
+    .await
+    .unwrap();
+    let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    v
+}
+
+#[tokio::test]
+async fn ticking_twice_at_the_same_instant_creates_nothing_new() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    let t = utc("2026-03-02T19:00:00Z");
+    let first = w.at(t).await;
+    assert_eq!(first.opened, 1);
+    let second = w.at(t).await;
+    assert_eq!(second, TickReport::default());
+    // A second scheduler (a restart, or another instance) at the same moment: nothing either.
+    let again = w.scheduler.tick(t).await.unwrap();
+    assert_eq!(again, TickReport::default());
+    assert_eq!(staywell_count(&w, "SELECT count(*) FROM slots").await, 1);
+    assert_eq!(staywell_count(&w, "SELECT count(*) FROM sessions").await, 1);
+}
+
+#[tokio::test]
+async fn a_restart_mid_window_neither_repeats_the_prompt_nor_loses_the_reminder() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    w.at(utc("2026-03-02T19:00:00Z")).await;
+    let prompts = w.log.lock().unwrap().len();
+    assert!(prompts >= 2, "intro and first question");
+    // Down from 19:10 to 19:40 (shorter than the heartbeat gap that means an outage).
+    let r = w.at(utc("2026-03-02T19:40:00Z")).await;
+    assert_eq!(r, TickReport::default());
+    assert_eq!(w.log.lock().unwrap().len(), prompts, "no second prompt");
+    let r = w.at(utc("2026-03-02T20:00:00Z")).await;
+    assert_eq!(r.reminders, 1);
+    let r = w.at(utc("2026-03-02T20:30:00Z")).await;
+    assert_eq!(r.reminders, 0, "never more than one reminder per slot");
+}
+
+#[tokio::test]
+async fn a_slot_due_during_a_short_outage_is_delivered_once_when_the_bot_returns() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    w.at(utc("2026-03-02T18:00:00Z")).await;
+    // Down 18:00–19:30: the 19:00 slot's window (until 22:00) is still open.
+    let r = w.at(utc("2026-03-02T19:30:00Z")).await;
+    assert_eq!((r.opened, r.unknown), (1, 0));
+}
+
+#[tokio::test]
+async fn a_thirty_hour_outage_records_unknown_sends_one_notice_and_does_not_flood() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    w.at(utc("2026-03-02T19:00:00Z")).await; // opened, prompt delivered
+    w.at(utc("2026-03-02T19:05:00Z")).await; // last heartbeat before the outage
+    let before = w.log.lock().unwrap().len();
+    // Back 30 hours later, Wednesday 01:05.
+    let r = w.at(utc("2026-03-04T01:05:00Z")).await;
+    assert_eq!(r.unknown, 1, "Tuesday's slot passed entirely while down");
+    assert_eq!(
+        r.closed_unknown, 1,
+        "Monday's window closed while down: unknown, not missed"
+    );
+    assert_eq!((r.missed, r.opened), (0, 0));
+    assert_eq!(r.away_notices, 1);
+    let sent: Vec<String> = w.log.lock().unwrap()[before..]
+        .iter()
+        .map(|l| l.2.clone())
+        .collect();
+    assert_eq!(sent.len(), 1, "one notice, no flood: {sent:?}");
+    assert!(sent[0].contains("I was away"));
+    let outcomes = w.outcomes().await;
+    assert_eq!(outcomes.get("unknown"), Some(&2), "{outcomes:?}");
+    assert_eq!(outcomes.get("missed"), None);
+}
+
+#[tokio::test]
+async fn prompts_in_quiet_hours_wait_for_them_to_end_and_urgent_messages_do_not() {
+    let start = utc("2026-06-01T00:00:00Z");
+    let w = world(start).await;
+    w.at(start).await;
+    // 07:00 BST is inside the default quiet hours (22:00–08:00).
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "07:00")
+        .await;
+    let r = w.at(utc("2026-06-01T06:00:00Z")).await;
+    assert_eq!(r.opened, 1);
+    assert!(
+        w.log.lock().unwrap().is_empty(),
+        "held until quiet hours end"
+    );
+    // An urgent message for the same person goes at once.
+    let mut tx = w.store.begin_write().await.unwrap();
+    Store::enqueue(
+        &mut tx,
+        &[Envelope::urgent(ChatId(1), Outgoing::text("crisis card"))],
+        None,
+        w.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    w.at(utc("2026-06-01T06:01:00Z")).await;
+    assert_eq!(w.log.lock().unwrap().len(), 1);
+    w.at(utc("2026-06-01T07:00:00Z")).await; // 08:00 BST
+    let log = w.log.lock().unwrap().clone();
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(
+        log[1..]
+            .iter()
+            .all(|(_, at, _)| *at == utc("2026-06-01T07:00:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_pause_records_paused_slots_and_resume_brings_prompts_back() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    // Paused until Thursday 00:00: Mon, Tue, Wed are paused.
+    w.change(
+        1,
+        Change::SetPause {
+            until: Some(utc("2026-03-05T00:00:00Z")),
+        },
+    )
+    .await;
+    let total = w.run_until(utc("2026-03-06T23:00:00Z")).await;
+    assert_eq!(total.paused, 3);
+    assert_eq!(total.opened, 2, "Thursday and Friday");
+    let outcomes = w.outcomes().await;
+    assert_eq!(outcomes.get("paused"), Some(&3));
+    assert_eq!(outcomes.get("missed"), Some(&2));
+    // Pausing "until I resume", then resuming.
+    w.change(
+        1,
+        Change::SetPause {
+            until: Some(utc("9999-12-31T00:00:00Z")),
+        },
+    )
+    .await;
+    let r = w.run_until(utc("2026-03-07T23:00:00Z")).await;
+    assert_eq!((r.paused, r.opened), (1, 0));
+    w.change(1, Change::SetPause { until: None }).await;
+    let r = w.run_until(utc("2026-03-08T23:00:00Z")).await;
+    assert_eq!((r.paused, r.opened), (0, 1));
+}
+
+#[tokio::test]
+async fn peak_prompts_never_queue_ahead_of_a_reply_to_someone_mid_check_in() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    for chat in 0..1000 {
+        w.member(
+            10_000 + chat,
+            chrono_tz::Europe::London,
+            Days::EVERY_DAY,
+            "19:00",
+        )
+        .await;
+    }
+    let t = utc("2026-03-02T19:00:00Z");
+    w.clock.set(t);
+    let r = w.scheduler.tick(t).await.unwrap();
+    assert_eq!(r.opened, 1000);
+    // Someone mid-check-in gets their next question now.
+    let mut tx = w.store.begin_write().await.unwrap();
+    Store::enqueue(
+        &mut tx,
+        &[Envelope::reply(ChatId(7), Outgoing::text("next question"))],
+        None,
+        t,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let first = w.store.due_outbox(t, 1).await.unwrap();
+    assert_eq!(
+        first[0].chat,
+        ChatId(7),
+        "the reply is first in line, ahead of 2,000 prompts"
+    );
+    assert_eq!(first[0].lane, Lane::Reply);
+    let scheduled = staywell_count(&w, "SELECT count(*) FROM outbox WHERE lane = 2").await;
+    assert_eq!(
+        scheduled, 2000,
+        "intro and first question for each of the 1,000"
+    );
+}
+
+#[test]
+fn schedules_round_trip_their_days_field() {
+    let d = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let r = Recurrence {
+        days: Days::parse("Mon,Wed").unwrap(),
+        time: LocalTime::parse("7pm").unwrap(),
+        tz: chrono_tz::Europe::London,
+    };
+    assert_eq!(
+        r.on(d),
+        Some(
+            chrono_tz::Europe::London
+                .with_ymd_and_hms(2026, 3, 2, 19, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        )
+    );
+}
