@@ -17,12 +17,15 @@ use staywell::store::Store;
 use staywell::worker::delivery::{Delivered, Delivery, Messenger};
 use tokio::sync::Notify;
 
+/// What was delivered: to whom, when (virtual time), what.
+type Log = Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>;
+
 /// A messenger that records what was delivered, when (virtual time), and on which lane-free
 /// basis: every call succeeds.
 #[derive(Clone)]
 struct Recorder {
     clock: ManualClock,
-    log: Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>,
+    log: Log,
 }
 
 impl Messenger for Recorder {
@@ -46,7 +49,7 @@ struct World {
     clock: ManualClock,
     scheduler: Scheduler,
     delivery: Delivery<Recorder>,
-    log: Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>,
+    log: Log,
     _dir: tempfile::TempDir,
 }
 
@@ -69,7 +72,7 @@ async fn world(start: DateTime<Utc>) -> World {
             .await
             .unwrap(),
     );
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
     World {
         scheduler: world_scheduler(&store, &content, &dialogs, &shared),
         delivery: Delivery {
