@@ -259,6 +259,7 @@ impl Scheduler {
             checkin: None,
             next_session_id: id,
             now,
+            titles: Vec::new(),
         };
         let o = checkin::open_scheduled(s.chat, member, dialog, id, closes_at, &ctx);
         Store::apply_changes(tx, s.chat, &o.changes, now).await?;

@@ -4,6 +4,7 @@
 
 pub mod checkin;
 mod onboarding;
+pub mod schedules;
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::content::{Content, fill};
 use crate::dialog::engine::Stored;
 use crate::dialog::{Dialog, Session, StepKind};
 use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId};
-use crate::schedule::QuietHours;
+use crate::schedule::{Days, LocalTime, QuietHours};
 
 pub use onboarding::{Onboarding, parse_timezone, validate_name};
 
@@ -25,6 +26,17 @@ pub struct Person {
     pub member: Option<Member>,
     /// The member's open (active or paused, not expired) check-in, if any.
     pub session: Option<OpenSession>,
+    /// The member's schedules (active or turned off).
+    pub schedules: Vec<ScheduleView>,
+}
+
+/// A schedule as the conversation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleView {
+    pub dialog_id: String,
+    pub days: Days,
+    pub time: LocalTime,
+    pub active: bool,
 }
 
 /// A session still inside its answer window, with the dialog version it started on.
@@ -44,6 +56,8 @@ pub struct Ctx<'a> {
     /// The id a session started now would get (allocated by the store).
     pub next_session_id: SessionId,
     pub now: DateTime<Utc>,
+    /// (dialog id, title) of every current dialog, for schedules.
+    pub titles: Vec<(String, String)>,
 }
 
 /// (`Debug` leaves out the name.)
@@ -101,6 +115,7 @@ pub enum Change {
     SetPause {
         until: Option<DateTime<Utc>>,
     },
+    SetQuietHours(QuietHours),
     /// Open a new session (closing any older open one).
     StartSession {
         id: SessionId,
@@ -135,6 +150,7 @@ impl std::fmt::Debug for Change {
             Change::MarkUnreachable => "MarkUnreachable",
             Change::SetSchedule { .. } => "SetSchedule",
             Change::SetPause { .. } => "SetPause",
+            Change::SetQuietHours(_) => "SetQuietHours",
             Change::StartSession { .. } => "StartSession",
             Change::SaveSession { .. } => "SaveSession",
             Change::StoreAnswers { .. } => "StoreAnswers",
@@ -219,11 +235,51 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                 (Some(m), Some(s)) if m.telegram_user == s.user_id
             );
             let is_checkin = data.as_deref().is_some_and(|d| d.starts_with('q'));
+            let is_schedule = data.as_deref().is_some_and(|d| {
+                ["ct:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
+                    .iter()
+                    .any(|p| d.starts_with(p))
+            });
+            let own = person.member.as_ref().filter(|m| {
+                incoming
+                    .sender
+                    .as_ref()
+                    .is_some_and(|s| s.user_id == m.telegram_user)
+            });
             let handled = match (member, data.as_deref()) {
                 (Some(m), Some(d)) if is_checkin && presser_is_member => {
                     checkin::press(&mut o, person, m, d, query_id, *message_id, ctx)
                 }
                 _ if is_checkin => false,
+                (_, Some(d)) if is_schedule => match own {
+                    Some(m) => {
+                        let mut edit = None;
+                        let ok = schedules::press(&mut o, person, m, d, &mut edit, ctx);
+                        if ok {
+                            o.out.insert(
+                                0,
+                                Envelope::reply(
+                                    chat,
+                                    Outgoing::AnswerCallback {
+                                        query_id: query_id.clone(),
+                                        text: None,
+                                    },
+                                ),
+                            );
+                            if let (Some(buttons), Some(id)) = (edit, message_id) {
+                                o.reply(
+                                    chat,
+                                    Outgoing::EditButtons {
+                                        message_id: *id,
+                                        buttons,
+                                    },
+                                );
+                            }
+                        }
+                        ok
+                    }
+                    None => false,
+                },
                 _ => {
                     onboarding::callback(
                         &mut o,
@@ -271,6 +327,9 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                 }
             } else {
                 match &person.member {
+                    Some(m) if m.onboarding == Onboarding::CheckinTime => {
+                        schedules::first_time_text(&mut o, chat, m, text, ctx)
+                    }
                     Some(m) if m.onboarding != Onboarding::Done => {
                         onboarding::text(&mut o, chat, m, text, content)
                     }
@@ -298,6 +357,22 @@ fn command(
     let content = ctx.content;
     let t = &content.texts;
     match (name, &person.member) {
+        ("schedule", Some(m)) if m.onboarding == Onboarding::Done => {
+            schedules::command(o, person, m, _args, ctx)
+        }
+        ("pause", Some(m)) if m.onboarding == Onboarding::Done => {
+            schedules::command_pause(o, chat, m, _args, ctx)
+        }
+        ("resume", Some(m)) if m.onboarding == Onboarding::Done => {
+            schedules::command_resume(o, chat, m, ctx)
+        }
+        ("schedule" | "pause" | "resume", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("schedule" | "pause" | "resume", None) => {
+            o.reply(chat, Outgoing::text(&t.not_member_yet))
+        }
         ("checkin", Some(m)) if m.onboarding == Onboarding::Done => {
             checkin::command(o, person, m, ctx)
         }

@@ -13,6 +13,8 @@ pub enum Onboarding {
     Name,
     Timezone,
     TimezoneOther,
+    /// Choosing the first daily check-in time.
+    CheckinTime,
     Done,
 }
 
@@ -22,6 +24,7 @@ impl Onboarding {
             Onboarding::Name => "name",
             Onboarding::Timezone => "timezone",
             Onboarding::TimezoneOther => "timezone_other",
+            Onboarding::CheckinTime => "checkin_time",
             Onboarding::Done => "done",
         }
     }
@@ -31,6 +34,7 @@ impl Onboarding {
             Onboarding::Name,
             Onboarding::Timezone,
             Onboarding::TimezoneOther,
+            Onboarding::CheckinTime,
             Onboarding::Done,
         ]
         .into_iter()
@@ -102,8 +106,16 @@ pub(super) fn ask_current(
         Onboarding::TimezoneOther => {
             o.reply(chat, Outgoing::text(&content.texts.ask_timezone_other))
         }
+        Onboarding::CheckinTime => finish_question(o, chat, content),
         Onboarding::Done => {}
     }
+}
+
+/// Asks the first-check-in-time question again.
+fn finish_question(o: &mut Outcome, chat: ChatId, content: &Content) {
+    let mut scratch = Outcome::default();
+    finish(&mut scratch, chat, "", "", content);
+    o.out.extend(scratch.out);
 }
 
 fn ask_name(o: &mut Outcome, chat: ChatId, first_name: &str, content: &Content) {
@@ -132,15 +144,27 @@ fn ask_timezone(o: &mut Outcome, chat: ChatId, name: &str, content: &Content) {
     );
 }
 
-fn finish(o: &mut Outcome, chat: ChatId, name: &str, tz: &str, content: &Content) {
+/// The timezone is known: ask for the first check-in time (see `schedules`).
+fn finish(o: &mut Outcome, chat: ChatId, _name: &str, tz: &str, content: &Content) {
     o.changes.push(Change::SetTimezone(tz.to_string()));
-    o.changes.push(Change::SetOnboarding(Onboarding::Done));
+    o.changes.push(Change::SetOnboarding(Onboarding::CheckinTime));
+    let t = &content.texts;
     o.reply(
         chat,
-        Outgoing::text(fill(
-            &content.texts.onboarding_done,
-            &[("name", name), ("timezone", tz)],
-        )),
+        Outgoing::with_buttons(
+            &t.ask_checkin_time,
+            vec![
+                vec![
+                    Button::new("09:00", "ct:09:00"),
+                    Button::new("13:00", "ct:13:00"),
+                    Button::new("19:00", "ct:19:00"),
+                ],
+                vec![
+                    Button::new(&t.time_other_button, "ct:other"),
+                    Button::new(&t.not_now_button, "ct:none"),
+                ],
+            ],
+        ),
     );
 }
 
@@ -175,7 +199,7 @@ pub(super) fn text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, conten
                 ),
             ),
         },
-        Onboarding::Done => {}
+        Onboarding::CheckinTime | Onboarding::Done => {}
     }
 }
 

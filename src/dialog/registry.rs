@@ -41,6 +41,15 @@ impl Registry {
         self.current.dialogs.get(id)
     }
 
+    /// (id, title) of every current dialog.
+    pub fn titles(&self) -> Vec<(String, String)> {
+        self.current
+            .dialogs
+            .values()
+            .map(|d| (d.id.clone(), d.title.clone()))
+            .collect()
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.current
     }

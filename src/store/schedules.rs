@@ -107,20 +107,22 @@ impl Store {
         Ok(rows.iter().map(schedule_row).collect())
     }
 
-    /// A member's schedules (for `/schedule`).
+    /// A member's schedules (for `/schedule`): (dialog id, days field, HH:MM, active).
     pub async fn member_schedules(
         conn: &mut SqliteConnection,
         member: MemberId,
-    ) -> anyhow::Result<Vec<DueSchedule>> {
-        let sql = format!(
-            "SELECT {SCHEDULE_COLUMNS} FROM schedules s JOIN members m ON m.id = s.member_id
-             WHERE s.member_id = ? ORDER BY s.dialog_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(member.0)
-            .fetch_all(conn)
-            .await?;
-        Ok(rows.iter().map(schedule_row).collect())
+    ) -> anyhow::Result<Vec<(String, String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT dialog_id, days, local_time, next_due_at IS NOT NULL FROM schedules
+             WHERE member_id = ? ORDER BY dialog_id",
+        )
+        .bind(member.0)
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<i64, _>(3) != 0))
+            .collect())
     }
 
     /// When the next schedule is due (for the scheduler's sleep).

@@ -328,6 +328,7 @@ impl Store {
             chat,
             member,
             session: None,
+            schedules: Vec::new(),
         })
     }
 
@@ -420,6 +421,14 @@ impl Store {
                     next_due,
                 } => {
                     Self::set_schedule(&mut *tx, *member, dialog_id, days, time, *next_due, now)
+                        .await?;
+                }
+                Change::SetQuietHours(q) => {
+                    sqlx::query("UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?")
+                        .bind(q.start.to_string())
+                        .bind(q.end.to_string())
+                        .bind(chat.0)
+                        .execute(&mut *tx)
                         .await?;
                 }
                 Change::SetPause { until } => {

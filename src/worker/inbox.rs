@@ -22,7 +22,8 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::content::Content;
-use crate::conversation::{self, OpenSession};
+use crate::conversation::{self, OpenSession, ScheduleView};
+use crate::schedule::{Days, LocalTime};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
@@ -227,11 +228,26 @@ impl Processor {
                     ),
                 }
             }
+            if let Some(m) = &person.member {
+                person.schedules = Store::member_schedules(conn, m.id)
+                    .await?
+                    .into_iter()
+                    .filter_map(|(dialog_id, days, time, active)| {
+                        Some(ScheduleView {
+                            dialog_id,
+                            days: Days::parse(&days)?,
+                            time: LocalTime::parse(&time)?,
+                            active,
+                        })
+                    })
+                    .collect();
+            }
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),
                 next_session_id: Store::next_session_id(conn).await?,
                 now,
+                titles: self.dialogs.titles(),
             };
             let outcome = conversation::respond(&person, &incoming, &ctx);
             Store::apply_changes(conn, chat, &outcome.changes, now).await?;

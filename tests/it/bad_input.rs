@@ -53,7 +53,8 @@ async fn very_long_text_and_odd_unicode_get_a_kind_reply_and_change_nothing() {
     let tz = app.say(SAM, "Sam", 1).await;
     assert!(tz[0].text.contains("Sam"));
     let free = {
-        app.press(SAM, tz[0].message_id, "tz:london", 1).await;
+        let when = app.press(SAM, tz[0].message_id, "tz:london", 1).await;
+        app.press(SAM, when[0].message_id, "ct:none", 1).await;
         app.say(SAM, &"ž🙂".repeat(3000), 1).await
     };
     assert!(free[0].text.contains("/help"));

@@ -93,7 +93,7 @@ fn a_failed_expect_names_the_script_line_and_fails() {
 #[test]
 fn the_interactive_mode_reads_typed_lines_and_bad_meta_commands_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let input = "3\n:frobnicate\n:wait soon\n:as s@m!\n/start\n1\nAlex\n:press UK time\n:wait 2h\n:now\n:as sam\n/help\n:who\n";
+    let input = "3\n:frobnicate\n:wait soon\n:as s@m!\n/start\n1\nAlex\n:press UK time\n3\n:wait 2h\n:now\n:as sam\n/help\n:who\n";
     let out = with_stdin(chat(dir.path()), input);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{shown}");

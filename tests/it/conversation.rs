@@ -69,13 +69,31 @@ async fn consent_then_a_name_and_a_timezone_completes_onboarding() {
     assert!(other[0].text.contains("Europe/Lisbon"));
     let bad = app.say(ALEX, "Mars/Olympus_Mons", 1).await;
     assert!(bad[0].text.contains("don't recognise"));
-    let done = app.say(ALEX, "Africa/Lagos", 1).await;
+    let when = app.say(ALEX, "Africa/Lagos", 1).await;
+    assert!(when[0].text.contains("When would you like your daily check-in?"));
+    assert_eq!(
+        button_data(&when[0]),
+        vec!["ct:09:00", "ct:13:00", "ct:19:00", "ct:other", "ct:none"]
+    );
+    // Times in quiet hours, and things that are not times, get a clear answer.
+    let quiet = app.say(ALEX, "23:30", 1).await;
+    assert!(quiet[0].text.contains("quiet hours"), "{}", quiet[0].text);
+    for bad in ["25:00", "tomorrow"] {
+        let r = app.say(ALEX, bad, 1).await;
+        assert!(r[0].text.contains("couldn't read that as a time"), "{bad}: {}", r[0].text);
+    }
+    let done = app.say(ALEX, "7.30pm", 1).await;
     assert!(
         done[0].text.contains("All set, Alex 🌻"),
         "{}",
         done[0].text
     );
     assert!(done[0].text.contains("Africa/Lagos"));
+    assert!(done[0].text.contains("19:30"), "{}", done[0].text);
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM schedules WHERE local_time = '19:30' AND days = '*' AND next_due_at IS NOT NULL").await,
+        1
+    );
 
     let person = app
         .store

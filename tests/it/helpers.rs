@@ -144,7 +144,8 @@ impl TestApp {
         self.press(chat, consent.message_id, "consent:yes:1", 1)
             .await;
         let tz = self.say(chat, name, 1).await;
-        self.press(chat, tz[0].message_id, "tz:london", 1).await;
+        let when = self.press(chat, tz[0].message_id, "tz:london", 1).await;
+        self.press(chat, when[0].message_id, "ct:19:00", 1).await;
     }
 
     pub async fn stop(mut self) {

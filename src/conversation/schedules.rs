@@ -1,0 +1,426 @@
+//! Choosing when check-ins arrive: the first time in onboarding, `/schedule` (days, then
+//! hour, then minutes, or typed), quiet hours, `/pause` and `/resume`.
+//!
+//! Button data carry the choices made so far (`sy:d:31` = daily check-in, weekdays); they
+//! only ever change the presser's own schedule, so they carry no authority.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::{Change, Ctx, Member, Onboarding, Outcome, Person};
+use crate::content::fill;
+use crate::domain::{Button, ChatId, Outgoing};
+use crate::schedule::{Days, LocalTime, QuietHours, Recurrence, resolve};
+
+/// The dialogs a member can schedule, with their short codes in button data.
+const SCHEDULABLE: &[(&str, &str)] = &[("d", "daily_checkin"), ("w", "weekly_connect_give")];
+/// Hours offered as buttons (others can be typed).
+const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+/// A pause "until I resume" lasts until this instant.
+const OPEN_ENDED: &str = "9999-12-31T00:00:00Z";
+
+fn dialog_of(code: &str) -> Option<&'static str> {
+    SCHEDULABLE.iter().find(|(c, _)| *c == code).map(|(_, id)| *id)
+}
+
+fn tz_of(m: &Member) -> Tz {
+    m.timezone.parse().unwrap_or(chrono_tz::Europe::London)
+}
+
+fn title(ctx: &Ctx, dialog: &str) -> String {
+    ctx.titles
+        .iter()
+        .find(|(id, _)| id == dialog)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_else(|| dialog.to_string())
+}
+
+fn quiet_text(q: &QuietHours) -> String {
+    format!("{}–{}", q.start, q.end)
+}
+
+fn days_text(ctx: &Ctx, days: Days) -> String {
+    let t = &ctx.content.texts;
+    match days {
+        Days::EVERY_DAY => t.days_every_day.to_lowercase(),
+        Days::WEEKDAYS => t.days_weekdays.to_lowercase(),
+        d => d.to_field().replace(',', ", "),
+    }
+}
+
+/// The change that sets a schedule, with its next occurrence.
+fn set(m: &Member, dialog: &str, days: Days, time: LocalTime, now: DateTime<Utc>) -> Change {
+    let next = Recurrence {
+        days,
+        time,
+        tz: tz_of(m),
+    }
+    .next_after(now)
+    .map(|(_, t)| t);
+    Change::SetSchedule {
+        member: m.id,
+        dialog_id: dialog.to_string(),
+        days: days.to_field(),
+        time: time.to_string(),
+        next_due: next,
+    }
+}
+
+/// A time that would only ever arrive in quiet hours is refused with a kind explanation.
+fn in_quiet_hours(m: &Member, time: LocalTime) -> bool {
+    let tz = tz_of(m);
+    let some_day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or_default();
+    m.quiet.contains(resolve(tz, some_day, time), tz)
+}
+
+// ---- onboarding: the first check-in time ----------------------------------------------
+
+pub fn ask_first_time(o: &mut Outcome, chat: ChatId, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    o.reply(
+        chat,
+        Outgoing::with_buttons(
+            &t.ask_checkin_time,
+            vec![
+                vec![
+                    Button::new("09:00", "ct:09:00"),
+                    Button::new("13:00", "ct:13:00"),
+                    Button::new("19:00", "ct:19:00"),
+                ],
+                vec![
+                    Button::new(&t.time_other_button, "ct:other"),
+                    Button::new(&t.not_now_button, "ct:none"),
+                ],
+            ],
+        ),
+    );
+}
+
+/// Finishes onboarding with (or without) a daily check-in time.
+fn finish_onboarding(o: &mut Outcome, chat: ChatId, m: &Member, time: Option<LocalTime>, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let when = match time {
+        Some(time) => {
+            o.changes.push(set(m, crate::dialog::CHECKIN_DIALOG, Days::EVERY_DAY, time, ctx.now));
+            fill(&t.first_checkin_at, &[("time", &time.to_string())])
+        }
+        None => t.first_checkin_later.clone(),
+    };
+    o.changes.push(Change::SetOnboarding(Onboarding::Done));
+    let name = m.name_or(&t.default_name);
+    o.reply(
+        chat,
+        Outgoing::text(fill(&t.onboarding_done, &[("name", name), ("timezone", &m.timezone), ("when", &when)])),
+    );
+}
+
+/// A typed answer to the first-time question.
+pub fn first_time_text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    match LocalTime::parse(text) {
+        None => o.reply(chat, Outgoing::text(&t.time_invalid)),
+        Some(time) if in_quiet_hours(m, time) => o.reply(
+            chat,
+            Outgoing::text(fill(
+                &t.time_in_quiet_hours,
+                &[("time", &time.to_string()), ("quiet", &quiet_text(&m.quiet))],
+            )),
+        ),
+        Some(time) => finish_onboarding(o, chat, m, Some(time), ctx),
+    }
+}
+
+// ---- /schedule -------------------------------------------------------------------------
+
+pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &Ctx) {
+    let chat = person.chat;
+    let t = &ctx.content.texts;
+    let args = args.trim();
+    if let Some(range) = args.strip_prefix("quiet") {
+        let parsed = range
+            .trim()
+            .split_once(['-', '–'])
+            .and_then(|(a, b)| Some((LocalTime::parse(a)?, LocalTime::parse(b)?)));
+        match parsed {
+            Some((start, end)) => {
+                let quiet = QuietHours { start, end };
+                o.changes.push(Change::SetQuietHours(quiet));
+                o.reply(chat, Outgoing::text(fill(&t.quiet_set, &[("quiet", &quiet_text(&quiet))])));
+            }
+            None => o.reply(chat, Outgoing::text(&t.quiet_invalid)),
+        }
+        return;
+    }
+    if !args.is_empty() {
+        // `/schedule 19:30`: the daily check-in's time, keeping its days.
+        let dialog = crate::dialog::CHECKIN_DIALOG;
+        match LocalTime::parse(args) {
+            None => o.reply(chat, Outgoing::text(&t.time_invalid)),
+            Some(time) if in_quiet_hours(m, time) => o.reply(
+                chat,
+                Outgoing::text(fill(
+                    &t.time_in_quiet_hours,
+                    &[("time", &time.to_string()), ("quiet", &quiet_text(&m.quiet))],
+                )),
+            ),
+            Some(time) => {
+                let days = person
+                    .schedules
+                    .iter()
+                    .find(|s| s.dialog_id == dialog)
+                    .map(|s| s.days)
+                    .unwrap_or(Days::EVERY_DAY);
+                confirm(o, chat, m, dialog, days, time, ctx);
+            }
+        }
+        return;
+    }
+    let list: Vec<String> = SCHEDULABLE
+        .iter()
+        .map(|(_, id)| match person.schedules.iter().find(|s| s.dialog_id == *id && s.active) {
+            Some(s) => fill(
+                &t.schedule_line_on,
+                &[("title", &title(ctx, id)), ("days", &days_text(ctx, s.days)), ("time", &s.time.to_string())],
+            ),
+            None => fill(&t.schedule_line_off, &[("title", &title(ctx, id))]),
+        })
+        .collect();
+    let buttons = SCHEDULABLE
+        .iter()
+        .map(|(code, id)| vec![Button::new(title(ctx, id), format!("sd:{code}"))])
+        .collect();
+    o.reply(
+        chat,
+        Outgoing::with_buttons(
+            fill(&t.schedule_overview, &[("list", &list.join("\n")), ("quiet", &quiet_text(&m.quiet))]),
+            buttons,
+        ),
+    );
+}
+
+fn confirm(o: &mut Outcome, chat: ChatId, m: &Member, dialog: &str, days: Days, time: LocalTime, ctx: &Ctx) {
+    o.changes.push(set(m, dialog, days, time, ctx.now));
+    o.reply(
+        chat,
+        Outgoing::text(fill(
+            &ctx.content.texts.schedule_set,
+            &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days)), ("time", &time.to_string())],
+        )),
+    );
+}
+
+const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// The day picker for a selection (bit 0 = Monday … bit 6 = Sunday).
+fn day_buttons(code: &str, bits: u8, ctx: &Ctx) -> Vec<Vec<Button>> {
+    let t = &ctx.content.texts;
+    let button = |i: usize| {
+        let label = if bits & (1 << i) != 0 {
+            fill(&t.chosen, &[("label", DAY_NAMES[i])])
+        } else {
+            DAY_NAMES[i].to_string()
+        };
+        Button::new(label, format!("sx:{code}:{bits}:{i}"))
+    };
+    let mut rows = vec![(0..4).map(button).collect::<Vec<_>>(), (4..7).map(button).collect()];
+    if bits != 0 {
+        rows.push(vec![Button::new(&t.button_done, format!("sy:{code}:{bits}"))]);
+    }
+    rows
+}
+
+fn days_from_bits(bits: u8) -> Option<Days> {
+    let field: Vec<&str> = (0..7).filter(|d| bits & (1 << d) != 0).map(|d| DAY_NAMES[d]).collect();
+    Days::parse(&field.join(","))
+}
+
+/// A schedule, pause or first-time button. Returns false if the data is not ours or not
+/// valid now (the caller answers it as stale).
+pub fn press(
+    o: &mut Outcome,
+    person: &Person,
+    m: &Member,
+    data: &str,
+    edit: &mut Option<Vec<Vec<Button>>>,
+    ctx: &Ctx,
+) -> bool {
+    let chat = person.chat;
+    let t = &ctx.content.texts;
+    let parts: Vec<&str> = data.split(':').collect();
+    match parts.as_slice() {
+        // Onboarding: the first check-in time.
+        ["ct", rest @ ..] if m.onboarding == Onboarding::CheckinTime => match rest {
+            ["none"] => finish_onboarding(o, chat, m, None, ctx),
+            ["other"] => o.reply(chat, Outgoing::text(&t.ask_checkin_time_typed)),
+            [h, mm] => match LocalTime::parse(&format!("{h}:{mm}")) {
+                Some(time) if !in_quiet_hours(m, time) => finish_onboarding(o, chat, m, Some(time), ctx),
+                _ => return false,
+            },
+            _ => return false,
+        },
+        ["sd", code] if m.onboarding == Onboarding::Done => {
+            let Some(dialog) = dialog_of(code) else { return false };
+            let mut rows = vec![
+                vec![
+                    Button::new(&t.days_every_day, format!("sy:{code}:127")),
+                    Button::new(&t.days_weekdays, format!("sy:{code}:31")),
+                ],
+                vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
+            ];
+            if person.schedules.iter().any(|s| s.dialog_id == dialog && s.active) {
+                rows.push(vec![Button::new(&t.schedule_off_button, format!("so:{code}"))]);
+            }
+            o.reply(chat, Outgoing::with_buttons(fill(&t.ask_days, &[("title", &title(ctx, dialog))]), rows));
+        }
+        ["sx", code, bits, day] if m.onboarding == Onboarding::Done => {
+            let (Some(dialog), Ok(bits)) = (dialog_of(code), bits.parse::<u8>()) else { return false };
+            if bits >= 128 {
+                return false;
+            }
+            match *day {
+                // "Choose days": a fresh picker.
+                "-" => o.reply(
+                    chat,
+                    Outgoing::with_buttons(
+                        fill(&t.ask_pick_days, &[("title", &title(ctx, dialog))]),
+                        day_buttons(code, bits, ctx),
+                    ),
+                ),
+                // A day tapped: the picker is edited in place.
+                d => match d.parse::<u8>() {
+                    Ok(i) if i < 7 => *edit = Some(day_buttons(code, bits ^ (1 << i), ctx)),
+                    _ => return false,
+                },
+            }
+        }
+        ["sy", code, bits] if m.onboarding == Onboarding::Done => {
+            let (Some(dialog), Some(days)) = (dialog_of(code), bits.parse::<u8>().ok().and_then(days_from_bits)) else {
+                return false;
+            };
+            let rows: Vec<Vec<Button>> = HOURS
+                .chunks(5)
+                .map(|c| {
+                    c.iter()
+                        .filter(|h| !in_quiet_hours(m, LocalTime { hour: **h, minute: 0 }))
+                        .map(|h| Button::new(format!("{h:02}"), format!("sh:{code}:{bits}:{h}")))
+                        .collect()
+                })
+                .filter(|r: &Vec<Button>| !r.is_empty())
+                .collect();
+            let text = fill(&t.ask_hour, &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days))]);
+            o.reply(chat, Outgoing::with_buttons(text, rows));
+        }
+        ["sh", code, bits, hour] if m.onboarding == Onboarding::Done => {
+            let (Some(dialog), Some(days), Ok(h)) = (dialog_of(code), bits.parse::<u8>().ok().and_then(days_from_bits), hour.parse::<u32>()) else {
+                return false;
+            };
+            if h > 23 {
+                return false;
+            }
+            let row = [0, 15, 30, 45]
+                .iter()
+                .map(|mm| Button::new(format!("{h:02}:{mm:02}"), format!("sm:{code}:{bits}:{h}:{mm}")))
+                .collect();
+            let text = fill(
+                &t.ask_minute,
+                &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days)), ("hour", &format!("{h:02}"))],
+            );
+            o.reply(chat, Outgoing::with_buttons(text, vec![row]));
+        }
+        ["sm", code, bits, hour, minute] if m.onboarding == Onboarding::Done => {
+            let parsed = (
+                dialog_of(code),
+                bits.parse::<u8>().ok().and_then(days_from_bits),
+                hour.parse::<u32>().ok().zip(minute.parse::<u32>().ok()).and_then(|(h, mm)| LocalTime::new(h, mm)),
+            );
+            let (Some(dialog), Some(days), Some(time)) = parsed else { return false };
+            if in_quiet_hours(m, time) {
+                return false;
+            }
+            confirm(o, chat, m, dialog, days, time, ctx);
+        }
+        ["so", code] if m.onboarding == Onboarding::Done => {
+            let Some(dialog) = dialog_of(code) else { return false };
+            let Some(current) = person.schedules.iter().find(|s| s.dialog_id == dialog) else { return false };
+            o.changes.push(Change::SetSchedule {
+                member: m.id,
+                dialog_id: dialog.to_string(),
+                days: current.days.to_field(),
+                time: current.time.to_string(),
+                next_due: None,
+            });
+            o.reply(chat, Outgoing::text(fill(&t.schedule_cleared, &[("title", &title(ctx, dialog))])));
+        }
+        ["pz", length] if m.onboarding == Onboarding::Done => {
+            let until = match *length {
+                "1d" => ctx.now + Duration::days(1),
+                "1w" => ctx.now + Duration::weeks(1),
+                "2w" => ctx.now + Duration::weeks(2),
+                "open" => open_ended(),
+                _ => return false,
+            };
+            pause(o, chat, m, until, ctx);
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn open_ended() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(OPEN_ENDED)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn pause(o: &mut Outcome, chat: ChatId, m: &Member, until: DateTime<Utc>, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    o.changes.push(Change::SetPause { until: Some(until) });
+    let text = if until >= open_ended() {
+        t.paused_open.clone()
+    } else {
+        let local = until.with_timezone(&tz_of(m)).format("%a %-d %b %H:%M").to_string();
+        fill(&t.paused_until, &[("until", &local)])
+    };
+    o.reply(chat, Outgoing::text(text));
+}
+
+// ---- /pause and /resume ----------------------------------------------------------------
+
+pub fn command_pause(o: &mut Outcome, chat: ChatId, m: &Member, args: &str, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let args = args.trim();
+    if args.is_empty() {
+        let rows = vec![
+            vec![
+                Button::new(&t.pause_1d, "pz:1d"),
+                Button::new(&t.pause_1w, "pz:1w"),
+                Button::new(&t.pause_2w, "pz:2w"),
+            ],
+            vec![Button::new(&t.pause_open, "pz:open")],
+        ];
+        o.reply(chat, Outgoing::with_buttons(&t.ask_pause, rows));
+        return;
+    }
+    match NaiveDate::parse_from_str(args, "%Y-%m-%d") {
+        Err(_) => o.reply(chat, Outgoing::text(&t.pause_invalid)),
+        Ok(date) => {
+            // Paused until the start of that day, in the member's timezone.
+            let until = resolve(tz_of(m), date, LocalTime { hour: 0, minute: 0 });
+            if until <= ctx.now {
+                o.reply(chat, Outgoing::text(&t.pause_in_past));
+            } else {
+                pause(o, chat, m, until, ctx);
+            }
+        }
+    }
+}
+
+pub fn command_resume(o: &mut Outcome, chat: ChatId, m: &Member, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    if m.paused_until.is_some_and(|p| p > ctx.now) {
+        o.changes.push(Change::SetPause { until: None });
+        o.reply(chat, Outgoing::text(fill(&t.resumed_prompts, &[("name", m.name_or(&t.default_name))])));
+    } else {
+        o.reply(chat, Outgoing::text(&t.not_paused));
+    }
+}
