@@ -99,7 +99,8 @@ impl World {
             outbox_ready: Arc::new(Notify::new()),
             wake: Arc::new(Notify::new()),
             reminder_delay: chrono::Duration::minutes(60),
-            down_after: crate::scheduler::DOWN_AFTER,
+            // The virtual world never goes down: time jumps are not outages.
+            down_after: chrono::Duration::days(36_500),
         };
         let processor = Processor {
             store: store.clone(),
@@ -387,12 +388,14 @@ fn show(lines: &[String]) -> String {
 
 fn human(d: chrono::Duration) -> String {
     let s = d.num_seconds();
-    match s {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
+    let (days, hours, minutes, seconds) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    let mut out = String::new();
+    for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
     }
+    out
 }
 
 fn banner(opts: &ChatOptions, start: DateTime<Utc>) -> String {

@@ -370,9 +370,7 @@ fn command(
             o.reply(chat, Outgoing::text(&t.continue_onboarding));
             onboarding::ask_current(o, chat, m, incoming, content);
         }
-        ("schedule" | "pause" | "resume", None) => {
-            o.reply(chat, Outgoing::text(&t.not_member_yet))
-        }
+        ("schedule" | "pause" | "resume", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("checkin", Some(m)) if m.onboarding == Onboarding::Done => {
             checkin::command(o, person, m, ctx)
         }

@@ -147,7 +147,8 @@ fn ask_timezone(o: &mut Outcome, chat: ChatId, name: &str, content: &Content) {
 /// The timezone is known: ask for the first check-in time (see `schedules`).
 fn finish(o: &mut Outcome, chat: ChatId, _name: &str, tz: &str, content: &Content) {
     o.changes.push(Change::SetTimezone(tz.to_string()));
-    o.changes.push(Change::SetOnboarding(Onboarding::CheckinTime));
+    o.changes
+        .push(Change::SetOnboarding(Onboarding::CheckinTime));
     let t = &content.texts;
     o.reply(
         chat,

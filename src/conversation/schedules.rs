@@ -20,7 +20,10 @@ const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 2
 const OPEN_ENDED: &str = "9999-12-31T00:00:00Z";
 
 fn dialog_of(code: &str) -> Option<&'static str> {
-    SCHEDULABLE.iter().find(|(c, _)| *c == code).map(|(_, id)| *id)
+    SCHEDULABLE
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, id)| *id)
 }
 
 fn tz_of(m: &Member) -> Tz {
@@ -97,11 +100,23 @@ pub fn ask_first_time(o: &mut Outcome, chat: ChatId, ctx: &Ctx) {
 }
 
 /// Finishes onboarding with (or without) a daily check-in time.
-fn finish_onboarding(o: &mut Outcome, chat: ChatId, m: &Member, time: Option<LocalTime>, ctx: &Ctx) {
+fn finish_onboarding(
+    o: &mut Outcome,
+    chat: ChatId,
+    m: &Member,
+    time: Option<LocalTime>,
+    ctx: &Ctx,
+) {
     let t = &ctx.content.texts;
     let when = match time {
         Some(time) => {
-            o.changes.push(set(m, crate::dialog::CHECKIN_DIALOG, Days::EVERY_DAY, time, ctx.now));
+            o.changes.push(set(
+                m,
+                crate::dialog::CHECKIN_DIALOG,
+                Days::EVERY_DAY,
+                time,
+                ctx.now,
+            ));
             fill(&t.first_checkin_at, &[("time", &time.to_string())])
         }
         None => t.first_checkin_later.clone(),
@@ -110,7 +125,10 @@ fn finish_onboarding(o: &mut Outcome, chat: ChatId, m: &Member, time: Option<Loc
     let name = m.name_or(&t.default_name);
     o.reply(
         chat,
-        Outgoing::text(fill(&t.onboarding_done, &[("name", name), ("timezone", &m.timezone), ("when", &when)])),
+        Outgoing::text(fill(
+            &t.onboarding_done,
+            &[("name", name), ("timezone", &m.timezone), ("when", &when)],
+        )),
     );
 }
 
@@ -123,7 +141,10 @@ pub fn first_time_text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, ct
             chat,
             Outgoing::text(fill(
                 &t.time_in_quiet_hours,
-                &[("time", &time.to_string()), ("quiet", &quiet_text(&m.quiet))],
+                &[
+                    ("time", &time.to_string()),
+                    ("quiet", &quiet_text(&m.quiet)),
+                ],
             )),
         ),
         Some(time) => finish_onboarding(o, chat, m, Some(time), ctx),
@@ -145,7 +166,10 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
             Some((start, end)) => {
                 let quiet = QuietHours { start, end };
                 o.changes.push(Change::SetQuietHours(quiet));
-                o.reply(chat, Outgoing::text(fill(&t.quiet_set, &[("quiet", &quiet_text(&quiet))])));
+                o.reply(
+                    chat,
+                    Outgoing::text(fill(&t.quiet_set, &[("quiet", &quiet_text(&quiet))])),
+                );
             }
             None => o.reply(chat, Outgoing::text(&t.quiet_invalid)),
         }
@@ -160,7 +184,10 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
                 chat,
                 Outgoing::text(fill(
                     &t.time_in_quiet_hours,
-                    &[("time", &time.to_string()), ("quiet", &quiet_text(&m.quiet))],
+                    &[
+                        ("time", &time.to_string()),
+                        ("quiet", &quiet_text(&m.quiet)),
+                    ],
                 )),
             ),
             Some(time) => {
@@ -177,12 +204,22 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
     }
     let list: Vec<String> = SCHEDULABLE
         .iter()
-        .map(|(_, id)| match person.schedules.iter().find(|s| s.dialog_id == *id && s.active) {
-            Some(s) => fill(
-                &t.schedule_line_on,
-                &[("title", &title(ctx, id)), ("days", &days_text(ctx, s.days)), ("time", &s.time.to_string())],
-            ),
-            None => fill(&t.schedule_line_off, &[("title", &title(ctx, id))]),
+        .map(|(_, id)| {
+            match person
+                .schedules
+                .iter()
+                .find(|s| s.dialog_id == *id && s.active)
+            {
+                Some(s) => fill(
+                    &t.schedule_line_on,
+                    &[
+                        ("title", &title(ctx, id)),
+                        ("days", &days_text(ctx, s.days)),
+                        ("time", &s.time.to_string()),
+                    ],
+                ),
+                None => fill(&t.schedule_line_off, &[("title", &title(ctx, id))]),
+            }
         })
         .collect();
     let buttons = SCHEDULABLE
@@ -192,19 +229,34 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
     o.reply(
         chat,
         Outgoing::with_buttons(
-            fill(&t.schedule_overview, &[("list", &list.join("\n")), ("quiet", &quiet_text(&m.quiet))]),
+            fill(
+                &t.schedule_overview,
+                &[("list", &list.join("\n")), ("quiet", &quiet_text(&m.quiet))],
+            ),
             buttons,
         ),
     );
 }
 
-fn confirm(o: &mut Outcome, chat: ChatId, m: &Member, dialog: &str, days: Days, time: LocalTime, ctx: &Ctx) {
+fn confirm(
+    o: &mut Outcome,
+    chat: ChatId,
+    m: &Member,
+    dialog: &str,
+    days: Days,
+    time: LocalTime,
+    ctx: &Ctx,
+) {
     o.changes.push(set(m, dialog, days, time, ctx.now));
     o.reply(
         chat,
         Outgoing::text(fill(
             &ctx.content.texts.schedule_set,
-            &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days)), ("time", &time.to_string())],
+            &[
+                ("title", &title(ctx, dialog)),
+                ("days", &days_text(ctx, days)),
+                ("time", &time.to_string()),
+            ],
         )),
     );
 }
@@ -222,15 +274,24 @@ fn day_buttons(code: &str, bits: u8, ctx: &Ctx) -> Vec<Vec<Button>> {
         };
         Button::new(label, format!("sx:{code}:{bits}:{i}"))
     };
-    let mut rows = vec![(0..4).map(button).collect::<Vec<_>>(), (4..7).map(button).collect()];
+    let mut rows = vec![
+        (0..4).map(button).collect::<Vec<_>>(),
+        (4..7).map(button).collect(),
+    ];
     if bits != 0 {
-        rows.push(vec![Button::new(&t.button_done, format!("sy:{code}:{bits}"))]);
+        rows.push(vec![Button::new(
+            &t.button_done,
+            format!("sy:{code}:{bits}"),
+        )]);
     }
     rows
 }
 
 fn days_from_bits(bits: u8) -> Option<Days> {
-    let field: Vec<&str> = (0..7).filter(|d| bits & (1 << d) != 0).map(|d| DAY_NAMES[d]).collect();
+    let field: Vec<&str> = (0..7)
+        .filter(|d| bits & (1 << d) != 0)
+        .map(|d| DAY_NAMES[d])
+        .collect();
     Days::parse(&field.join(","))
 }
 
@@ -253,13 +314,17 @@ pub fn press(
             ["none"] => finish_onboarding(o, chat, m, None, ctx),
             ["other"] => o.reply(chat, Outgoing::text(&t.ask_checkin_time_typed)),
             [h, mm] => match LocalTime::parse(&format!("{h}:{mm}")) {
-                Some(time) if !in_quiet_hours(m, time) => finish_onboarding(o, chat, m, Some(time), ctx),
+                Some(time) if !in_quiet_hours(m, time) => {
+                    finish_onboarding(o, chat, m, Some(time), ctx)
+                }
                 _ => return false,
             },
             _ => return false,
         },
         ["sd", code] if m.onboarding == Onboarding::Done => {
-            let Some(dialog) = dialog_of(code) else { return false };
+            let Some(dialog) = dialog_of(code) else {
+                return false;
+            };
             let mut rows = vec![
                 vec![
                     Button::new(&t.days_every_day, format!("sy:{code}:127")),
@@ -267,13 +332,25 @@ pub fn press(
                 ],
                 vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
             ];
-            if person.schedules.iter().any(|s| s.dialog_id == dialog && s.active) {
-                rows.push(vec![Button::new(&t.schedule_off_button, format!("so:{code}"))]);
+            if person
+                .schedules
+                .iter()
+                .any(|s| s.dialog_id == dialog && s.active)
+            {
+                rows.push(vec![Button::new(
+                    &t.schedule_off_button,
+                    format!("so:{code}"),
+                )]);
             }
-            o.reply(chat, Outgoing::with_buttons(fill(&t.ask_days, &[("title", &title(ctx, dialog))]), rows));
+            o.reply(
+                chat,
+                Outgoing::with_buttons(fill(&t.ask_days, &[("title", &title(ctx, dialog))]), rows),
+            );
         }
         ["sx", code, bits, day] if m.onboarding == Onboarding::Done => {
-            let (Some(dialog), Ok(bits)) = (dialog_of(code), bits.parse::<u8>()) else { return false };
+            let (Some(dialog), Ok(bits)) = (dialog_of(code), bits.parse::<u8>()) else {
+                return false;
+            };
             if bits >= 128 {
                 return false;
             }
@@ -294,24 +371,45 @@ pub fn press(
             }
         }
         ["sy", code, bits] if m.onboarding == Onboarding::Done => {
-            let (Some(dialog), Some(days)) = (dialog_of(code), bits.parse::<u8>().ok().and_then(days_from_bits)) else {
+            let (Some(dialog), Some(days)) = (
+                dialog_of(code),
+                bits.parse::<u8>().ok().and_then(days_from_bits),
+            ) else {
                 return false;
             };
             let rows: Vec<Vec<Button>> = HOURS
                 .chunks(5)
                 .map(|c| {
                     c.iter()
-                        .filter(|h| !in_quiet_hours(m, LocalTime { hour: **h, minute: 0 }))
+                        .filter(|h| {
+                            !in_quiet_hours(
+                                m,
+                                LocalTime {
+                                    hour: **h,
+                                    minute: 0,
+                                },
+                            )
+                        })
                         .map(|h| Button::new(format!("{h:02}"), format!("sh:{code}:{bits}:{h}")))
                         .collect()
                 })
                 .filter(|r: &Vec<Button>| !r.is_empty())
                 .collect();
-            let text = fill(&t.ask_hour, &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days))]);
+            let text = fill(
+                &t.ask_hour,
+                &[
+                    ("title", &title(ctx, dialog)),
+                    ("days", &days_text(ctx, days)),
+                ],
+            );
             o.reply(chat, Outgoing::with_buttons(text, rows));
         }
         ["sh", code, bits, hour] if m.onboarding == Onboarding::Done => {
-            let (Some(dialog), Some(days), Ok(h)) = (dialog_of(code), bits.parse::<u8>().ok().and_then(days_from_bits), hour.parse::<u32>()) else {
+            let (Some(dialog), Some(days), Ok(h)) = (
+                dialog_of(code),
+                bits.parse::<u8>().ok().and_then(days_from_bits),
+                hour.parse::<u32>(),
+            ) else {
                 return false;
             };
             if h > 23 {
@@ -319,11 +417,20 @@ pub fn press(
             }
             let row = [0, 15, 30, 45]
                 .iter()
-                .map(|mm| Button::new(format!("{h:02}:{mm:02}"), format!("sm:{code}:{bits}:{h}:{mm}")))
+                .map(|mm| {
+                    Button::new(
+                        format!("{h:02}:{mm:02}"),
+                        format!("sm:{code}:{bits}:{h}:{mm}"),
+                    )
+                })
                 .collect();
             let text = fill(
                 &t.ask_minute,
-                &[("title", &title(ctx, dialog)), ("days", &days_text(ctx, days)), ("hour", &format!("{h:02}"))],
+                &[
+                    ("title", &title(ctx, dialog)),
+                    ("days", &days_text(ctx, days)),
+                    ("hour", &format!("{h:02}")),
+                ],
             );
             o.reply(chat, Outgoing::with_buttons(text, vec![row]));
         }
@@ -331,17 +438,26 @@ pub fn press(
             let parsed = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
-                hour.parse::<u32>().ok().zip(minute.parse::<u32>().ok()).and_then(|(h, mm)| LocalTime::new(h, mm)),
+                hour.parse::<u32>()
+                    .ok()
+                    .zip(minute.parse::<u32>().ok())
+                    .and_then(|(h, mm)| LocalTime::new(h, mm)),
             );
-            let (Some(dialog), Some(days), Some(time)) = parsed else { return false };
+            let (Some(dialog), Some(days), Some(time)) = parsed else {
+                return false;
+            };
             if in_quiet_hours(m, time) {
                 return false;
             }
             confirm(o, chat, m, dialog, days, time, ctx);
         }
         ["so", code] if m.onboarding == Onboarding::Done => {
-            let Some(dialog) = dialog_of(code) else { return false };
-            let Some(current) = person.schedules.iter().find(|s| s.dialog_id == dialog) else { return false };
+            let Some(dialog) = dialog_of(code) else {
+                return false;
+            };
+            let Some(current) = person.schedules.iter().find(|s| s.dialog_id == dialog) else {
+                return false;
+            };
             o.changes.push(Change::SetSchedule {
                 member: m.id,
                 dialog_id: dialog.to_string(),
@@ -349,7 +465,10 @@ pub fn press(
                 time: current.time.to_string(),
                 next_due: None,
             });
-            o.reply(chat, Outgoing::text(fill(&t.schedule_cleared, &[("title", &title(ctx, dialog))])));
+            o.reply(
+                chat,
+                Outgoing::text(fill(&t.schedule_cleared, &[("title", &title(ctx, dialog))])),
+            );
         }
         ["pz", length] if m.onboarding == Onboarding::Done => {
             let until = match *length {
@@ -378,7 +497,10 @@ fn pause(o: &mut Outcome, chat: ChatId, m: &Member, until: DateTime<Utc>, ctx: &
     let text = if until >= open_ended() {
         t.paused_open.clone()
     } else {
-        let local = until.with_timezone(&tz_of(m)).format("%a %-d %b %H:%M").to_string();
+        let local = until
+            .with_timezone(&tz_of(m))
+            .format("%a %-d %b %H:%M")
+            .to_string();
         fill(&t.paused_until, &[("until", &local)])
     };
     o.reply(chat, Outgoing::text(text));
@@ -419,7 +541,13 @@ pub fn command_resume(o: &mut Outcome, chat: ChatId, m: &Member, ctx: &Ctx) {
     let t = &ctx.content.texts;
     if m.paused_until.is_some_and(|p| p > ctx.now) {
         o.changes.push(Change::SetPause { until: None });
-        o.reply(chat, Outgoing::text(fill(&t.resumed_prompts, &[("name", m.name_or(&t.default_name))])));
+        o.reply(
+            chat,
+            Outgoing::text(fill(
+                &t.resumed_prompts,
+                &[("name", m.name_or(&t.default_name))],
+            )),
+        );
     } else {
         o.reply(chat, Outgoing::text(&t.not_paused));
     }

@@ -424,12 +424,14 @@ impl Store {
                         .await?;
                 }
                 Change::SetQuietHours(q) => {
-                    sqlx::query("UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?")
-                        .bind(q.start.to_string())
-                        .bind(q.end.to_string())
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
+                    )
+                    .bind(q.start.to_string())
+                    .bind(q.end.to_string())
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 Change::SetPause { until } => {
                     sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")

@@ -23,9 +23,9 @@ use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, OpenSession, ScheduleView};
-use crate::schedule::{Days, LocalTime};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
+use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.

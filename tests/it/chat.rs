@@ -171,3 +171,40 @@ fn bad_start_or_timezone_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr).contains("--start must look like 2026-03-02T08:00")
     );
 }
+
+#[test]
+fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("world.db");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/schedules.txt");
+    let out = chat(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE outcome = 'missed'"),
+        1,
+        "Monday"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE outcome = 'paused'"),
+        2,
+        "Tuesday and Wednesday"
+    );
+    assert_eq!(count("SELECT count(*) FROM slots"), 3);
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE reminded_at IS NOT NULL"),
+        1
+    );
+}

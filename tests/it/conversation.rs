@@ -70,7 +70,11 @@ async fn consent_then_a_name_and_a_timezone_completes_onboarding() {
     let bad = app.say(ALEX, "Mars/Olympus_Mons", 1).await;
     assert!(bad[0].text.contains("don't recognise"));
     let when = app.say(ALEX, "Africa/Lagos", 1).await;
-    assert!(when[0].text.contains("When would you like your daily check-in?"));
+    assert!(
+        when[0]
+            .text
+            .contains("When would you like your daily check-in?")
+    );
     assert_eq!(
         button_data(&when[0]),
         vec!["ct:09:00", "ct:13:00", "ct:19:00", "ct:other", "ct:none"]
@@ -80,7 +84,11 @@ async fn consent_then_a_name_and_a_timezone_completes_onboarding() {
     assert!(quiet[0].text.contains("quiet hours"), "{}", quiet[0].text);
     for bad in ["25:00", "tomorrow"] {
         let r = app.say(ALEX, bad, 1).await;
-        assert!(r[0].text.contains("couldn't read that as a time"), "{bad}: {}", r[0].text);
+        assert!(
+            r[0].text.contains("couldn't read that as a time"),
+            "{bad}: {}",
+            r[0].text
+        );
     }
     let done = app.say(ALEX, "7.30pm", 1).await;
     assert!(
