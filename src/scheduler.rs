@@ -24,9 +24,9 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::content::{Content, fill};
-use crate::conversation::{self, checkin};
+use crate::conversation::{self, Member, Onboarding, checkin};
 use crate::dialog::Registry;
-use crate::domain::{Envelope, Lane, Outgoing};
+use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, Store};
 
@@ -34,7 +34,9 @@ use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, Store};
 pub const DOWN_AFTER: Duration = Duration::minutes(3);
 /// Telegram keeps undelivered updates this long; a longer outage may have lost messages.
 const UPDATES_KEPT: Duration = Duration::hours(24);
-const BATCH: i64 = 500;
+/// Schedules handled per write transaction: small, so the write lock is never held long
+/// while people mid-conversation are waiting for replies.
+const BATCH: i64 = 100;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
@@ -86,8 +88,11 @@ impl Scheduler {
                 break;
             }
             let mut tx = self.store.begin_write().await?;
+            // Session ids for this transaction (it holds the write lock: nobody else inserts).
+            let mut next_session = Store::next_session_id(&mut tx).await?;
             for s in &due {
-                self.fire(&mut tx, s, now, &mut report).await?;
+                self.fire(&mut tx, s, now, &mut next_session, &mut report)
+                    .await?;
             }
             tx.commit().await?;
             if (due.len() as i64) < BATCH {
@@ -167,6 +172,7 @@ impl Scheduler {
         tx: &mut Conn,
         s: &DueSchedule,
         now: DateTime<Utc>,
+        next_session: &mut SessionId,
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
         let parts = (
@@ -217,8 +223,13 @@ impl Scheduler {
                     Some("paused") => report.paused += 1,
                     Some(_) => report.unknown += 1,
                     None => {
-                        self.open(tx, s, slot_id, dialog, opens_at, closes_at, now, report)
+                        let ids = (slot_id, *next_session);
+                        if self
+                            .open(tx, s, ids, dialog, (opens_at, closes_at), now, report)
                             .await?
+                        {
+                            next_session.0 += 1;
+                        }
                     }
                 }
             }
@@ -232,28 +243,33 @@ impl Scheduler {
 
     /// Opens a slot: a new session and its first question on the scheduled lane, held until
     /// quiet hours end. If a check-in is already in progress, the slot joins it instead.
+    /// Returns whether the session id was used.
     #[allow(clippy::too_many_arguments)]
     async fn open(
         &self,
         tx: &mut Conn,
         s: &DueSchedule,
-        slot: i64,
+        (slot, id): (i64, SessionId),
         dialog: &crate::dialog::Dialog,
-        opens_at: DateTime<Utc>,
-        closes_at: DateTime<Utc>,
+        (opens_at, closes_at): (DateTime<Utc>, DateTime<Utc>),
         now: DateTime<Utc>,
         report: &mut TickReport,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         if let Some(session) = Store::open_session_id(tx, s.member, now).await? {
             Store::attach_slot(tx, slot, session, None).await?;
             report.joined += 1;
-            return Ok(());
+            return Ok(false);
         }
-        let person = Store::load_person(tx, s.chat).await?;
-        let Some(member) = person.member.as_ref() else {
-            return Ok(());
+        let member = Member {
+            id: s.member,
+            telegram_user: UserId(s.telegram_user),
+            name: s.name.clone(),
+            timezone: s.timezone.clone(),
+            onboarding: Onboarding::parse(&s.onboarding).unwrap_or(Onboarding::Done),
+            stopped: s.stopped,
+            quiet: quiet_of(&s.quiet_start, &s.quiet_end),
+            paused_until: s.paused_until,
         };
-        let id = Store::next_session_id(tx).await?;
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
@@ -261,12 +277,12 @@ impl Scheduler {
             now,
             titles: Vec::new(),
         };
-        let o = checkin::open_scheduled(s.chat, member, dialog, id, closes_at, &ctx);
+        let o = checkin::open_scheduled(s.chat, &member, dialog, id, closes_at, &ctx);
         Store::apply_changes(tx, s.chat, &o.changes, now).await?;
         let ids = Store::enqueue_at(tx, &o.out, None, now, opens_at.max(now)).await?;
         Store::attach_slot(tx, slot, id, ids.last().copied()).await?;
         report.opened += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Ticks whenever something is due, when a schedule changes, and at least every minute

@@ -22,6 +22,9 @@ pub struct DueSchedule {
     pub paused_until: Option<DateTime<Utc>>,
     pub stopped: bool,
     pub next_due_at: DateTime<Utc>,
+    pub telegram_user: i64,
+    pub name: Option<String>,
+    pub onboarding: String,
 }
 
 /// A slot to insert. `outcome` is set at once for slots that never open (paused, unknown).
@@ -69,7 +72,8 @@ pub struct ClosingSlot {
 
 const SCHEDULE_COLUMNS: &str =
     "s.id, s.member_id, m.chat_id, s.dialog_id, s.days, s.local_time, m.timezone,
-     m.quiet_start, m.quiet_end, m.paused_until, m.stopped_at, s.next_due_at";
+     m.quiet_start, m.quiet_end, m.paused_until, m.stopped_at, s.next_due_at,
+     m.telegram_user_id, m.display_name, m.onboarding";
 
 fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> DueSchedule {
     DueSchedule {
@@ -85,6 +89,9 @@ fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> DueSchedule {
         paused_until: r.get::<Option<i64>, _>(9).map(from_ms),
         stopped: r.get::<Option<i64>, _>(10).is_some(),
         next_due_at: from_ms(r.get(11)),
+        telegram_user: r.get(12),
+        name: r.get(13),
+        onboarding: r.get(14),
     }
 }
 
@@ -129,7 +136,7 @@ impl Store {
     pub async fn next_schedule_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let v: Option<i64> = sqlx::query_scalar(
             "SELECT min(t) FROM (
-                 SELECT min(next_due_at) AS t FROM schedules
+                 SELECT min(next_due_at) AS t FROM schedules WHERE next_due_at IS NOT NULL
                  UNION ALL SELECT min(remind_at) FROM slots WHERE reminded_at IS NULL AND outcome IS NULL
                  UNION ALL SELECT min(closes_at) FROM slots WHERE outcome IS NULL)",
         )
