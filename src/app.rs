@@ -72,7 +72,7 @@ impl Application {
             clock: self.clock.clone(),
             outbox_ready: outbox_ready.clone(),
             wake: schedules_changed.clone(),
-            reminder_delay: chrono::Duration::minutes(60),
+            reminder_delay: chrono::Duration::minutes(self.settings.reminder_minutes as i64),
             down_after: crate::scheduler::DOWN_AFTER,
         };
         let processor = Processor {

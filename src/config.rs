@@ -78,6 +78,8 @@ pub struct Settings {
     /// How long a send may take before it counts as ambiguous, seconds.
     pub send_timeout_secs: u32,
     pub outbox: OutboxSettings,
+    /// Minutes after a check-in opens before one gentle reminder, if nothing was answered.
+    pub reminder_minutes: u32,
     pub crash_at: Option<CrashPoint>,
 }
 
@@ -91,6 +93,7 @@ impl Default for Settings {
             poll_timeout_secs: 25,
             send_timeout_secs: 15,
             outbox: OutboxSettings::default(),
+            reminder_minutes: 60,
             crash_at: None,
         }
     }
@@ -103,6 +106,13 @@ struct RawFile {
     database: Option<RawDatabase>,
     content: Option<RawContent>,
     outbox: Option<RawOutbox>,
+    schedule: Option<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    reminder_minutes: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,6 +263,9 @@ impl Settings {
         if !(1..=1_000_000).contains(&self.outbox.global_per_second) {
             out.push(("outbox.global_per_second", "must be at least 1".into()));
         }
+        if !(5..=720).contains(&self.reminder_minutes) {
+            out.push(("schedule.reminder_minutes", "must be between 5 and 720".into()));
+        }
         if self.outbox.per_chat_burst == 0 {
             out.push(("outbox.per_chat_burst", "must be at least 1".into()));
         }
@@ -303,6 +316,9 @@ fn apply_file(
     }
     if let Some(v) = raw.content.and_then(|c| c.dialogs_dir) {
         s.dialogs_dir = v;
+    }
+    if let Some(v) = raw.schedule.and_then(|s| s.reminder_minutes) {
+        s.reminder_minutes = v;
     }
     if let Some(o) = raw.outbox {
         if let Some(v) = o.global_per_second {
