@@ -264,7 +264,10 @@ impl Settings {
             out.push(("outbox.global_per_second", "must be at least 1".into()));
         }
         if !(5..=720).contains(&self.reminder_minutes) {
-            out.push(("schedule.reminder_minutes", "must be between 5 and 720".into()));
+            out.push((
+                "schedule.reminder_minutes",
+                "must be between 5 and 720".into(),
+            ));
         }
         if self.outbox.per_chat_burst == 0 {
             out.push(("outbox.per_chat_burst", "must be at least 1".into()));

@@ -480,3 +480,42 @@ fn schedules_round_trip_their_days_field() {
         )
     );
 }
+
+#[tokio::test]
+async fn changing_a_schedule_while_a_slot_is_open_does_not_cancel_that_slot() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    let member = w
+        .member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    let r = w.at(utc("2026-03-02T19:00:00Z")).await;
+    assert_eq!(r.opened, 1);
+    // Moved to 20:30 on weekdays, while Monday's 19:00 check-in is open.
+    let mut tx = w.store.begin_write().await.unwrap();
+    let now = w.clock.now();
+    let next = Recurrence {
+        days: Days::WEEKDAYS,
+        time: LocalTime::parse("20:30").unwrap(),
+        tz: chrono_tz::Europe::London,
+    }
+    .next_after(now)
+    .map(|(_, t)| t);
+    Store::set_schedule(
+        &mut tx,
+        member,
+        "daily_checkin",
+        "Mon-Fri",
+        "20:30",
+        next,
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Monday already has its slot: no second one at 20:30 the same day.
+    let r = w.run_until(utc("2026-03-02T23:00:00Z")).await;
+    assert_eq!((r.opened, r.reminders, r.missed), (0, 1, 1), "{r:?}");
+    let r = w.run_until(utc("2026-03-03T23:59:00Z")).await;
+    assert_eq!(r.opened, 1, "Tuesday at 20:30");
+    assert_eq!(staywell_count(&w, "SELECT count(*) FROM slots").await, 2);
+}
