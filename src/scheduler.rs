@@ -28,7 +28,7 @@ use crate::conversation::{self, Member, Onboarding, checkin};
 use crate::dialog::Registry;
 use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
-use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, Store};
+use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, PendingSlot, Store};
 
 /// The default for [`Scheduler::down_after`]: the loop beats every minute.
 pub const DOWN_AFTER: Duration = Duration::minutes(3);
@@ -75,24 +75,20 @@ fn quiet_of(start: &str, end: &str) -> QuietHours {
 }
 
 impl Scheduler {
-    /// Everything due at `now`.
+    /// Everything due at `now`. Each phase reads and writes inside one write transaction
+    /// (in chunks), so a pause, an edit or an answer committed meanwhile is always seen.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<TickReport> {
         let mut report = TickReport::default();
         let last = self.store.last_tick().await?;
         // Was the bot down at instant `t` (between the last heartbeat and now)?
         let down_at = |t: DateTime<Utc>| last.is_some_and(|l| l < t && now - l > self.down_after);
 
-        loop {
-            let due = self.store.due_schedules(now, BATCH).await?;
-            if due.is_empty() {
-                break;
-            }
+        // 1. Occurrences that have come: claim their slots.
+        for _ in 0..10_000 {
             let mut tx = self.store.begin_write().await?;
-            // Session ids for this transaction (it holds the write lock: nobody else inserts).
-            let mut next_session = Store::next_session_id(&mut tx).await?;
+            let due = Store::due_schedules(&mut tx, now, BATCH).await?;
             for s in &due {
-                self.fire(&mut tx, s, now, &mut next_session, &mut report)
-                    .await?;
+                self.fire(&mut tx, s, now, &mut report).await?;
             }
             tx.commit().await?;
             if (due.len() as i64) < BATCH {
@@ -100,79 +96,95 @@ impl Scheduler {
             }
         }
 
-        let reminders = self.store.due_reminders(now, 5000).await?;
-        if !reminders.is_empty() {
+        // 2. Slots whose time has come: open them (or decide they cannot be).
+        for _ in 0..10_000 {
             let mut tx = self.store.begin_write().await?;
-            for r in &reminders {
-                if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
-                    continue;
+            let pending = Store::pending_slots(&mut tx, now, BATCH).await?;
+            let mut next_session = Store::next_session_id(&mut tx).await?;
+            for p in &pending {
+                if self
+                    .open(&mut tx, p, next_session, now, &mut report)
+                    .await?
+                {
+                    next_session.0 += 1;
                 }
-                let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-                let at = quiet_of(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
-                if at >= r.closes_at {
-                    continue; // it would only arrive in quiet hours or after the window
-                }
-                let t = &self.content.texts;
-                let until = r.closes_at.with_timezone(&tz).format("%H:%M").to_string();
-                let name = r.name.as_deref().unwrap_or(&t.default_name);
-                let text = fill(&t.reminder, &[("name", name), ("until", &until)]);
-                let env = Envelope {
-                    chat: r.chat,
-                    lane: Lane::Scheduled,
-                    body: Outgoing::text(text),
-                };
-                Store::enqueue_at(&mut tx, &[env], None, now, at).await?;
-                report.reminders += 1;
             }
             tx.commit().await?;
-        }
-
-        let closing = self.store.closing_slots(now, 5000).await?;
-        if !closing.is_empty() {
-            let mut tx = self.store.begin_write().await?;
-            for c in &closing {
-                let outcome = outcome(c, down_at(c.closes_at));
-                match outcome {
-                    "completed" => report.completed += 1,
-                    "partial" => report.partial += 1,
-                    "missed" => report.missed += 1,
-                    _ => report.closed_unknown += 1,
-                }
-                Store::close_slot(&mut tx, c, outcome, now).await?;
+            if (pending.len() as i64) < BATCH {
+                break;
             }
-            tx.commit().await?;
         }
 
-        if let Some(l) = last
+        // 3. One gentle reminder per slot, never in quiet hours or after the window.
+        let mut tx = self.store.begin_write().await?;
+        for r in Store::due_reminders(&mut tx, now, 5000).await? {
+            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
+                continue;
+            }
+            let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            let at = quiet_of(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
+            if at >= r.closes_at {
+                continue;
+            }
+            let t = &self.content.texts;
+            let until = r.closes_at.with_timezone(&tz).format("%H:%M").to_string();
+            let name = r.name.as_deref().unwrap_or(&t.default_name);
+            let text = fill(&t.reminder, &[("name", name), ("until", &until)]);
+            let env = Envelope {
+                chat: r.chat,
+                lane: Lane::Scheduled,
+                body: Outgoing::text(text),
+            };
+            Store::enqueue_at(&mut tx, &[env], None, now, at).await?;
+            report.reminders += 1;
+        }
+
+        // 4. Windows that have closed: an outcome each.
+        for c in Store::closing_slots(&mut tx, now, 5000).await? {
+            let outcome = outcome(&c, down_at(c.closes_at));
+            match outcome {
+                "completed" => report.completed += 1,
+                "partial" => report.partial += 1,
+                "missed" => report.missed += 1,
+                "paused" => report.paused += 1,
+                _ => report.closed_unknown += 1,
+            }
+            Store::close_slot(&mut tx, &c, outcome, now).await?;
+        }
+
+        // 5. The heartbeat; after a long outage, one notice (moving the heartbeat decides who
+        //    sends it, so it goes once).
+        if Store::advance_heartbeat(&mut tx, last, now).await?
+            && let Some(l) = last
             && now - l > UPDATES_KEPT
         {
-            let chats = self.store.chats_with_sessions_between(l, now).await?;
-            if !chats.is_empty() {
-                let mut tx = self.store.begin_write().await?;
-                let envs: Vec<Envelope> = chats
-                    .iter()
-                    .map(|c| Envelope::reply(*c, Outgoing::text(&self.content.texts.away_notice)))
-                    .collect();
-                Store::enqueue(&mut tx, &envs, None, now).await?;
-                tx.commit().await?;
-                report.away_notices = envs.len();
+            for (chat, tz, qs, qe) in Store::chats_with_sessions_between(&mut tx, l, now).await? {
+                let tz: Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
+                let at = quiet_of(&qs, &qe).next_allowed(now, tz);
+                let env = Envelope {
+                    chat,
+                    lane: Lane::Scheduled,
+                    body: Outgoing::text(&self.content.texts.away_notice),
+                };
+                Store::enqueue_at(&mut tx, &[env], None, now, at).await?;
+                report.away_notices += 1;
             }
         }
+        tx.commit().await?;
 
-        self.store.set_last_tick(now).await?;
         if report != TickReport::default() {
             self.outbox_ready.notify_one();
         }
         Ok(report)
     }
 
-    /// Handles every occurrence of `s` due by `now`, and moves it to its next one.
+    /// Claims a slot for every occurrence of `s` due by `now`, and moves it to its next one.
+    /// A slot opens later (phase 2): at its time, after quiet hours.
     async fn fire(
         &self,
         tx: &mut Conn,
         s: &DueSchedule,
         now: DateTime<Utc>,
-        next_session: &mut SessionId,
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
         let parts = (
@@ -184,15 +196,15 @@ impl Scheduler {
             tracing::error!(schedule = s.id, "unreadable schedule; disabled");
             return Store::set_next_due(tx, s.id, None).await;
         };
-        let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
-            tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that no longer exists; disabled");
-            return Store::set_next_due(tx, s.id, None).await;
-        };
         let rec = Recurrence { days, time, tz };
+        let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
+            // The dialog is gone (perhaps for a while): skip this occurrence, keep the schedule.
+            tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that does not exist; skipped");
+            return Store::set_next_due(tx, s.id, rec.next_after(now).map(|(_, t)| t)).await;
+        };
         let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
         let window = Duration::minutes(dialog.answer_window_minutes);
         let mut due_at = s.next_due_at;
-        // Bounded: after a very long outage, each passed occurrence is recorded `unknown`.
         for _ in 0..1000 {
             let local_date = due_at.with_timezone(&tz).date_naive();
             let opens_at = quiet.next_allowed(due_at, tz);
@@ -200,13 +212,11 @@ impl Scheduler {
             let paused = s.stopped || s.paused_until.is_some_and(|p| p > due_at);
             let outcome = if paused {
                 Some("paused")
-            } else if closes_at <= now {
+            } else if closes_at <= now || s.unreachable {
                 Some("unknown")
             } else {
                 None
             };
-            let remind_at = Some(opens_at + self.reminder_delay)
-                .filter(|r| outcome.is_none() && *r < closes_at);
             let slot = NewSlot {
                 schedule: s.id,
                 member: s.member,
@@ -215,22 +225,14 @@ impl Scheduler {
                 due_at,
                 opens_at,
                 closes_at,
-                remind_at,
+                remind_at: None,
                 outcome,
             };
-            if let Some(slot_id) = Store::insert_slot(tx, &slot).await? {
+            if Store::insert_slot(tx, &slot).await?.is_some() {
                 match outcome {
                     Some("paused") => report.paused += 1,
                     Some(_) => report.unknown += 1,
-                    None => {
-                        let ids = (slot_id, *next_session);
-                        if self
-                            .open(tx, s, ids, dialog, (opens_at, closes_at), now, report)
-                            .await?
-                        {
-                            next_session.0 += 1;
-                        }
-                    }
+                    None => {}
                 }
             }
             match rec.next_after(due_at) {
@@ -238,28 +240,59 @@ impl Scheduler {
                 next => return Store::set_next_due(tx, s.id, next.map(|(_, t)| t)).await,
             }
         }
-        Ok(())
+        // Over a thousand occurrences behind (restored from an old backup?): jump to now.
+        Store::set_next_due(tx, s.id, rec.next_after(now).map(|(_, t)| t)).await
     }
 
-    /// Opens a slot: a new session and its first question on the scheduled lane, held until
-    /// quiet hours end. If a check-in is already in progress, the slot joins it instead.
-    /// Returns whether the session id was used.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a slot whose time has come: a new session and its first question on the
+    /// scheduled lane. A slot of the same dialog as a check-in in progress joins it; one of
+    /// another dialog waits for it to end. Returns whether the session id was used.
     async fn open(
         &self,
         tx: &mut Conn,
-        s: &DueSchedule,
-        (slot, id): (i64, SessionId),
-        dialog: &crate::dialog::Dialog,
-        (opens_at, closes_at): (DateTime<Utc>, DateTime<Utc>),
+        p: &PendingSlot,
+        id: SessionId,
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) -> anyhow::Result<bool> {
-        if let Some(session) = Store::open_session_id(tx, s.member, now).await? {
-            Store::attach_slot(tx, slot, session, None).await?;
-            report.joined += 1;
+        let s = &p.schedule;
+        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
+        if s.stopped || s.paused_until.is_some_and(|t| t > now) {
+            Store::set_slot_outcome(tx, p.slot, "paused").await?;
+            report.paused += 1;
             return Ok(false);
         }
+        let send_at = quiet.next_allowed(now, tz);
+        if s.unreachable || send_at >= p.closes_at {
+            // Blocked, or back from an outage too late to ask before the window ends.
+            Store::set_slot_outcome(tx, p.slot, "unknown").await?;
+            report.unknown += 1;
+            return Ok(false);
+        }
+        if send_at > now {
+            // Quiet hours changed since the slot was claimed.
+            Store::defer_slot(tx, p.slot, send_at).await?;
+            return Ok(false);
+        }
+        let remind_at = Some(now + self.reminder_delay).filter(|r| *r < p.closes_at);
+        match Store::open_session_of(tx, s.member, now).await? {
+            Some((session, dialog, _)) if dialog == s.dialog_id => {
+                Store::attach_slot(tx, p.slot, session, None, None).await?;
+                report.joined += 1;
+                return Ok(false);
+            }
+            Some((_, _, ends)) => {
+                // Another check-in is in progress: ask when it ends (if still in time).
+                Store::defer_slot(tx, p.slot, ends.min(p.closes_at)).await?;
+                return Ok(false);
+            }
+            None => {}
+        }
+        let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
+            Store::set_slot_outcome(tx, p.slot, "unknown").await?;
+            return Ok(false);
+        };
         let member = Member {
             id: s.member,
             telegram_user: UserId(s.telegram_user),
@@ -267,7 +300,7 @@ impl Scheduler {
             timezone: s.timezone.clone(),
             onboarding: Onboarding::parse(&s.onboarding).unwrap_or(Onboarding::Done),
             stopped: s.stopped,
-            quiet: quiet_of(&s.quiet_start, &s.quiet_end),
+            quiet,
             paused_until: s.paused_until,
         };
         let ctx = conversation::Ctx {
@@ -277,10 +310,10 @@ impl Scheduler {
             now,
             titles: Vec::new(),
         };
-        let o = checkin::open_scheduled(s.chat, &member, dialog, id, closes_at, &ctx);
+        let o = checkin::open_scheduled(s.chat, &member, dialog, id, p.closes_at, &ctx);
         Store::apply_changes(tx, s.chat, &o.changes, now).await?;
-        let ids = Store::enqueue_at(tx, &o.out, None, now, opens_at.max(now)).await?;
-        Store::attach_slot(tx, slot, id, ids.last().copied()).await?;
+        let ids = Store::enqueue_at(tx, &o.out, None, now, now).await?;
+        Store::attach_slot(tx, p.slot, id, ids.last().copied(), remind_at).await?;
         report.opened += 1;
         Ok(true)
     }
@@ -317,7 +350,11 @@ fn outcome(c: &ClosingSlot, down_when_it_closed: bool) -> &'static str {
         "completed"
     } else if c.answered > 0 {
         "partial"
-    } else if c.prompted && !c.delivered {
+    } else if c.held {
+        // Paused or stopped since it was due: not a missed check-in.
+        "paused"
+    } else if c.session.is_none() || (c.prompted && !c.delivered) {
+        // The person was never asked (the bot was down, or Telegram did not deliver).
         // The prompt never reached the person (Telegram or the bot was down).
         "unknown"
     } else if down_when_it_closed {

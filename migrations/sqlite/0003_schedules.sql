@@ -40,8 +40,10 @@ CREATE TABLE slots (
     UNIQUE (schedule_id, local_date)
 );
 CREATE INDEX slots_open ON slots (closes_at) WHERE outcome IS NULL;
+CREATE INDEX slots_pending ON slots (opens_at) WHERE outcome IS NULL AND session_id IS NULL;
 CREATE INDEX slots_remind ON slots (remind_at) WHERE reminded_at IS NULL AND outcome IS NULL;
 CREATE INDEX slots_member ON slots (member_id, due_at);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 -- When the scheduler last ran: a gap means the bot was down.
 CREATE TABLE scheduler_heartbeat (

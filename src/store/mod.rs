@@ -6,7 +6,7 @@
 mod schedules;
 mod sqlite;
 
-pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot};
+pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};

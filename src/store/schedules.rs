@@ -25,6 +25,16 @@ pub struct DueSchedule {
     pub telegram_user: i64,
     pub name: Option<String>,
     pub onboarding: String,
+    /// The person blocked the bot.
+    pub unreachable: bool,
+}
+
+/// A slot whose time has come but which has not been opened yet.
+#[derive(Debug, Clone)]
+pub struct PendingSlot {
+    pub slot: i64,
+    pub closes_at: DateTime<Utc>,
+    pub schedule: DueSchedule,
 }
 
 /// A slot to insert. `outcome` is set at once for slots that never open (paused, unknown).
@@ -67,13 +77,16 @@ pub struct ClosingSlot {
     pub prompted: bool,
     /// That prompt reached Telegram (or the terminal).
     pub delivered: bool,
+    /// The member paused or stopped since the slot was due.
+    pub held: bool,
     pub closes_at: DateTime<Utc>,
 }
 
 const SCHEDULE_COLUMNS: &str =
     "s.id, s.member_id, m.chat_id, s.dialog_id, s.days, s.local_time, m.timezone,
      m.quiet_start, m.quiet_end, m.paused_until, m.stopped_at, s.next_due_at,
-     m.telegram_user_id, m.display_name, m.onboarding";
+     m.telegram_user_id, m.display_name, m.onboarding,
+     EXISTS (SELECT 1 FROM chats c WHERE c.chat_id = m.chat_id AND c.unreachable_at IS NOT NULL)";
 
 fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> DueSchedule {
     DueSchedule {
@@ -92,13 +105,15 @@ fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> DueSchedule {
         telegram_user: r.get(12),
         name: r.get(13),
         onboarding: r.get(14),
+        unreachable: r.get::<i64, _>(15) != 0,
     }
 }
 
 impl Store {
-    /// Schedules due at or before `now`, oldest first.
+    /// Schedules due at or before `now`, oldest first (read inside the caller's write
+    /// transaction, so a pause or an edit committed meanwhile is seen).
     pub async fn due_schedules(
-        &self,
+        conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<DueSchedule>> {
@@ -109,9 +124,64 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(conn)
             .await?;
         Ok(rows.iter().map(schedule_row).collect())
+    }
+
+    /// Slots whose opening time has come and that have not been opened.
+    pub async fn pending_slots(
+        conn: &mut SqliteConnection,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<PendingSlot>> {
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS}, sl.id, sl.closes_at
+             FROM slots sl JOIN schedules s ON s.id = sl.schedule_id JOIN members m ON m.id = sl.member_id
+             WHERE sl.outcome IS NULL AND sl.session_id IS NULL AND sl.opens_at <= ?
+             ORDER BY sl.opens_at, sl.id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PendingSlot {
+                slot: r.get(16),
+                closes_at: from_ms(r.get(17)),
+                schedule: schedule_row(r),
+            })
+            .collect())
+    }
+
+    /// Sets a slot's outcome directly (one that never opened: paused, unknown).
+    pub async fn set_slot_outcome(
+        conn: &mut SqliteConnection,
+        slot: i64,
+        outcome: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE slots SET outcome = ? WHERE id = ? AND outcome IS NULL")
+            .bind(outcome)
+            .bind(slot)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a pending slot's opening (quiet hours, or another check-in in progress).
+    pub async fn defer_slot(
+        conn: &mut SqliteConnection,
+        slot: i64,
+        opens_at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE slots SET opens_at = ? WHERE id = ?")
+            .bind(ms(opens_at))
+            .bind(slot)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// A member's schedules (for `/schedule`): (dialog id, days field, HH:MM, active).
@@ -137,6 +207,7 @@ impl Store {
         let v: Option<i64> = sqlx::query_scalar(
             "SELECT min(t) FROM (
                  SELECT min(next_due_at) AS t FROM schedules WHERE next_due_at IS NOT NULL
+                 UNION ALL SELECT min(opens_at) FROM slots WHERE outcome IS NULL AND session_id IS NULL
                  UNION ALL SELECT min(remind_at) FROM slots WHERE reminded_at IS NULL AND outcome IS NULL
                  UNION ALL SELECT min(closes_at) FROM slots WHERE outcome IS NULL)",
         )
@@ -219,10 +290,12 @@ impl Store {
         slot: i64,
         session: SessionId,
         prompt: Option<OutboxId>,
+        remind_at: Option<DateTime<Utc>>,
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE slots SET session_id = ?, prompt_id = ? WHERE id = ?")
+        sqlx::query("UPDATE slots SET session_id = ?, prompt_id = ?, remind_at = ? WHERE id = ?")
             .bind(session.0)
             .bind(prompt.map(|p| p.0))
+            .bind(remind_at.map(ms))
             .bind(slot)
             .execute(conn)
             .await?;
@@ -230,7 +303,7 @@ impl Store {
     }
 
     pub async fn due_reminders(
-        &self,
+        conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<DueReminder>> {
@@ -242,11 +315,13 @@ impl Store {
              FROM slots sl JOIN members m ON m.id = sl.member_id
              LEFT JOIN sessions se ON se.id = sl.session_id
              WHERE sl.reminded_at IS NULL AND sl.outcome IS NULL AND sl.remind_at <= ?
+               AND m.stopped_at IS NULL AND (m.paused_until IS NULL OR m.paused_until <= ?)
              ORDER BY sl.remind_at LIMIT ?",
         )
         .bind(ms(now))
+        .bind(ms(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(conn)
         .await?;
         Ok(rows
             .iter()
@@ -280,15 +355,17 @@ impl Store {
     }
 
     pub async fn closing_slots(
-        &self,
+        conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<ClosingSlot>> {
         let rows = sqlx::query(
             "SELECT sl.id, sl.session_id, COALESCE(se.status, '') = 'completed',
                     (SELECT count(*) FROM answers a WHERE a.session_id = sl.session_id AND a.state = 'answered'),
-                    COALESCE(o.state, '') = 'sent', sl.closes_at, sl.prompt_id IS NOT NULL
+                    COALESCE(o.state, '') = 'sent', sl.closes_at, sl.prompt_id IS NOT NULL,
+                    m.stopped_at IS NOT NULL OR COALESCE(m.paused_until, 0) > sl.due_at
              FROM slots sl
+             JOIN members m ON m.id = sl.member_id
              LEFT JOIN sessions se ON se.id = sl.session_id
              LEFT JOIN outbox o ON o.id = sl.prompt_id
              WHERE sl.outcome IS NULL AND sl.closes_at <= ?
@@ -296,7 +373,7 @@ impl Store {
         )
         .bind(ms(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(conn)
         .await?;
         Ok(rows
             .iter()
@@ -308,6 +385,7 @@ impl Store {
                 delivered: r.get::<i64, _>(4) != 0,
                 closes_at: from_ms(r.get(5)),
                 prompted: r.get::<i64, _>(6) != 0,
+                held: r.get::<i64, _>(7) != 0,
             })
             .collect())
     }
@@ -328,10 +406,12 @@ impl Store {
             && let Some(session) = slot.session
         {
             sqlx::query(
-                "UPDATE sessions SET status = 'expired', updated_at = ? WHERE id = ? AND status IN ('active', 'paused')",
+                "UPDATE sessions SET status = 'expired', updated_at = ?
+                 WHERE id = ? AND status IN ('active', 'paused') AND expires_at <= ?",
             )
             .bind(ms(now))
             .bind(session.0)
+            .bind(ms(slot.closes_at))
             .execute(&mut *conn)
             .await?;
         }
@@ -346,49 +426,65 @@ impl Store {
         Ok(v.map(from_ms))
     }
 
-    pub async fn set_last_tick(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO scheduler_heartbeat (id, last_tick_at) VALUES (1, ?)
-             ON CONFLICT (id) DO UPDATE SET last_tick_at = max(last_tick_at, excluded.last_tick_at)",
-        )
-        .bind(ms(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// Moves the heartbeat from `last` to `now`. Returns false if someone else moved it
+    /// first (so an outage is acted on once, even with a second instance or a retry).
+    pub async fn advance_heartbeat(
+        conn: &mut SqliteConnection,
+        last: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let r = match last {
+            Some(l) => sqlx::query("UPDATE scheduler_heartbeat SET last_tick_at = ? WHERE id = 1 AND last_tick_at = ?")
+                .bind(ms(now))
+                .bind(ms(l))
+                .execute(conn)
+                .await?,
+            None => sqlx::query("INSERT INTO scheduler_heartbeat (id, last_tick_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING")
+                .bind(ms(now))
+                .execute(conn)
+                .await?,
+        };
+        Ok(r.rows_affected() == 1)
     }
 
-    /// Members whose sessions were open at some point between `from` and `to`.
+    /// Members whose sessions were open at some point between `from` and `to` (started
+    /// before `to`), with their timezone and quiet hours.
     pub async fn chats_with_sessions_between(
-        &self,
+        conn: &mut SqliteConnection,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<ChatId>> {
-        let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT m.chat_id FROM sessions se JOIN members m ON m.id = se.member_id
-             WHERE se.started_at <= ? AND se.expires_at >= ? AND m.stopped_at IS NULL",
+    ) -> anyhow::Result<Vec<(ChatId, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT m.chat_id, m.timezone, m.quiet_start, m.quiet_end
+             FROM sessions se JOIN members m ON m.id = se.member_id
+             WHERE se.expires_at >= ? AND se.started_at < ? AND m.stopped_at IS NULL",
         )
-        .bind(ms(to))
         .bind(ms(from))
-        .fetch_all(&self.pool)
+        .bind(ms(to))
+        .fetch_all(conn)
         .await?;
-        Ok(rows.into_iter().map(ChatId).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (ChatId(r.get(0)), r.get(1), r.get(2), r.get(3)))
+            .collect())
     }
 
-    /// The member's open session id, if any (a slot that opens while one is open joins it).
-    pub async fn open_session_id(
+    /// The member's open session, if any: its id, dialog and end.
+    pub async fn open_session_of(
         conn: &mut SqliteConnection,
         member: MemberId,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<SessionId>> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM sessions WHERE member_id = ? AND status IN ('active', 'paused') AND expires_at > ?
+    ) -> anyhow::Result<Option<(SessionId, String, DateTime<Utc>)>> {
+        let row = sqlx::query(
+            "SELECT id, dialog_id, expires_at FROM sessions
+             WHERE member_id = ? AND status IN ('active', 'paused') AND expires_at > ?
              ORDER BY id DESC LIMIT 1",
         )
         .bind(member.0)
         .bind(ms(now))
         .fetch_optional(conn)
         .await?;
-        Ok(v.map(SessionId))
+        Ok(row.map(|r| (SessionId(r.get(0)), r.get(1), from_ms(r.get(2)))))
     }
 
     /// Counts of slots by outcome (`open` for none yet), for tests and reports.

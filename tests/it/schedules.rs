@@ -337,6 +337,13 @@ async fn a_thirty_hour_outage_records_unknown_sends_one_notice_and_does_not_floo
     );
     assert_eq!((r.missed, r.opened), (0, 0));
     assert_eq!(r.away_notices, 1);
+    assert_eq!(
+        w.log.lock().unwrap().len(),
+        before,
+        "01:05 is in quiet hours: the notice waits"
+    );
+    let r = w.at(utc("2026-03-04T08:00:00Z")).await;
+    assert_eq!(r.away_notices, 0, "once only");
     let sent: Vec<String> = w.log.lock().unwrap()[before..]
         .iter()
         .map(|l| l.2.clone())
@@ -357,7 +364,7 @@ async fn prompts_in_quiet_hours_wait_for_them_to_end_and_urgent_messages_do_not(
     w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "07:00")
         .await;
     let r = w.at(utc("2026-06-01T06:00:00Z")).await;
-    assert_eq!(r.opened, 1);
+    assert_eq!(r.opened, 0, "claimed now, opened when quiet hours end");
     assert!(
         w.log.lock().unwrap().is_empty(),
         "held until quiet hours end"
@@ -375,7 +382,8 @@ async fn prompts_in_quiet_hours_wait_for_them_to_end_and_urgent_messages_do_not(
     tx.commit().await.unwrap();
     w.at(utc("2026-06-01T06:01:00Z")).await;
     assert_eq!(w.log.lock().unwrap().len(), 1);
-    w.at(utc("2026-06-01T07:00:00Z")).await; // 08:00 BST
+    let r = w.at(utc("2026-06-01T07:00:00Z")).await; // 08:00 BST
+    assert_eq!(r.opened, 1);
     let log = w.log.lock().unwrap().clone();
     assert!(log.len() >= 3, "{log:?}");
     assert!(
@@ -518,4 +526,105 @@ async fn changing_a_schedule_while_a_slot_is_open_does_not_cancel_that_slot() {
     let r = w.run_until(utc("2026-03-03T23:59:00Z")).await;
     assert_eq!(r.opened, 1, "Tuesday at 20:30");
     assert_eq!(staywell_count(&w, "SELECT count(*) FROM slots").await, 2);
+}
+
+#[tokio::test]
+async fn stopping_or_pausing_during_an_open_check_in_means_no_reminder_and_a_paused_outcome() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    w.member(2, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    assert_eq!(w.at(utc("2026-03-02T19:00:00Z")).await.opened, 2);
+    w.change(1, Change::Stop).await;
+    w.change(
+        2,
+        Change::SetPause {
+            until: Some(utc("2026-03-09T00:00:00Z")),
+        },
+    )
+    .await;
+    let r = w.run_until(utc("2026-03-02T23:00:00Z")).await;
+    assert_eq!((r.reminders, r.missed, r.paused), (0, 0, 2), "{r:?}");
+}
+
+#[tokio::test]
+async fn back_from_an_outage_inside_quiet_hours_the_check_in_is_not_sent_at_night() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    // 21:00 is allowed (quiet hours start at 22:00); the window runs to 00:00.
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "21:00")
+        .await;
+    w.at(utc("2026-03-02T20:00:00Z")).await;
+    // Down from 20:00 to 23:00: the window is still open, but it is night.
+    let r = w.at(utc("2026-03-02T23:00:00Z")).await;
+    assert_eq!((r.opened, r.unknown), (0, 1), "{r:?}");
+    assert!(w.log.lock().unwrap().is_empty(), "nothing sent at 23:00");
+}
+
+#[tokio::test]
+async fn answered_check_ins_are_completed_or_partial() {
+    use staywell::dialog::engine::{Answer, AnswerValue, Stored};
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    let member = w
+        .member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    for (day, finish) in [("2026-03-02", true), ("2026-03-03", false)] {
+        let t = utc(&format!("{day}T19:00:00Z"));
+        assert_eq!(w.at(t).await.opened, 1);
+        let session =
+            staywell::domain::SessionId(staywell_count(&w, "SELECT max(id) FROM sessions").await);
+        let mut changes = vec![Change::StoreAnswers {
+            session,
+            member,
+            dialog_id: "daily_checkin".into(),
+            version: 1,
+            answers: vec![Stored {
+                step_id: "happy".into(),
+                answer: Answer::Answered(AnswerValue::Number(7.0)),
+                flags: vec![],
+            }],
+        }];
+        if finish {
+            let mut state = staywell::dialog::Session::new();
+            state.current = None;
+            changes.push(Change::SaveSession {
+                id: session,
+                status: "completed",
+                state,
+            });
+        }
+        for c in changes {
+            w.change(1, c).await;
+        }
+        let r = w.run_until(utc(&format!("{day}T23:00:00Z"))).await;
+        if finish {
+            assert_eq!((r.completed, r.reminders), (1, 0), "{r:?}");
+        } else {
+            assert_eq!(
+                (r.partial, r.reminders),
+                (1, 0),
+                "started: no reminder; {r:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn autumn_clock_changes_still_give_one_check_in_a_day() {
+    for (tz, time) in [
+        (chrono_tz::Europe::London, "01:30"),
+        (chrono_tz::America::New_York, "01:30"),
+    ] {
+        let start = utc("2026-10-15T00:00:00Z");
+        let w = world(start).await;
+        w.at(start).await;
+        w.member(1, tz, Days::EVERY_DAY, time).await;
+        w.run_until(utc("2026-11-10T00:00:00Z")).await;
+        let slots = staywell_count(&w, "SELECT count(*) FROM slots").await;
+        let dates = staywell_count(&w, "SELECT count(DISTINCT local_date) FROM slots").await;
+        assert_eq!((slots, dates), (26, 26), "{tz}: Oct 15 … Nov 9, one each");
+    }
 }
