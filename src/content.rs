@@ -134,6 +134,9 @@ pub struct Texts {
     pub pause_in_past: String,
     pub resumed_prompts: String,
     pub not_paused: String,
+    pub quiet_covers_schedule: String,
+    pub no_hours_outside_quiet: String,
+    pub timezone_set: String,
 }
 
 /// All loaded content.

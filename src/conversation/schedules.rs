@@ -38,6 +38,12 @@ fn title(ctx: &Ctx, dialog: &str) -> String {
         .unwrap_or_else(|| dialog.to_string())
 }
 
+/// Minutes from `a` to `b`, going forward round midnight.
+fn length_minutes(a: LocalTime, b: LocalTime) -> u32 {
+    let (a, b) = (a.hour * 60 + a.minute, b.hour * 60 + b.minute);
+    (b + 24 * 60 - a) % (24 * 60)
+}
+
 fn quiet_text(q: &QuietHours) -> String {
     format!("{}–{}", q.start, q.end)
 }
@@ -157,11 +163,25 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
     let chat = person.chat;
     let t = &ctx.content.texts;
     let args = args.trim();
+    if let Some(zone) = args.strip_prefix("timezone") {
+        match super::parse_timezone(zone) {
+            Some(tz) => {
+                o.changes.push(Change::SetTimezone(tz.name().to_string()));
+                o.reply(
+                    chat,
+                    Outgoing::text(fill(&t.timezone_set, &[("timezone", tz.name())])),
+                );
+            }
+            None => o.reply(chat, Outgoing::text(&t.timezone_invalid)),
+        }
+        return;
+    }
     if let Some(range) = args.strip_prefix("quiet") {
         let parsed = range
             .trim()
             .split_once(['-', '–'])
-            .and_then(|(a, b)| Some((LocalTime::parse(a)?, LocalTime::parse(b)?)));
+            .and_then(|(a, b)| Some((LocalTime::parse(a)?, LocalTime::parse(b)?)))
+            .filter(|(a, b)| a != b && length_minutes(*a, *b) <= 16 * 60);
         match parsed {
             Some((start, end)) => {
                 let quiet = QuietHours { start, end };
@@ -170,6 +190,23 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
                     chat,
                     Outgoing::text(fill(&t.quiet_set, &[("quiet", &quiet_text(&quiet))])),
                 );
+                let moved = Member { quiet, ..m.clone() };
+                for s in person
+                    .schedules
+                    .iter()
+                    .filter(|s| s.active && in_quiet_hours(&moved, s.time))
+                {
+                    o.reply(
+                        chat,
+                        Outgoing::text(fill(
+                            &t.quiet_covers_schedule,
+                            &[
+                                ("title", &title(ctx, &s.dialog_id)),
+                                ("time", &s.time.to_string()),
+                            ],
+                        )),
+                    );
+                }
             }
             None => o.reply(chat, Outgoing::text(&t.quiet_invalid)),
         }
@@ -395,6 +432,10 @@ pub fn press(
                 })
                 .filter(|r: &Vec<Button>| !r.is_empty())
                 .collect();
+            if rows.is_empty() {
+                o.reply(chat, Outgoing::text(&t.no_hours_outside_quiet));
+                return true;
+            }
             let text = fill(
                 &t.ask_hour,
                 &[
@@ -415,8 +456,17 @@ pub fn press(
             if h > 23 {
                 return false;
             }
-            let row = [0, 15, 30, 45]
+            let row: Vec<Button> = [0, 15, 30, 45]
                 .iter()
+                .filter(|mm| {
+                    !in_quiet_hours(
+                        m,
+                        LocalTime {
+                            hour: h,
+                            minute: **mm,
+                        },
+                    )
+                })
                 .map(|mm| {
                     Button::new(
                         format!("{h:02}:{mm:02}"),
@@ -424,6 +474,9 @@ pub fn press(
                     )
                 })
                 .collect();
+            if row.is_empty() {
+                return false;
+            }
             let text = fill(
                 &t.ask_minute,
                 &[

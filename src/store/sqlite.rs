@@ -380,6 +380,8 @@ impl Store {
                         .bind(chat.0)
                         .execute(&mut *tx)
                         .await?;
+                    // Schedules are in local time: their next occurrence moves with the zone.
+                    Self::reschedule_in_timezone(&mut *tx, chat, tz, now).await?;
                 }
                 Change::SetOnboarding(step) => {
                     sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
@@ -432,6 +434,8 @@ impl Store {
                     .bind(chat.0)
                     .execute(&mut *tx)
                     .await?;
+                    // Routine messages already waiting must respect the new quiet hours.
+                    Self::hold_for_quiet_hours(&mut *tx, chat, *q).await?;
                 }
                 Change::SetPause { until } => {
                     sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
@@ -622,6 +626,73 @@ impl Store {
             .into_iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
+    }
+
+    /// Recomputes the next occurrence of each of the chat's active schedules in `tz`.
+    async fn reschedule_in_timezone(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tz: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
+            return Ok(());
+        };
+        let rows = sqlx::query(
+            "SELECT s.id, s.days, s.local_time FROM schedules s JOIN members m ON m.id = s.member_id
+             WHERE m.chat_id = ? AND s.next_due_at IS NOT NULL",
+        )
+        .bind(chat.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            let (id, days, time): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+            let next = match (crate::schedule::Days::parse(&days), LocalTime::parse(&time)) {
+                (Some(days), Some(time)) => crate::schedule::Recurrence { days, time, tz }
+                    .next_after(now)
+                    .map(|(_, t)| t),
+                _ => None,
+            };
+            sqlx::query("UPDATE schedules SET next_due_at = ? WHERE id = ?")
+                .bind(next.map(ms))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the chat's waiting routine messages (scheduled, nudges) out of quiet hours.
+    async fn hold_for_quiet_hours(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        quiet: QuietHours,
+    ) -> anyhow::Result<()> {
+        let tz: Option<String> =
+            sqlx::query_scalar("SELECT timezone FROM members WHERE chat_id = ?")
+                .bind(chat.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let tz: chrono_tz::Tz = tz
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::Europe::London);
+        let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane >= ?")
+            .bind(chat.0)
+            .bind(Lane::Scheduled.as_i64())
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in rows {
+            let (id, at): (i64, i64) = (r.get(0), r.get(1));
+            let allowed = quiet.next_allowed(from_ms(at), tz);
+            if ms(allowed) != at {
+                sqlx::query("UPDATE outbox SET not_before = ? WHERE id = ?")
+                    .bind(ms(allowed))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn set_unreachable(

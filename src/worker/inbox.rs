@@ -22,7 +22,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::content::Content;
-use crate::conversation::{self, OpenSession, ScheduleView};
+use crate::conversation::{self, Change, OpenSession, ScheduleView};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::schedule::{Days, LocalTime};
@@ -102,6 +102,7 @@ impl Processor {
         let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         let mut blocked: HashSet<ChatId> = HashSet::new();
+        let mut touched_schedules = false;
         let mut failed = Vec::new();
         for row in &rows {
             if let Some(chat) = row.chat
@@ -111,8 +112,11 @@ impl Processor {
             }
             let mut sp = Store::savepoint(&mut tx).await?;
             match self.handle(&mut sp, row, now).await {
-                Ok(true) => sp.commit().await?,
-                Ok(false) => sp.rollback().await?, // someone else processed it first
+                Ok((true, touched)) => {
+                    sp.commit().await?;
+                    touched_schedules |= touched;
+                }
+                Ok((false, _)) => sp.rollback().await?, // someone else processed it first
                 Err(e) if is_database_error(&e) => return Err(e), // whole batch rolls back
                 Err(e) => {
                     sp.rollback().await?;
@@ -140,7 +144,9 @@ impl Processor {
             std::process::abort();
         }
         self.outbox_ready.notify_one();
-        self.schedules_changed.notify_one();
+        if touched_schedules {
+            self.schedules_changed.notify_one();
+        }
         Ok(rows.len())
     }
 
@@ -190,16 +196,19 @@ impl Processor {
         Ok(())
     }
 
-    /// Applies one update. Returns false if it turned out to be processed already.
+    /// Applies one update. Returns (false, _) if it turned out to be processed already, and
+    /// whether it changed anything the scheduler must see at once.
     async fn handle(
         &self,
         conn: &mut Conn,
         row: &InboxRow,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<(bool, bool)> {
         let Some(payload) = &row.payload else {
-            return Store::mark_processed(conn, row.update_id, now, Some("no payload")).await;
+            let fresh = Store::mark_processed(conn, row.update_id, now, Some("no payload")).await?;
+            return Ok((fresh, false));
         };
+        let mut touched = false;
         let incoming: Incoming =
             serde_json::from_str(payload).context("unreadable inbox payload")?;
         let mut replies = 0;
@@ -253,6 +262,17 @@ impl Processor {
             Store::apply_changes(conn, chat, &outcome.changes, now).await?;
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
             replies = outcome.out.len();
+            touched = outcome.changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::SetSchedule { .. }
+                        | Change::SetPause { .. }
+                        | Change::SetQuietHours(_)
+                        | Change::SetTimezone(_)
+                        | Change::Stop
+                        | Change::Resume
+                )
+            });
         }
         let fresh = Store::mark_processed(conn, row.update_id, now, None).await?;
         tracing::debug!(
@@ -262,6 +282,6 @@ impl Processor {
             replies,
             "update processed"
         );
-        Ok(fresh)
+        Ok((fresh, touched))
     }
 }

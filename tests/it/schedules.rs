@@ -628,3 +628,24 @@ async fn autumn_clock_changes_still_give_one_check_in_a_day() {
         assert_eq!((slots, dates), (26, 26), "{tz}: Oct 15 … Nov 9, one each");
     }
 }
+
+#[tokio::test]
+async fn moving_timezone_moves_the_next_check_in_to_the_new_local_time() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    w.change(1, Change::SetTimezone("Asia/Kolkata".into()))
+        .await;
+    let r = w.run_until(utc("2026-03-03T12:00:00Z")).await;
+    assert_eq!(r.opened, 1);
+    // 19:00 in Kolkata is 13:30 UTC, on local date 2 March.
+    assert_eq!(
+        staywell_count(
+            &w,
+            "SELECT count(*) FROM slots WHERE local_date = '2026-03-02' AND due_at = 1772458200000"
+        )
+        .await,
+        1
+    );
+}
