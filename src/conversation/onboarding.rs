@@ -106,16 +106,9 @@ pub(super) fn ask_current(
         Onboarding::TimezoneOther => {
             o.reply(chat, Outgoing::text(&content.texts.ask_timezone_other))
         }
-        Onboarding::CheckinTime => finish_question(o, chat, content),
+        Onboarding::CheckinTime => super::schedules::ask_first_time(o, chat, content),
         Onboarding::Done => {}
     }
-}
-
-/// Asks the first-check-in-time question again.
-fn finish_question(o: &mut Outcome, chat: ChatId, content: &Content) {
-    let mut scratch = Outcome::default();
-    finish(&mut scratch, chat, "", "", content);
-    o.out.extend(scratch.out);
 }
 
 fn ask_name(o: &mut Outcome, chat: ChatId, first_name: &str, content: &Content) {
@@ -149,24 +142,7 @@ fn finish(o: &mut Outcome, chat: ChatId, _name: &str, tz: &str, content: &Conten
     o.changes.push(Change::SetTimezone(tz.to_string()));
     o.changes
         .push(Change::SetOnboarding(Onboarding::CheckinTime));
-    let t = &content.texts;
-    o.reply(
-        chat,
-        Outgoing::with_buttons(
-            &t.ask_checkin_time,
-            vec![
-                vec![
-                    Button::new("09:00", "ct:09:00"),
-                    Button::new("13:00", "ct:13:00"),
-                    Button::new("19:00", "ct:19:00"),
-                ],
-                vec![
-                    Button::new(&t.time_other_button, "ct:other"),
-                    Button::new(&t.not_now_button, "ct:none"),
-                ],
-            ],
-        ),
-    );
+    super::schedules::ask_first_time(o, chat, content);
 }
 
 /// Typed text during onboarding.

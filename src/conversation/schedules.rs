@@ -84,8 +84,9 @@ fn in_quiet_hours(m: &Member, time: LocalTime) -> bool {
 
 // ---- onboarding: the first check-in time ----------------------------------------------
 
-pub fn ask_first_time(o: &mut Outcome, chat: ChatId, ctx: &Ctx) {
-    let t = &ctx.content.texts;
+/// The first-check-in-time question (asked at the end of onboarding).
+pub fn ask_first_time(o: &mut Outcome, chat: ChatId, content: &crate::content::Content) {
+    let t = &content.texts;
     o.reply(
         chat,
         Outgoing::with_buttons(
