@@ -124,9 +124,12 @@ impl TestApp {
     pub async fn settle(&self) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
+            // Read in the order things happen (confirmed by Telegram ⇒ stored in the inbox;
+            // processed ⇒ its messages are in the outbox), so nothing slips between reads.
+            let undelivered = self.fake.undelivered();
             let inbox = self.store.unprocessed_count().await.unwrap();
             let c = self.store.outbox_counts().await.unwrap();
-            if inbox == 0 && c.pending == 0 && c.sending == 0 && self.fake.undelivered() == 0 {
+            if undelivered == 0 && inbox == 0 && c.pending == 0 && c.sending == 0 {
                 return;
             }
             assert!(
