@@ -37,6 +37,8 @@ const UPDATES_KEPT: Duration = Duration::hours(24);
 /// Schedules handled per write transaction: small, so the write lock is never held long
 /// while people mid-conversation are waiting for replies.
 const BATCH: i64 = 100;
+/// A check-in of the same dialog completed this recently satisfies a slot that opens now.
+const DONE_RECENTLY: Duration = Duration::hours(6);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
@@ -288,6 +290,15 @@ impl Scheduler {
                 return Ok(false);
             }
             None => {}
+        }
+        // Already done today of their own accord (/checkin): count it, don't ask again.
+        let since = now - DONE_RECENTLY;
+        if let Some(session) =
+            Store::completed_session_since(tx, s.member, &s.dialog_id, since).await?
+        {
+            Store::attach_slot(tx, p.slot, session, None, None).await?;
+            report.joined += 1;
+            return Ok(false);
         }
         let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
             Store::set_slot_outcome(tx, p.slot, "unknown").await?;

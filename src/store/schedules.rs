@@ -487,6 +487,26 @@ impl Store {
         Ok(row.map(|r| (SessionId(r.get(0)), r.get(1), from_ms(r.get(2)))))
     }
 
+    /// A session of `dialog` the member completed since `since`, if any.
+    pub async fn completed_session_since(
+        conn: &mut SqliteConnection,
+        member: MemberId,
+        dialog: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Option<SessionId>> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM sessions
+             WHERE member_id = ? AND dialog_id = ? AND status = 'completed' AND completed_at >= ?
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(member.0)
+        .bind(dialog)
+        .bind(ms(since))
+        .fetch_optional(conn)
+        .await?;
+        Ok(v.map(SessionId))
+    }
+
     /// Counts of slots by outcome (`open` for none yet), for tests and reports.
     pub async fn slot_outcomes(&self) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
         let rows = sqlx::query("SELECT COALESCE(outcome, 'open'), count(*) FROM slots GROUP BY 1")

@@ -649,3 +649,43 @@ async fn moving_timezone_moves_the_next_check_in_to_the_new_local_time() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_check_in_done_earlier_of_their_own_accord_counts_and_is_not_asked_again() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    let member = w
+        .member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    // At 18:30 the person does /checkin and finishes it.
+    w.clock.set(utc("2026-03-02T18:30:00Z"));
+    let session = staywell::domain::SessionId(1);
+    let mut state = staywell::dialog::Session::new();
+    state.current = None;
+    for change in [
+        Change::StartSession {
+            id: session,
+            dialog_id: "daily_checkin".into(),
+            version: 1,
+            expires_at: utc("2026-03-02T21:30:00Z"),
+        },
+        Change::SaveSession {
+            id: session,
+            status: "completed",
+            state,
+        },
+    ] {
+        w.change(1, change).await;
+    }
+    let _ = member;
+    let r = w.run_until(utc("2026-03-02T23:00:00Z")).await;
+    assert_eq!(
+        (r.opened, r.joined, r.reminders, r.completed),
+        (0, 1, 0, 1),
+        "{r:?}"
+    );
+    assert!(
+        w.log.lock().unwrap().is_empty(),
+        "no prompt 30 minutes after finishing"
+    );
+}
