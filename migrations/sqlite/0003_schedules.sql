@@ -44,6 +44,7 @@ CREATE INDEX slots_pending ON slots (opens_at) WHERE outcome IS NULL AND session
 CREATE INDEX slots_remind ON slots (remind_at) WHERE reminded_at IS NULL AND outcome IS NULL;
 CREATE INDEX slots_member ON slots (member_id, due_at);
 CREATE INDEX sessions_expiry ON sessions (expires_at);
+CREATE INDEX sessions_done ON sessions (member_id, dialog_id, completed_at) WHERE status = 'completed';
 
 -- When the scheduler last ran: a gap means the bot was down.
 CREATE TABLE scheduler_heartbeat (

@@ -339,7 +339,11 @@ impl Store {
         changes: &[Change],
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        for change in changes {
+        let mut skip_next = false;
+        for (i, change) in changes.iter().enumerate() {
+            if std::mem::take(&mut skip_next) {
+                continue;
+            }
             match change {
                 Change::CreateMember {
                     user,
@@ -461,31 +465,44 @@ impl Store {
                     version,
                     expires_at,
                 } => {
-                    let member: i64 =
-                        sqlx::query_scalar("SELECT id FROM members WHERE chat_id = ?")
-                            .bind(chat.0)
-                            .fetch_one(&mut *tx)
-                            .await?;
                     sqlx::query(
                         "UPDATE sessions SET status = 'expired', updated_at = ?
-                         WHERE member_id = ? AND status IN ('active', 'paused')",
+                         WHERE member_id = (SELECT id FROM members WHERE chat_id = ?)
+                           AND status IN ('active', 'paused')",
                     )
                     .bind(ms(now))
-                    .bind(member)
+                    .bind(chat.0)
                     .execute(&mut *tx)
                     .await?;
+                    // The session's first state usually follows at once: write it with the row.
+                    let (status, state) = match changes.get(i + 1) {
+                        Some(Change::SaveSession {
+                            id: next,
+                            status,
+                            state,
+                        }) if next == id => {
+                            skip_next = true;
+                            (*status, serde_json::to_string(state)?)
+                        }
+                        _ => ("active", "{}".to_string()),
+                    };
                     sqlx::query(
                         "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
-                                               started_at, updated_at, expires_at)
-                         VALUES (?, ?, ?, ?, 'active', '{}', ?, ?, ?)",
+                                               started_at, updated_at, expires_at, completed_at)
+                         SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'completed' THEN ? END
+                         FROM members WHERE chat_id = ?",
                     )
                     .bind(id.0)
-                    .bind(member)
                     .bind(dialog_id)
                     .bind(version)
+                    .bind(status)
+                    .bind(state)
                     .bind(ms(now))
                     .bind(ms(now))
                     .bind(ms(*expires_at))
+                    .bind(status)
+                    .bind(ms(now))
+                    .bind(chat.0)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -760,7 +777,8 @@ impl Store {
         Self::enqueue_at(tx, envelopes, cause, now, now).await
     }
 
-    /// Queues outgoing calls not to be sent before `not_before` (quiet hours). Returns their ids.
+    /// Queues outgoing calls not to be sent before `not_before` (quiet hours), in one
+    /// statement. Returns their ids, in order.
     pub async fn enqueue_at(
         tx: &mut SqliteConnection,
         envelopes: &[Envelope],
@@ -768,21 +786,31 @@ impl Store {
         now: DateTime<Utc>,
         not_before: DateTime<Utc>,
     ) -> anyhow::Result<Vec<OutboxId>> {
+        if envelopes.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut ids = Vec::with_capacity(envelopes.len());
-        for env in envelopes {
-            let id: i64 = sqlx::query_scalar(
+        // SQLite allows 32,766 bound values; chunk well below that.
+        for chunk in envelopes.chunks(500) {
+            let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
                 "INSERT INTO outbox (chat_id, lane, payload, not_before, created_at, cause_update_id)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(env.chat.0)
-            .bind(env.lane.as_i64())
-            .bind(serde_json::to_string(&env.body)?)
-            .bind(ms(not_before))
-            .bind(ms(now))
-            .bind(cause.map(|c| c.0))
-            .fetch_one(&mut *tx)
-            .await?;
-            ids.push(OutboxId(id));
+                 VALUES {values} RETURNING id"
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for env in chunk {
+                q = q
+                    .bind(env.chat.0)
+                    .bind(env.lane.as_i64())
+                    .bind(serde_json::to_string(&env.body)?)
+                    .bind(ms(not_before))
+                    .bind(ms(now))
+                    .bind(cause.map(|c| c.0));
+            }
+            let mut got = q.fetch_all(&mut *tx).await?;
+            // Rowids of one INSERT are increasing: sorting restores the envelopes' order.
+            got.sort_unstable();
+            ids.extend(got.into_iter().map(OutboxId));
         }
         Ok(ids)
     }
