@@ -97,6 +97,8 @@ async fn full_checkin() {
     wait(n + 1).await;
     let n = press("UK time (Europe/London)");
     wait(n + 1).await;
+    let n = press("Not now");
+    wait(n + 1).await;
 
     let rounds = 20;
     let t0 = Instant::now();
