@@ -176,17 +176,42 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
                 .join(", "),
             c.tags.len()
         );
+        if !c.dialogs.contains_key(crate::dialog::CHECKIN_DIALOG) {
+            println!(
+                "error: no dialog with id `{}` under {}: /checkin and schedules need it",
+                crate::dialog::CHECKIN_DIALOG,
+                settings.dialogs_dir.display()
+            );
+            errors += 1;
+        }
     }
     match Store::connect_existing(&settings.database_url).await {
         Ok(None) => println!("database: does not exist yet; `serve` or `migrate` will create it"),
-        Ok(Some(store)) => match store.pending_migrations().await {
-            Ok(0) => println!("database: reachable and up to date"),
-            Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
-            Err(e) => {
-                println!("error: database: {e:#}");
-                errors += 1;
+        Ok(Some(store)) => {
+            match store.pending_migrations().await {
+                Ok(0) => println!("database: reachable and up to date"),
+                Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
+                Err(e) => {
+                    println!("error: database: {e:#}");
+                    errors += 1;
+                }
             }
-        },
+            // The same refusal `serve` makes: a dialog whose wording changed under a version
+            // number the database already knows.
+            if let Some(c) = &dialogs.catalog {
+                for d in c.dialogs.values() {
+                    if let Ok(Some(stored)) = store.dialog_hash(&d.id, d.version).await
+                        && stored != d.content_hash()
+                    {
+                        println!(
+                            "error: dialog `{}` changed but is still version {} (this database has answers to the earlier wording): bump `version`",
+                            d.id, d.version
+                        );
+                        errors += 1;
+                    }
+                }
+            }
+        }
         Err(e) => {
             println!("error: DATABASE_URL: {e:#}");
             errors += 1;

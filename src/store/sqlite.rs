@@ -632,6 +632,19 @@ impl Store {
         Ok(conflicts)
     }
 
+    /// The stored content hash of a dialog version, if this database has seen it (read-only:
+    /// a database from before dialogs existed simply has none).
+    pub async fn dialog_hash(&self, id: &str, version: i64) -> anyhow::Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT hash FROM dialog_versions WHERE dialog_id = ? AND version = ?",
+        )
+        .bind(id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or(None))
+    }
+
     /// Every snapshotted dialog version: (id, version, source).
     pub async fn dialog_snapshots(&self) -> anyhow::Result<Vec<(String, i64, String)>> {
         let rows = sqlx::query(

@@ -140,3 +140,48 @@ fn check_does_not_create_the_database() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist yet"));
     assert!(!dir.path().join("t.db").exists());
 }
+
+#[test]
+fn check_refuses_what_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    // A database that has seen the shipped dialogs (as after running the bot).
+    let out = staywell(dir.path())
+        .args(["chat", "--db"])
+        .arg(&db)
+        .args(["--script", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Reworded without a version bump, and the daily check-in gone.
+    let dialogs = dir.path().join("dialogs");
+    std::fs::create_dir(&dialogs).unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() && p.file_name().unwrap() != "daily_checkin.toml" {
+            std::fs::copy(&p, dialogs.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let weekly = dialogs.join("weekly_connect_give.toml");
+    let changed =
+        std::fs::read_to_string(&weekly)
+            .unwrap()
+            .replacen("text = \"", "text = \"Hello. ", 1);
+    std::fs::write(&weekly, changed).unwrap();
+    let out = staywell(dir.path())
+        .args(["check", "--dialogs"])
+        .arg(&dialogs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no dialog with id `daily_checkin`"), "{text}");
+    assert!(
+        text.contains("dialog `weekly_connect_give` changed but is still version 1"),
+        "{text}"
+    );
+}
