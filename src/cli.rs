@@ -103,6 +103,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 start,
                 tz,
                 script,
+                reminder_minutes: settings.reminder_minutes,
             })
             .await;
         }

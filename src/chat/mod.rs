@@ -38,6 +38,8 @@ pub struct ChatOptions {
     pub tz: Tz,
     /// Run these lines instead of reading the keyboard (`-` for stdin).
     pub script: Option<PathBuf>,
+    /// Minutes before the one reminder (as `schedule.reminder_minutes`).
+    pub reminder_minutes: u32,
 }
 
 struct Persona {
@@ -98,7 +100,7 @@ impl World {
             clock: shared.clone(),
             outbox_ready: Arc::new(Notify::new()),
             wake: Arc::new(Notify::new()),
-            reminder_delay: chrono::Duration::minutes(60),
+            reminder_delay: chrono::Duration::minutes(opts.reminder_minutes as i64),
             // The virtual world never goes down: time jumps are not outages.
             down_after: chrono::Duration::days(36_500),
         };
