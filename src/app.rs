@@ -22,6 +22,8 @@ pub struct Application {
     content: Arc<Content>,
     dialogs: Arc<Registry>,
     bots: Bots,
+    bot_username: Option<String>,
+    token_key: [u8; 32],
     _lock: InstanceLock,
 }
 
@@ -35,8 +37,11 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let dialogs = load_dialogs(&settings.dialogs_dir, &store, clock.now()).await?;
-        bots.check_token().await?;
+        let bot_username = bots.check_token().await?;
+        let token_key = crate::token::os_key()?;
         Ok(Application {
+            bot_username,
+            token_key,
             settings,
             clock,
             store,
@@ -84,6 +89,8 @@ impl Application {
             outbox_ready: outbox_ready.clone(),
             schedules_changed: schedules_changed.clone(),
             crash_at: self.settings.crash_at,
+            token_key: self.token_key,
+            bot_username: self.bot_username.clone(),
         };
         let delivery = Delivery {
             store: self.store.clone(),

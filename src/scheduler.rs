@@ -313,13 +313,17 @@ impl Scheduler {
             stopped: s.stopped,
             quiet,
             paused_until: s.paused_until,
+            consented: true, // withdrawing consent stops the member: no slot opens then
         };
+        let tokens = crate::token::Tokens::new(crate::token::os_key()?, 0);
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
             next_session_id: id,
             now,
             titles: Vec::new(),
+            tokens: &tokens,
+            bot_username: None,
         };
         let o = checkin::open_scheduled(s.chat, &member, dialog, id, p.closes_at, &ctx);
         Store::apply_changes(tx, s.chat, &o.changes, now).await?;

@@ -113,6 +113,9 @@ impl World {
             outbox_ready: Arc::new(Notify::new()),
             schedules_changed: Arc::new(Notify::new()),
             crash_at: None,
+            token_key: crate::token::os_key()?,
+            // Links shown in the terminal open with `:open`; they never reach Telegram.
+            bot_username: Some("staywell_bot".into()),
         };
         let delivery = Delivery {
             store: store.clone(),

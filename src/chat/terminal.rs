@@ -160,6 +160,18 @@ impl Screen {
                 None
             }
             Outgoing::AnswerCallback { text: None, .. } => None,
+            Outgoing::Document {
+                filename,
+                content,
+                caption,
+            } => {
+                let id = self.next_message_id;
+                self.next_message_id += 1;
+                let line = format!("[file {filename}, {} bytes] {caption}", content.len());
+                let block = format!("{}\n  {line}", self.header(chat, ""));
+                self.show(block, line);
+                Some(id)
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! both in one transaction.
 
 pub mod checkin;
+pub mod circle;
 mod onboarding;
+pub mod privacy;
 pub mod schedules;
 
 use std::sync::Arc;
@@ -13,8 +15,12 @@ use chrono::{DateTime, Utc};
 use crate::content::{Content, fill};
 use crate::dialog::engine::Stored;
 use crate::dialog::{Dialog, Session, StepKind};
+use crate::domain::circle::{
+    BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
+};
 use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId};
 use crate::schedule::{Days, LocalTime, QuietHours};
+use crate::token::Tokens;
 
 pub use onboarding::{Onboarding, parse_timezone, validate_name};
 
@@ -28,6 +34,36 @@ pub struct Person {
     pub session: Option<OpenSession>,
     /// The member's schedules (active or turned off).
     pub schedules: Vec<ScheduleView>,
+    /// The member's circle (not ended), in escalation order. Loaded for commands and presses.
+    pub circle: Vec<Tie>,
+    /// The members this chat is a carer or supporter for (not ended).
+    pub supporting: Vec<Supporting>,
+    /// The member's consents that stand.
+    pub consents: Vec<ConsentView>,
+    /// Until when this chat (as a carer or supporter) is away.
+    pub away_until: Option<DateTime<Utc>>,
+    /// The invite a `/start <token>` or an Accept/Decline press refers to.
+    pub invite: Option<InviteLookup>,
+    /// The server-side button this update pressed, as the store found it.
+    pub pressed: Option<Pressed>,
+}
+
+impl Person {
+    /// A chat with nothing loaded about it yet.
+    pub fn new(chat: ChatId, member: Option<Member>) -> Person {
+        Person {
+            chat,
+            member,
+            session: None,
+            schedules: Vec::new(),
+            circle: Vec::new(),
+            supporting: Vec::new(),
+            consents: Vec::new(),
+            away_until: None,
+            invite: None,
+            pressed: None,
+        }
+    }
 }
 
 /// A schedule as the conversation sees it.
@@ -58,6 +94,10 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// (dialog id, title) of every current dialog, for schedules.
     pub titles: Vec<(String, String)>,
+    /// Fresh unguessable tokens (invite links, button ids).
+    pub tokens: &'a Tokens,
+    /// The bot's Telegram username, for invite links (`None` until `getMe` answered).
+    pub bot_username: Option<&'a str>,
 }
 
 /// (`Debug` leaves out the name.)
@@ -72,6 +112,8 @@ pub struct Member {
     pub quiet: QuietHours,
     /// Scheduled prompts are paused until then.
     pub paused_until: Option<DateTime<Utc>>,
+    /// Their consent to store answers stands (they may have withdrawn it with `/consents`).
+    pub consented: bool,
 }
 
 impl Member {
@@ -94,6 +136,12 @@ pub enum Change {
     /// with the exact wording shown.
     CreateMember {
         user: UserId,
+        consent_wording: String,
+        consent_version: i64,
+    },
+    /// A member who withdrew consent to storing answers gives it again (with the wording
+    /// shown); they are no longer stopped.
+    Reconsent {
         consent_wording: String,
         consent_version: i64,
     },
@@ -136,12 +184,70 @@ pub enum Change {
         version: i64,
         answers: Vec<Stored>,
     },
+    /// Remember server-side buttons that are being sent.
+    RegisterButtons(Vec<circle::NewButton>),
+    /// A button of this group was pressed: none of them works again.
+    UseButtons {
+        group: String,
+    },
+    CreateInvite {
+        member: MemberId,
+        token_hash: String,
+        role: Role,
+        expires_at: DateTime<Utc>,
+    },
+    /// An unknown, expired, used or malformed invite token was tried from this chat.
+    InviteFailed,
+    /// This chat accepts the invite: they join the circle, awaiting the member's confirmation.
+    AcceptInvite {
+        invite: i64,
+        user: UserId,
+        name: String,
+        username: Option<String>,
+    },
+    DeclineInvite {
+        invite: i64,
+    },
+    /// The member confirms: the tie becomes active and its consents are recorded with the
+    /// wording shown.
+    ConfirmTie {
+        tie: i64,
+        role: Role,
+        wording: String,
+        version: i64,
+    },
+    /// Removed, left or not confirmed: the tie ends, its consents are revoked and anything
+    /// pending on them is cancelled.
+    EndTie {
+        tie: i64,
+        why: &'static str,
+    },
+    MoveUp {
+        tie: i64,
+    },
+    /// This chat (a carer or supporter) is away until then (`None`: back).
+    SetAway {
+        until: Option<DateTime<Utc>>,
+    },
+    /// Revokes one consent and cancels anything pending on it.
+    RevokeConsent {
+        consent: i64,
+    },
+    /// Sends everything stored about this chat's person as a file, with `summary` (`{list}`
+    /// filled with counts) and `caption`.
+    Export {
+        summary: String,
+        caption: String,
+    },
+    /// Erases everything about this chat's person (as a member and in anyone's circle).
+    Erase,
 }
 
 impl std::fmt::Debug for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
             Change::CreateMember { .. } => "CreateMember",
+            Change::Reconsent { .. } => "Reconsent",
             Change::SetName(_) => "SetName",
             Change::SetTimezone(_) => "SetTimezone",
             Change::SetOnboarding(_) => "SetOnboarding",
@@ -154,6 +260,19 @@ impl std::fmt::Debug for Change {
             Change::StartSession { .. } => "StartSession",
             Change::SaveSession { .. } => "SaveSession",
             Change::StoreAnswers { .. } => "StoreAnswers",
+            Change::RegisterButtons(_) => "RegisterButtons",
+            Change::UseButtons { .. } => "UseButtons",
+            Change::CreateInvite { .. } => "CreateInvite",
+            Change::InviteFailed => "InviteFailed",
+            Change::AcceptInvite { .. } => "AcceptInvite",
+            Change::DeclineInvite { .. } => "DeclineInvite",
+            Change::ConfirmTie { .. } => "ConfirmTie",
+            Change::EndTie { .. } => "EndTie",
+            Change::MoveUp { .. } => "MoveUp",
+            Change::SetAway { .. } => "SetAway",
+            Change::RevokeConsent { .. } => "RevokeConsent",
+            Change::Export { .. } => "Export",
+            Change::Erase => "Erase",
         };
         f.write_str(name)
     }
@@ -246,7 +365,13 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                     .as_ref()
                     .is_some_and(|s| s.user_id == m.telegram_user)
             });
+            let is_server_side = data
+                .as_deref()
+                .is_some_and(|d| d.starts_with(BUTTON_PREFIX));
             let handled = match (member, data.as_deref()) {
+                _ if is_server_side => {
+                    server_side_press(&mut o, person, incoming, query_id, *message_id, ctx)
+                }
                 (Some(m), Some(d)) if is_checkin && presser_is_member => {
                     checkin::press(&mut o, person, m, d, query_id, *message_id, ctx)
                 }
@@ -345,6 +470,60 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
     o
 }
 
+/// A press on a server-side button: acts only if the store found it live and the presser's
+/// own, and its target is still theirs. Then the whole keyboard is used up and shows the
+/// choice.
+fn server_side_press(
+    o: &mut Outcome,
+    person: &Person,
+    incoming: &Incoming,
+    query_id: &str,
+    message_id: Option<i32>,
+    ctx: &Ctx,
+) -> bool {
+    let (
+        Some(Pressed::Live {
+            group,
+            label,
+            action,
+        }),
+        Some(sender),
+    ) = (&person.pressed, &incoming.sender)
+    else {
+        return false;
+    };
+    let mut inner = Outcome::default();
+    if !circle::press(&mut inner, person, sender, action, ctx) {
+        return false;
+    }
+    let chat = person.chat;
+    o.changes.push(Change::UseButtons {
+        group: group.clone(),
+    });
+    o.reply(
+        chat,
+        Outgoing::AnswerCallback {
+            query_id: query_id.to_string(),
+            text: None,
+        },
+    );
+    if let Some(id) = message_id {
+        o.reply(
+            chat,
+            Outgoing::EditButtons {
+                message_id: id,
+                buttons: vec![vec![crate::domain::Button::new(
+                    fill(&ctx.content.texts.chosen, &[("label", label)]),
+                    data::DONE,
+                )]],
+            },
+        );
+    }
+    o.changes.extend(inner.changes);
+    o.out.extend(inner.out);
+    true
+}
+
 fn command(
     o: &mut Outcome,
     person: &Person,
@@ -356,7 +535,32 @@ fn command(
     let chat = person.chat;
     let content = ctx.content;
     let t = &content.texts;
+    let done = |m: &Member| m.onboarding == Onboarding::Done;
+    // Commands for anyone with a Telegram account: carers and supporters need not be members.
+    if let Some(sender) = &incoming.sender {
+        match name {
+            "start" if !_args.is_empty() => {
+                return circle::start_with_token(o, person, sender.user_id, ctx);
+            }
+            "members" => return circle::command_members(o, person, ctx),
+            "leave" => return circle::command_leave(o, person, sender.user_id, ctx),
+            "away" => return circle::command_away(o, person, sender.user_id, _args, ctx),
+            "mydata" => return privacy::command_mydata(o, person, ctx),
+            "delete" => return privacy::command_delete(o, person, sender, ctx),
+            _ => {}
+        }
+    }
     match (name, &person.member) {
+        ("supporters", Some(m)) if done(m) => circle::command_supporters(o, person, m, ctx),
+        ("consents", Some(m)) if done(m) => privacy::command_consents(o, person, ctx),
+        ("supporters" | "consents", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("supporters" | "consents", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
+        ("checkin" | "schedule" | "start", Some(m)) if !m.consented => {
+            onboarding::welcome(o, chat, content)
+        }
         ("schedule", Some(m)) if m.onboarding == Onboarding::Done => {
             schedules::command(o, person, m, _args, ctx)
         }

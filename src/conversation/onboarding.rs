@@ -195,6 +195,8 @@ pub(super) fn callback(
     let t = &content.texts;
     let member = person.member.as_ref();
     let step = member.map(|m| m.onboarding);
+    // A member who withdrew consent to storing answers is asked again, like someone new.
+    let needs_consent = member.is_none_or(|m| !m.consented);
     let presser_is_member = match (member, &incoming.sender) {
         (Some(m), Some(s)) => m.telegram_user == s.user_id,
         (None, _) => true,
@@ -231,7 +233,7 @@ pub(super) fn callback(
         .map(|v| v.strip_prefix(':').and_then(|v| v.parse::<i64>().ok()));
     let data = match consent_version {
         Some(Some(v)) if v == content.texts_version => Some(data::CONSENT_YES),
-        Some(_) if step.is_none() && presser_is_member => {
+        Some(_) if needs_consent && presser_is_member => {
             o.out.push(answer(Some(&t.stale_button)));
             welcome(o, chat, content);
             return;
@@ -255,7 +257,18 @@ pub(super) fn callback(
                 }
                 None => false,
             },
-            (Some(data::CONSENT_NO), None) => {
+            (Some(data::CONSENT_YES), Some(_)) if needs_consent => {
+                o.out.push(answer(None));
+                o.out.extend(chosen(&t.consent_yes_button));
+                o.changes.push(Change::Reconsent {
+                    consent_wording: t.consent_question.clone(),
+                    consent_version: content.texts_version,
+                });
+                let name = member.map(|m| m.name_or(&t.default_name)).unwrap_or("");
+                o.reply(chat, Outgoing::text(fill(&t.resumed, &[("name", name)])));
+                true
+            }
+            (Some(data::CONSENT_NO), _) if needs_consent => {
                 o.out.push(answer(None));
                 o.out.extend(chosen(&t.consent_no_button));
                 o.reply(chat, Outgoing::text(&t.consent_declined));

@@ -73,6 +73,12 @@ pub enum Outgoing {
         message_id: i32,
         buttons: Vec<Vec<Button>>,
     },
+    /// A file (`/mydata`'s export), with a short caption.
+    Document {
+        filename: String,
+        content: String,
+        caption: String,
+    },
 }
 
 impl Outgoing {
@@ -98,6 +104,7 @@ impl Outgoing {
             Outgoing::Message { .. } => "message",
             Outgoing::AnswerCallback { .. } => "answer_callback",
             Outgoing::EditButtons { .. } => "edit_buttons",
+            Outgoing::Document { .. } => "document",
         }
     }
 

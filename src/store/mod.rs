@@ -3,9 +3,11 @@
 //!
 //! Times are stored as milliseconds since the Unix epoch.
 
+mod circle;
 mod schedules;
 mod sqlite;
 
+pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 

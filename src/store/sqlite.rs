@@ -267,6 +267,9 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        let mut tx = self.begin_write().await?;
+        Self::expire_invites(&mut tx, now).await?;
+        tx.commit().await?;
         Ok((inbox, outbox))
     }
 
@@ -297,7 +300,9 @@ impl Store {
     pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
         let row = sqlx::query(
             "SELECT id, telegram_user_id, display_name, timezone, onboarding, stopped_at,
-                    quiet_start, quiet_end, paused_until
+                    quiet_start, quiet_end, paused_until,
+                    EXISTS (SELECT 1 FROM consents c WHERE c.member_id = members.id
+                            AND c.purpose = 'store_answers' AND c.revoked_at IS NULL)
              FROM members WHERE chat_id = ?",
         )
         .bind(chat.0)
@@ -320,25 +325,23 @@ impl Store {
                         end: LocalTime::parse(r.get(7)).unwrap_or(QuietHours::default().end),
                     },
                     paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
+                    consented: r.get::<bool, _>(9),
                 })
             }
             None => None,
         };
-        Ok(Person {
-            chat,
-            member,
-            session: None,
-            schedules: Vec::new(),
-        })
+        Ok(Person::new(chat, member))
     }
 
-    /// Applies the conversation's changes for `chat`, in order.
+    /// Applies the conversation's changes for `chat`, in order. Returns messages the
+    /// changes themselves produce (an export's file), to be queued after the outcome's own.
     pub async fn apply_changes(
         tx: &mut SqliteConnection,
         chat: ChatId,
         changes: &[Change],
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<Envelope>> {
+        let mut follow_ups = Vec::new();
         let mut skip_next = false;
         for (i, change) in changes.iter().enumerate() {
             if std::mem::take(&mut skip_next) {
@@ -371,6 +374,84 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Change::Reconsent {
+                    consent_wording,
+                    consent_version,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+                         SELECT id, 'store_answers', ?, ?, ? FROM members WHERE chat_id = ?",
+                    )
+                    .bind(consent_wording)
+                    .bind(consent_version)
+                    .bind(ms(now))
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::RegisterButtons(buttons) => {
+                    Self::register_buttons(&mut *tx, buttons, now).await?
+                }
+                Change::UseButtons { group } => Self::use_buttons(&mut *tx, group, now).await?,
+                Change::CreateInvite {
+                    member,
+                    token_hash,
+                    role,
+                    expires_at,
+                } => {
+                    Self::create_invite(
+                        &mut *tx,
+                        chat,
+                        *member,
+                        token_hash,
+                        *role,
+                        *expires_at,
+                        now,
+                    )
+                    .await?
+                }
+                Change::InviteFailed => Self::invite_failed(&mut *tx, chat, now).await?,
+                Change::AcceptInvite {
+                    invite,
+                    user,
+                    name,
+                    username,
+                } => {
+                    Self::accept_invite(
+                        &mut *tx,
+                        chat,
+                        *invite,
+                        *user,
+                        name,
+                        username.as_deref(),
+                        now,
+                    )
+                    .await?
+                }
+                Change::DeclineInvite { invite } => {
+                    Self::decline_invite(&mut *tx, chat, *invite, now).await?
+                }
+                Change::ConfirmTie {
+                    tie,
+                    role,
+                    wording,
+                    version,
+                } => Self::confirm_tie(&mut *tx, chat, *tie, *role, wording, *version, now).await?,
+                Change::EndTie { tie, why } => {
+                    Self::end_tie(&mut *tx, chat, *tie, why, now).await?
+                }
+                Change::MoveUp { tie } => Self::move_up(&mut *tx, chat, *tie, now).await?,
+                Change::SetAway { until } => Self::set_away(&mut *tx, chat, *until, now).await?,
+                Change::RevokeConsent { consent } => {
+                    Self::revoke_consent(&mut *tx, chat, *consent, now).await?
+                }
+                Change::Export { summary, caption } => follow_ups
+                    .extend(Self::export_messages(&mut *tx, chat, summary, caption, now).await?),
+                Change::Erase => Self::erase(&mut *tx, chat, now).await?,
                 Change::SetName(name) => {
                     sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
                         .bind(name)
@@ -557,7 +638,7 @@ impl Store {
                 }
             }
         }
-        Ok(())
+        Ok(follow_ups)
     }
 
     /// The member's newest session that is open (active or paused) and not expired.
@@ -896,15 +977,29 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
+            // A row sent on someone's consent goes only while that consent stands: checked
+            // here, at the moment of sending, not only when it was queued.
             let won: Option<i64> = sqlx::query_scalar(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1
-                 WHERE id = ? AND state = 'pending' RETURNING id",
+                 WHERE id = ? AND state = 'pending'
+                   AND (consent_id IS NULL OR EXISTS (
+                        SELECT 1 FROM consents c
+                        WHERE c.id = outbox.consent_id AND c.revoked_at IS NULL))
+                 RETURNING id",
             )
             .bind(id.0)
             .fetch_optional(&mut *tx)
             .await?;
             if won.is_some() {
                 claimed.push(*id);
+            } else {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'cancelled', last_error = 'consent withdrawn'
+                     WHERE id = ? AND state = 'pending'",
+                )
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;

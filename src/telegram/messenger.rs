@@ -1,7 +1,9 @@
 //! Performs one outbox call through teloxide and classifies the result.
 
 use teloxide::prelude::*;
-use teloxide::types::{CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use teloxide::types::{
+    CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId,
+};
 use teloxide::{ApiError, RequestError};
 
 use crate::domain::{Button, ChatId as OurChatId, Outgoing};
@@ -76,6 +78,20 @@ impl Messenger for TelegramMessenger {
                 }
                 req.await.map(|m| Some(m.id.0))
             }
+            Outgoing::Document {
+                filename,
+                content,
+                caption,
+            } => self
+                .bot
+                .send_document(
+                    chat_id,
+                    InputFile::memory(content.into_bytes()).file_name(filename),
+                )
+                .caption(caption)
+                .protect_content(true)
+                .await
+                .map(|m| Some(m.id.0)),
         };
         match result {
             Ok(message_id) => Delivered::Sent { message_id },

@@ -24,9 +24,11 @@ use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, Change, OpenSession, ScheduleView};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
+use crate::domain::circle::{Action, BUTTON_PREFIX, Pressed};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
+use crate::token::Tokens;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
@@ -43,6 +45,10 @@ pub struct Processor {
     /// Woken after every batch, so a changed schedule is seen at once.
     pub schedules_changed: Arc<Notify>,
     pub crash_at: Option<CrashPoint>,
+    /// Key for invite and button tokens (from the OS random source, read at start-up).
+    pub token_key: [u8; 32],
+    /// The bot's Telegram username, for invite links.
+    pub bot_username: Option<String>,
 }
 
 impl Processor {
@@ -196,6 +202,46 @@ impl Processor {
         Ok(())
     }
 
+    /// Loads what commands and presses may need about the person's circle, the invite a
+    /// `/start <token>` names, and the server-side button pressed. (Plain text skips this.)
+    async fn load_circle_side(
+        &self,
+        conn: &mut Conn,
+        person: &mut conversation::Person,
+        incoming: &Incoming,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        match &incoming.input {
+            Input::Command { name, args } => {
+                Store::load_circle(conn, person, now).await?;
+                if name == "start" && !args.is_empty() {
+                    let token = args.split_whitespace().next().unwrap_or("");
+                    person.invite =
+                        Some(Store::lookup_invite(conn, person.chat, token, now).await?);
+                }
+            }
+            Input::Callback {
+                data: Some(data), ..
+            } => {
+                if let Some(token) = data.strip_prefix(BUTTON_PREFIX) {
+                    Store::load_circle(conn, person, now).await?;
+                    let user = incoming.sender.as_ref().map(|s| s.user_id);
+                    let pressed = Store::pressed(conn, token, user, now).await?;
+                    if let Pressed::Live {
+                        action: Action::Accept { invite } | Action::Decline { invite },
+                        ..
+                    } = &pressed
+                    {
+                        person.invite = Some(Store::invite_by_id(conn, *invite, now).await?);
+                    }
+                    person.pressed = Some(pressed);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Applies one update. Returns (false, _) if it turned out to be processed already, and
     /// whether it changed anything the scheduler must see at once.
     async fn handle(
@@ -251,17 +297,23 @@ impl Processor {
                     })
                     .collect();
             }
+            self.load_circle_side(conn, &mut person, &incoming, now)
+                .await?;
+            let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),
                 next_session_id: Store::next_session_id(conn).await?,
                 now,
                 titles: self.dialogs.titles(),
+                tokens: &tokens,
+                bot_username: self.bot_username.as_deref(),
             };
             let outcome = conversation::respond(&person, &incoming, &ctx);
-            Store::apply_changes(conn, chat, &outcome.changes, now).await?;
+            let follow_ups = Store::apply_changes(conn, chat, &outcome.changes, now).await?;
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
-            replies = outcome.out.len();
+            Store::enqueue(conn, &follow_ups, Some(incoming.update_id), now).await?;
+            replies = outcome.out.len() + follow_ups.len();
             touched = outcome.changes.iter().any(|c| {
                 matches!(
                     c,

@@ -1,0 +1,190 @@
+//! What a person has agreed to and what is kept about them: `/consents` (see and withdraw,
+//! one tap each), `/mydata` (everything, as a file), `/delete` (erase everything, asked
+//! twice).
+
+use chrono::Duration;
+
+use super::circle::{date, keyboard};
+use super::{Change, Ctx, Outcome, Person};
+use crate::content::fill;
+use crate::domain::circle::{Action, Purpose};
+use crate::domain::{Envelope, Outgoing, Sender};
+
+const ERASE_TTL: Duration = Duration::hours(1);
+const MENU_TTL: Duration = Duration::hours(24);
+
+fn what<'a>(ctx: &'a Ctx, p: Purpose) -> &'a str {
+    let t = &ctx.content.texts;
+    match p {
+        Purpose::Nudges => &t.what_nudges,
+        Purpose::Alerts => &t.what_alerts,
+        Purpose::StoreAnswers => &t.what_store,
+    }
+}
+
+fn tie_name<'a>(person: &'a Person, tie: Option<i64>) -> &'a str {
+    tie.and_then(|id| person.circle.iter().find(|t| t.id == id))
+        .map(|t| t.name.as_str())
+        .unwrap_or("?")
+}
+
+/// `/consents`: every consent that stands, in plain language, each with a withdraw button.
+pub fn command_consents(o: &mut Outcome, person: &Person, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let Some(m) = &person.member else { return };
+    let mut lines = Vec::new();
+    let mut rows = Vec::new();
+    for c in &person.consents {
+        match c.purpose {
+            Purpose::StoreAnswers => {
+                lines.push(fill(
+                    &t.consent_line_store,
+                    &[("date", &date(c.granted_at))],
+                ));
+                rows.push(vec![(
+                    t.revoke_store_button.clone(),
+                    Action::Revoke { consent: c.id },
+                )]);
+            }
+            p => {
+                let name = tie_name(person, c.tie);
+                lines.push(fill(
+                    &t.consent_line_person,
+                    &[
+                        ("name", name),
+                        ("what", what(ctx, p)),
+                        ("date", &date(c.granted_at)),
+                    ],
+                ));
+                rows.push(vec![(
+                    fill(&t.revoke_button, &[("name", name), ("what", what(ctx, p))]),
+                    Action::Revoke { consent: c.id },
+                )]);
+            }
+        }
+    }
+    if lines.is_empty() {
+        o.reply(person.chat, Outgoing::text(&t.consents_none));
+        return;
+    }
+    let buttons = keyboard(o, ctx, m.telegram_user, Some(m.id), MENU_TTL, rows);
+    o.reply(
+        person.chat,
+        Outgoing::with_buttons(
+            fill(&t.consents_list, &[("list", &lines.join("\n"))]),
+            buttons,
+        ),
+    );
+}
+
+/// `/mydata`: the store assembles the file in the same transaction.
+pub fn command_mydata(o: &mut Outcome, person: &Person, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    if person.member.is_none() && person.supporting.is_empty() {
+        o.reply(person.chat, Outgoing::text(&t.mydata_nothing));
+        return;
+    }
+    o.changes.push(Change::Export {
+        summary: t.mydata_summary.clone(),
+        caption: t.mydata_caption.clone(),
+    });
+}
+
+/// `/delete`: what will be erased, then the first of two questions.
+pub fn command_delete(o: &mut Outcome, person: &Person, sender: &Sender, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    if person.member.is_none() && person.supporting.is_empty() {
+        o.reply(person.chat, Outgoing::text(&t.delete_nothing));
+        return;
+    }
+    let buttons = keyboard(
+        o,
+        ctx,
+        sender.user_id,
+        person.member.as_ref().map(|m| m.id),
+        ERASE_TTL,
+        vec![vec![
+            (t.erase_yes_button.clone(), Action::EraseAsk),
+            (t.erase_no_button.clone(), Action::EraseCancel),
+        ]],
+    );
+    o.reply(
+        person.chat,
+        Outgoing::with_buttons(&t.delete_explain, buttons),
+    );
+}
+
+pub(super) fn press(
+    o: &mut Outcome,
+    person: &Person,
+    sender: &Sender,
+    action: &Action,
+    ctx: &Ctx,
+) -> bool {
+    let t = &ctx.content.texts;
+    let chat = person.chat;
+    match action {
+        Action::Revoke { consent } => {
+            let Some(c) = person.consents.iter().find(|c| c.id == *consent) else {
+                return false;
+            };
+            o.changes.push(Change::RevokeConsent { consent: c.id });
+            let receipt = match c.purpose {
+                Purpose::StoreAnswers => {
+                    o.changes.push(Change::Stop);
+                    t.revoked_store.clone()
+                }
+                p => fill(
+                    &t.revoked_person,
+                    &[("name", tie_name(person, c.tie)), ("what", what(ctx, p))],
+                ),
+            };
+            o.reply(chat, Outgoing::text(receipt));
+            true
+        }
+        Action::EraseAsk => {
+            let buttons = keyboard(
+                o,
+                ctx,
+                sender.user_id,
+                person.member.as_ref().map(|m| m.id),
+                ERASE_TTL,
+                vec![vec![
+                    (t.erase_now_button.clone(), Action::EraseNow),
+                    (t.erase_no_button.clone(), Action::EraseCancel),
+                ]],
+            );
+            o.reply(chat, Outgoing::with_buttons(&t.delete_sure, buttons));
+            true
+        }
+        Action::EraseCancel => {
+            o.reply(chat, Outgoing::text(&t.delete_cancelled));
+            true
+        }
+        Action::EraseNow => {
+            if person.member.is_none() && person.supporting.is_empty() {
+                return false;
+            }
+            o.changes.push(Change::Erase);
+            // Their people learn only that the link has ended.
+            if let Some(m) = &person.member {
+                let name = m.name_or(&t.default_name);
+                for tie in &person.circle {
+                    o.out.push(Envelope::reply(
+                        tie.chat,
+                        Outgoing::text(fill(&t.link_ended, &[("name", name)])),
+                    ));
+                }
+            }
+            for s in &person.supporting {
+                o.out.push(Envelope::reply(
+                    s.member_chat,
+                    Outgoing::text(fill(&t.left_told, &[("name", &sender.first_name)])),
+                ));
+            }
+            o.reply(chat, Outgoing::text(&t.delete_done));
+            true
+        }
+        _ => false,
+    }
+}

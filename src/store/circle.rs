@@ -1,0 +1,972 @@
+//! SQL for the circle: invites, ties, away, consents, server-side buttons, the audit trail,
+//! and the two whole-person operations, export (`/mydata`) and erasure (`/delete`).
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::{Row, SqliteConnection};
+
+use super::sqlite::Store;
+use super::{from_ms, ms};
+use crate::conversation::Person;
+use crate::conversation::circle::NewButton;
+use crate::domain::circle::{
+    Action, ConsentView, InviteLookup, Pressed, Purpose, Role, Supporting, Tie, TieStatus,
+};
+use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, UserId};
+
+/// Failed invite attempts allowed per chat in [`INVITE_WINDOW`] before even valid-looking
+/// tokens are refused.
+pub const INVITE_FAILURES_ALLOWED: i64 = 5;
+pub const INVITE_WINDOW: Duration = Duration::hours(1);
+
+/// The columns that tie a row to a person: a member id, a chat, a Telegram user.
+const MEMBER_COLUMNS: &[&str] = &["member_id"];
+const CHAT_COLUMNS: &[&str] = &["chat_id", "actor_chat", "used_by_chat"];
+const USER_COLUMNS: &[&str] = &["user_id", "telegram_user_id"];
+/// Tables whose rows are about nobody in particular.
+const NOT_PERSONAL: &[&str] = &["dialog_versions", "telegram_cursor", "scheduler_heartbeat"];
+
+/// A plain name for what a table holds, for the `/mydata` summary (the file itself keeps
+/// the table names).
+fn kind_of(table: &str) -> &str {
+    match table {
+        "members" => "your profile",
+        "answers" => "answers",
+        "sessions" => "check-ins",
+        "slots" => "scheduled check-ins",
+        "schedules" => "schedules",
+        "consents" => "consents",
+        "circle" => "people in a circle",
+        "invites" => "invite links",
+        "outbox" => "messages I sent or will send",
+        "inbox" => "messages you sent (their content is already erased)",
+        "audit" => "audit entries",
+        "buttons" => "buttons I showed you",
+        other => other,
+    }
+}
+
+fn status(s: &str) -> TieStatus {
+    if s == "awaiting" {
+        TieStatus::Awaiting
+    } else {
+        TieStatus::Active
+    }
+}
+
+/// Who a whole-person operation is about: their chat and user, and their member id if
+/// they are a member.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject {
+    pub chat: ChatId,
+    pub user: Option<UserId>,
+    pub member: Option<MemberId>,
+}
+
+pub(super) async fn audit(
+    tx: &mut SqliteConnection,
+    event: &str,
+    member: Option<i64>,
+    circle: Option<i64>,
+    invite: Option<i64>,
+    consent: Option<i64>,
+    actor: Option<ChatId>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, event, member_id, circle_id, invite_id, consent_id, actor_chat)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(ms(now))
+    .bind(event)
+    .bind(member)
+    .bind(circle)
+    .bind(invite)
+    .bind(consent)
+    .bind(actor.map(|c| c.0))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Fills in the circle side of `person`: their circle and consents (if a member), whom
+    /// they support, and whether they are away.
+    pub async fn load_circle(
+        tx: &mut SqliteConnection,
+        person: &mut Person,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        if let Some(m) = &person.member {
+            let rows = sqlx::query(
+                "SELECT c.id, c.invite_id, c.chat_id, c.user_id, c.name, c.username, c.role,
+                        c.status, c.position, a.away_until, c.created_at
+                 FROM circle c LEFT JOIN away a ON a.chat_id = c.chat_id
+                 WHERE c.member_id = ? AND c.status != 'ended'
+                 ORDER BY c.position, c.id",
+            )
+            .bind(m.id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+            person.circle = rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(Tie {
+                        id: r.get(0),
+                        invite_id: r.get(1),
+                        chat: ChatId(r.get(2)),
+                        user: UserId(r.get(3)),
+                        name: r.get(4),
+                        username: r.get(5),
+                        role: Role::parse(r.get(6))?,
+                        status: status(r.get(7)),
+                        position: r.get(8),
+                        away_until: r.get::<Option<i64>, _>(9).map(from_ms),
+                        since: from_ms(r.get(10)),
+                    })
+                })
+                .collect();
+            let rows = sqlx::query(
+                "SELECT id, purpose, circle_id, granted_at FROM consents
+                 WHERE member_id = ? AND revoked_at IS NULL ORDER BY id",
+            )
+            .bind(m.id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+            person.consents = rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(ConsentView {
+                        id: r.get(0),
+                        purpose: Purpose::parse(r.get(1))?,
+                        tie: r.get(2),
+                        granted_at: from_ms(r.get(3)),
+                    })
+                })
+                .collect();
+        }
+        let rows = sqlx::query(
+            "SELECT c.id, c.member_id, m.chat_id, m.display_name, c.role, c.status,
+                    coalesce(c.confirmed_at, c.created_at)
+             FROM circle c JOIN members m ON m.id = c.member_id
+             WHERE c.chat_id = ? AND c.status != 'ended' ORDER BY c.id",
+        )
+        .bind(person.chat.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        person.supporting = rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(Supporting {
+                    tie: r.get(0),
+                    member: MemberId(r.get(1)),
+                    member_chat: ChatId(r.get(2)),
+                    member_name: r.get::<Option<String>, _>(3).unwrap_or_default(),
+                    role: Role::parse(r.get(4))?,
+                    status: status(r.get(5)),
+                    since: from_ms(r.get(6)),
+                })
+            })
+            .collect();
+        person.away_until = sqlx::query_scalar("SELECT away_until FROM away WHERE chat_id = ?")
+            .bind(person.chat.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(from_ms)
+            .filter(|t| *t > now);
+        Ok(())
+    }
+
+    /// Looks up an invite token from `chat`. Every kind of bad token gives `Invalid`; a chat
+    /// with too many recent failures gets `RateLimited` without any lookup.
+    pub async fn lookup_invite(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<InviteLookup> {
+        let failures: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM invite_failures WHERE chat_id = ? AND at > ?")
+                .bind(chat.0)
+                .bind(ms(now - INVITE_WINDOW))
+                .fetch_one(&mut *tx)
+                .await?;
+        if failures >= INVITE_FAILURES_ALLOWED {
+            return Ok(InviteLookup::RateLimited);
+        }
+        if !crate::token::looks_like_invite(token) {
+            return Ok(InviteLookup::Invalid);
+        }
+        // Compared by hash, inside the database's index: the token itself is never stored.
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM invites WHERE token_hash = ?")
+            .bind(crate::token::hash(token))
+            .fetch_optional(&mut *tx)
+            .await?;
+        match id {
+            Some(id) => Self::invite_by_id(tx, id, now).await,
+            None => Ok(InviteLookup::Invalid),
+        }
+    }
+
+    /// An invite by id, if it is still open and unexpired.
+    pub async fn invite_by_id(
+        tx: &mut SqliteConnection,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<InviteLookup> {
+        let row = sqlx::query(
+            "SELECT i.id, i.member_id, m.telegram_user_id, m.chat_id, m.display_name, i.role,
+                    i.expires_at
+             FROM invites i JOIN members m ON m.id = i.member_id
+             WHERE i.id = ? AND i.state = 'open' AND i.expires_at > ? AND m.stopped_at IS NULL",
+        )
+        .bind(id)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row
+            .and_then(|r| {
+                Some(InviteLookup::Valid {
+                    invite: r.get(0),
+                    member: MemberId(r.get(1)),
+                    member_user: UserId(r.get(2)),
+                    member_chat: ChatId(r.get(3)),
+                    member_name: r.get::<Option<String>, _>(4).unwrap_or_default(),
+                    role: Role::parse(r.get(5))?,
+                    expires_at: from_ms(r.get(6)),
+                })
+            })
+            .unwrap_or(InviteLookup::Invalid))
+    }
+
+    /// What a press on server-side button `token` by `user` may do: live only if it was
+    /// made for that user, is unexpired and unused.
+    pub async fn pressed(
+        tx: &mut SqliteConnection,
+        token: &str,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Pressed> {
+        let Some(user) = user else {
+            return Ok(Pressed::Dead);
+        };
+        let row = sqlx::query(
+            "SELECT grp, label, action FROM buttons
+             WHERE token = ? AND user_id = ? AND expires_at > ? AND used_at IS NULL",
+        )
+        .bind(token)
+        .bind(user.0)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row
+            .and_then(|r| {
+                let action: Action = serde_json::from_str(r.get::<&str, _>(2)).ok()?;
+                Some(Pressed::Live {
+                    group: r.get(0),
+                    label: r.get(1),
+                    action,
+                })
+            })
+            .unwrap_or(Pressed::Dead))
+    }
+
+    pub(super) async fn register_buttons(
+        tx: &mut SqliteConnection,
+        buttons: &[NewButton],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        for b in buttons {
+            sqlx::query(
+                "INSERT INTO buttons (token, grp, user_id, member_id, label, action, created_at, expires_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&b.token)
+            .bind(&b.group)
+            .bind(b.user.0)
+            .bind(b.member.map(|m| m.0))
+            .bind(&b.label)
+            .bind(serde_json::to_string(&b.action)?)
+            .bind(ms(now))
+            .bind(ms(b.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn use_buttons(
+        tx: &mut SqliteConnection,
+        group: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE buttons SET used_at = ? WHERE grp = ? AND used_at IS NULL")
+            .bind(ms(now))
+            .bind(group)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn create_invite(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        member: MemberId,
+        token_hash: &str,
+        role: Role,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO invites (member_id, token_hash, role, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(member.0)
+        .bind(token_hash)
+        .bind(role.as_str())
+        .bind(ms(now))
+        .bind(ms(expires_at))
+        .fetch_one(&mut *tx)
+        .await?;
+        audit(
+            tx,
+            "invite_created",
+            Some(member.0),
+            None,
+            Some(id),
+            None,
+            Some(chat),
+            now,
+        )
+        .await
+    }
+
+    pub(super) async fn invite_failed(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO invite_failures (chat_id, at) VALUES (?, ?)")
+            .bind(chat.0)
+            .bind(ms(now))
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The invitee accepts: the invite is used up and they join the circle, awaiting the
+    /// member's confirmation. Applies only to an invite still open.
+    pub(super) async fn accept_invite(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        invite: i64,
+        user: UserId,
+        name: &str,
+        username: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(
+            "UPDATE invites SET state = 'used', used_at = ?, used_by_chat = ?
+             WHERE id = ? AND state = 'open' AND expires_at > ? RETURNING member_id, role",
+        )
+        .bind(ms(now))
+        .bind(chat.0)
+        .bind(invite)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            anyhow::bail!("invite {invite} is no longer open");
+        };
+        let member: i64 = row.get(0);
+        let role: String = row.get(1);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO circle (member_id, invite_id, chat_id, user_id, name, username, role,
+                                 status, position, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'awaiting',
+                     (SELECT coalesce(max(position), 0) + 1 FROM circle WHERE member_id = ?), ?)
+             RETURNING id",
+        )
+        .bind(member)
+        .bind(invite)
+        .bind(chat.0)
+        .bind(user.0)
+        .bind(name)
+        .bind(username)
+        .bind(&role)
+        .bind(member)
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        audit(
+            tx,
+            "invite_used",
+            Some(member),
+            Some(id),
+            Some(invite),
+            None,
+            Some(chat),
+            now,
+        )
+        .await
+    }
+
+    pub(super) async fn decline_invite(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        invite: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let member: Option<i64> = sqlx::query_scalar(
+            "UPDATE invites SET state = 'declined', used_at = ?, used_by_chat = ?
+             WHERE id = ? AND state = 'open' RETURNING member_id",
+        )
+        .bind(ms(now))
+        .bind(chat.0)
+        .bind(invite)
+        .fetch_optional(&mut *tx)
+        .await?;
+        audit(
+            tx,
+            "invite_declined",
+            member,
+            None,
+            Some(invite),
+            None,
+            Some(chat),
+            now,
+        )
+        .await
+    }
+
+    /// The member confirms: the tie is active, with one consent per purpose of its role.
+    pub(super) async fn confirm_tie(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tie: i64,
+        role: Role,
+        wording: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let member: Option<i64> = sqlx::query_scalar(
+            "UPDATE circle SET status = 'active', confirmed_at = ?
+             WHERE id = ? AND status = 'awaiting'
+               AND member_id = (SELECT id FROM members WHERE chat_id = ?)
+             RETURNING member_id",
+        )
+        .bind(ms(now))
+        .bind(tie)
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(member) = member else {
+            anyhow::bail!("tie {tie} is not awaiting this member's confirmation");
+        };
+        audit(
+            tx,
+            "pairing_confirmed",
+            Some(member),
+            Some(tie),
+            None,
+            None,
+            Some(chat),
+            now,
+        )
+        .await?;
+        for purpose in role.purposes() {
+            let consent: i64 = sqlx::query_scalar(
+                "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at, circle_id)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(member)
+            .bind(purpose.as_str())
+            .bind(wording)
+            .bind(version)
+            .bind(ms(now))
+            .bind(tie)
+            .fetch_one(&mut *tx)
+            .await?;
+            audit(
+                tx,
+                "consent_granted",
+                Some(member),
+                Some(tie),
+                None,
+                Some(consent),
+                Some(chat),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a tie (removed by the member, left by the supporter, or not confirmed): its
+    /// consents are revoked and anything pending on them is cancelled, in this transaction.
+    pub(super) async fn end_tie(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tie: i64,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        // Only the member or the person in the tie may end it.
+        let member: Option<i64> = sqlx::query_scalar(
+            "UPDATE circle SET status = 'ended', ended_at = ?, ended_why = ?
+             WHERE id = ? AND status != 'ended'
+               AND (chat_id = ? OR member_id = (SELECT id FROM members WHERE chat_id = ?))
+             RETURNING member_id",
+        )
+        .bind(ms(now))
+        .bind(why)
+        .bind(tie)
+        .bind(chat.0)
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(member) = member else {
+            anyhow::bail!("tie {tie} cannot be ended from this chat");
+        };
+        let event = match why {
+            "left" => "left_circle",
+            "removed" => "removed_from_circle",
+            _ => "pairing_not_confirmed",
+        };
+        audit(
+            tx,
+            event,
+            Some(member),
+            Some(tie),
+            None,
+            None,
+            Some(chat),
+            now,
+        )
+        .await?;
+        let consents: Vec<i64> = sqlx::query_scalar(
+            "UPDATE consents SET revoked_at = ? WHERE circle_id = ? AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(ms(now))
+        .bind(tie)
+        .fetch_all(&mut *tx)
+        .await?;
+        for c in consents {
+            Self::after_revocation(tx, member, c, chat, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Audits a revoked consent and cancels what was waiting on it.
+    async fn after_revocation(
+        tx: &mut SqliteConnection,
+        member: i64,
+        consent: i64,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        audit(
+            tx,
+            "consent_revoked",
+            Some(member),
+            None,
+            None,
+            Some(consent),
+            Some(chat),
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', last_error = 'consent withdrawn'
+             WHERE consent_id = ? AND state = 'pending'",
+        )
+        .bind(consent)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes one of the member's (this chat's) consents.
+    pub(super) async fn revoke_consent(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        consent: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(
+            "UPDATE consents SET revoked_at = ?
+             WHERE id = ? AND revoked_at IS NULL
+               AND member_id = (SELECT id FROM members WHERE chat_id = ?)
+             RETURNING member_id, purpose",
+        )
+        .bind(ms(now))
+        .bind(consent)
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            anyhow::bail!("consent {consent} is not this member's to revoke");
+        };
+        let member: i64 = row.get(0);
+        if row.get::<&str, _>(1) == Purpose::StoreAnswers.as_str() {
+            // No answer is stored without consent: an open check-in ends here.
+            sqlx::query(
+                "UPDATE sessions SET status = 'expired', updated_at = ?
+                 WHERE member_id = ? AND status IN ('active', 'paused')",
+            )
+            .bind(ms(now))
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Self::after_revocation(tx, member, consent, chat, now).await
+    }
+
+    pub(super) async fn move_up(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tie: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM circle c JOIN members m ON m.id = c.member_id
+             WHERE m.chat_id = ? AND c.status != 'ended' ORDER BY c.position, c.id",
+        )
+        .bind(chat.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(i) = ids.iter().position(|id| *id == tie).filter(|i| *i > 0) else {
+            anyhow::bail!("tie {tie} cannot move up in this member's circle");
+        };
+        let mut order = ids.clone();
+        order.swap(i - 1, i);
+        for (pos, id) in order.iter().enumerate() {
+            sqlx::query("UPDATE circle SET position = ? WHERE id = ?")
+                .bind(pos as i64 + 1)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let member: Option<i64> = sqlx::query_scalar("SELECT member_id FROM circle WHERE id = ?")
+            .bind(tie)
+            .fetch_optional(&mut *tx)
+            .await?;
+        audit(
+            tx,
+            "circle_reordered",
+            member,
+            Some(tie),
+            None,
+            None,
+            Some(chat),
+            now,
+        )
+        .await
+    }
+
+    pub(super) async fn set_away(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        match until {
+            Some(u) => {
+                sqlx::query(
+                    "INSERT INTO away (chat_id, away_until) VALUES (?, ?)
+                     ON CONFLICT (chat_id) DO UPDATE SET away_until = excluded.away_until",
+                )
+                .bind(chat.0)
+                .bind(ms(u))
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM away WHERE chat_id = ?")
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let event = if until.is_some() {
+            "away_set"
+        } else {
+            "away_ended"
+        };
+        audit(tx, event, None, None, None, None, Some(chat), now).await
+    }
+
+    /// Queues a message that may only go out while `consent` stands: it is cancelled when
+    /// the consent is revoked, and checked again when it is about to be sent.
+    pub async fn enqueue_consented(
+        tx: &mut SqliteConnection,
+        envelope: &Envelope,
+        consent: i64,
+        about: MemberId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<OutboxId> {
+        let ids = Self::enqueue(tx, std::slice::from_ref(envelope), None, now).await?;
+        let id = ids[0];
+        sqlx::query("UPDATE outbox SET consent_id = ?, member_id = ? WHERE id = ?")
+            .bind(consent)
+            .bind(about.0)
+            .bind(id.0)
+            .execute(tx)
+            .await?;
+        Ok(id)
+    }
+
+    /// Marks open invites past their time as expired (with an audit entry each).
+    pub(super) async fn expire_invites(
+        tx: &mut SqliteConnection,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
+        let rows = sqlx::query(
+            "UPDATE invites SET state = 'expired' WHERE state = 'open' AND expires_at <= ?
+             RETURNING id, member_id",
+        )
+        .bind(ms(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            audit(
+                tx,
+                "invite_expired",
+                Some(r.get(1)),
+                None,
+                Some(r.get(0)),
+                None,
+                None,
+                now,
+            )
+            .await?;
+        }
+        sqlx::query("DELETE FROM invite_failures WHERE at < ?")
+            .bind(ms(now - INVITE_WINDOW))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM buttons WHERE expires_at < ?")
+            .bind(ms(now - Duration::days(1)))
+            .execute(&mut *tx)
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    // ---- the whole person ------------------------------------------------------------------
+
+    /// Whom this chat is, for export and erasure.
+    pub(super) async fn subject(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<Subject> {
+        let row = sqlx::query("SELECT id, telegram_user_id FROM members WHERE chat_id = ?")
+            .bind(chat.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user: Option<i64> = match &row {
+            Some(r) => Some(r.get(1)),
+            None => {
+                sqlx::query_scalar("SELECT user_id FROM circle WHERE chat_id = ? LIMIT 1")
+                    .bind(chat.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        Ok(Subject {
+            chat,
+            // In a private chat the chat id is the user's id.
+            user: Some(UserId(user.unwrap_or(chat.0))),
+            member: row.map(|r| MemberId(r.get(0))),
+        })
+    }
+
+    /// Every table with a column that can point at a person, and the condition that finds
+    /// this subject's rows in it (with its values). Derived from the schema itself, so a new
+    /// table is covered by export and erasure without anyone remembering to add it.
+    pub async fn personal_tables(
+        tx: &mut SqliteConnection,
+        who: Subject,
+    ) -> anyhow::Result<Vec<(String, String, Vec<i64>)>> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::new();
+        for table in tables {
+            if NOT_PERSONAL.contains(&table.as_str()) {
+                continue;
+            }
+            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}')"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut terms = Vec::new();
+            let mut values = Vec::new();
+            for col in &columns {
+                let c = col.as_str();
+                let value = if (table == "members" && c == "id") || MEMBER_COLUMNS.contains(&c) {
+                    who.member.map(|m| m.0)
+                } else if CHAT_COLUMNS.contains(&c) {
+                    Some(who.chat.0)
+                } else if USER_COLUMNS.contains(&c) {
+                    who.user.map(|u| u.0)
+                } else {
+                    None
+                };
+                if let Some(v) = value {
+                    terms.push(format!("\"{col}\" = ?"));
+                    values.push(v);
+                }
+            }
+            if !terms.is_empty() {
+                out.push((table, terms.join(" OR "), values));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everything stored about this chat's person, table by table, plus counts for the
+    /// summary. Earlier exports waiting in the outbox are not repeated inside the new one.
+    pub(super) async fn export(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Value, Vec<(String, usize)>)> {
+        let who = Self::subject(tx, chat).await?;
+        let mut tables = Map::new();
+        let mut counts = Vec::new();
+        for (table, condition, values) in Self::personal_tables(tx, who).await? {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM \"{table}\" WHERE {condition}"
+            )));
+            for v in &values {
+                q = q.bind(*v);
+            }
+            let rows = q.fetch_all(&mut *tx).await?;
+            let mut list = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut obj = Map::new();
+                for (i, col) in sqlx::Row::columns(r).iter().enumerate() {
+                    let name = sqlx::Column::name(col).to_string();
+                    let v = if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                        json!(v)
+                    } else if let Ok(v) = r.try_get::<Option<f64>, _>(i) {
+                        json!(v)
+                    } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+                        // JSON columns (answers, sessions, messages) are shown as JSON.
+                        match v.as_deref().map(serde_json::from_str::<Value>) {
+                            Some(Ok(parsed)) if parsed.is_object() || parsed.is_array() => parsed,
+                            _ => json!(v),
+                        }
+                    } else {
+                        Value::Null
+                    };
+                    obj.insert(name, v);
+                }
+                if table == "outbox"
+                    && obj
+                        .get("payload")
+                        .and_then(|p| p.get("type"))
+                        .is_some_and(|t| t == "document")
+                {
+                    obj.insert("payload".into(), json!("(an earlier export)"));
+                }
+                list.push(Value::Object(obj));
+            }
+            if !list.is_empty() {
+                counts.push((table.clone(), list.len()));
+            }
+            tables.insert(table, Value::Array(list));
+        }
+        audit(
+            tx,
+            "export",
+            who.member.map(|m| m.0),
+            None,
+            None,
+            None,
+            Some(chat),
+            now,
+        )
+        .await?;
+        let doc = json!({
+            "about": "Everything staywell stores about you, table by table. Times are milliseconds since 1970 (UTC).",
+            "exported_at": now.to_rfc3339(),
+            "tables": tables,
+        });
+        Ok((doc, counts))
+    }
+
+    /// Erases every row about this chat's person — as a member (answers, sessions, slots,
+    /// schedules, consents, circle, invites, buttons, outbox, audit) and in anyone's circle —
+    /// and leaves one audit entry without identity. Inbox rows (already without content)
+    /// lose their chat. Messages queued after this (the goodbye, the notices) still go.
+    pub(super) async fn erase(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let who = Self::subject(tx, chat).await?;
+        sqlx::query("UPDATE inbox SET chat_id = NULL, payload = NULL WHERE chat_id = ?")
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        // Messages to others about this member (alerts, nudges) go too.
+        if let Some(m) = who.member {
+            sqlx::query("DELETE FROM outbox WHERE member_id = ?")
+                .bind(m.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut tables = Self::personal_tables(tx, who).await?;
+        // Children before parents; `members` last.
+        tables.sort_by_key(|(t, _, _)| (t == "members", t == "sessions", t.clone()));
+        for (table, condition, values) in tables {
+            if table == "inbox" {
+                continue;
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM \"{table}\" WHERE {condition}"
+            )));
+            for v in &values {
+                q = q.bind(*v);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        audit(tx, "erasure", None, None, None, None, None, now).await
+    }
+
+    /// Follow-up messages of an export: the summary and the file.
+    pub(super) async fn export_messages(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        summary: &str,
+        caption: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Envelope>> {
+        let (doc, counts) = Self::export(tx, chat, now).await?;
+        let list: Vec<String> = counts
+            .iter()
+            .map(|(table, n)| format!("• {}: {n}", kind_of(table)))
+            .collect();
+        Ok(vec![
+            Envelope {
+                chat,
+                lane: Lane::Reply,
+                body: Outgoing::text(crate::content::fill(summary, &[("list", &list.join("\n"))])),
+            },
+            Envelope {
+                chat,
+                lane: Lane::Reply,
+                body: Outgoing::Document {
+                    filename: "staywell-mydata.json".into(),
+                    content: serde_json::to_string_pretty(&doc)?,
+                    caption: caption.to_string(),
+                },
+            },
+        ])
+    }
+}
