@@ -696,16 +696,19 @@ impl Store {
         audit(tx, event, None, None, None, None, Some(chat), now).await
     }
 
-    /// Queues a message that may only go out while `consent` stands: it is cancelled when
-    /// the consent is revoked, and checked again when it is about to be sent.
+    /// Queues a message (not before `not_before`) that may only go out while `consent`
+    /// stands: it is cancelled when the consent is revoked, and checked again when it is
+    /// about to be sent.
     pub async fn enqueue_consented(
         tx: &mut SqliteConnection,
         envelope: &Envelope,
         consent: i64,
         about: MemberId,
         now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
     ) -> anyhow::Result<OutboxId> {
-        let ids = Self::enqueue(tx, std::slice::from_ref(envelope), None, now).await?;
+        let ids =
+            Self::enqueue_at(tx, std::slice::from_ref(envelope), None, now, not_before).await?;
         let id = ids[0];
         sqlx::query("UPDATE outbox SET consent_id = ?, member_id = ? WHERE id = ?")
             .bind(consent)
@@ -755,10 +758,7 @@ impl Store {
     // ---- the whole person ------------------------------------------------------------------
 
     /// Whom this chat is, for export and erasure.
-    pub(super) async fn subject(
-        tx: &mut SqliteConnection,
-        chat: ChatId,
-    ) -> anyhow::Result<Subject> {
+    pub async fn subject_of(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Subject> {
         let row = sqlx::query("SELECT id, telegram_user_id FROM members WHERE chat_id = ?")
             .bind(chat.0)
             .fetch_optional(&mut *tx)
@@ -835,7 +835,7 @@ impl Store {
         chat: ChatId,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Value, Vec<(String, usize)>)> {
-        let who = Self::subject(tx, chat).await?;
+        let who = Self::subject_of(tx, chat).await?;
         let mut tables = Map::new();
         let mut counts = Vec::new();
         for (table, condition, values) in Self::personal_tables(tx, who).await? {
@@ -909,7 +909,7 @@ impl Store {
         chat: ChatId,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let who = Self::subject(tx, chat).await?;
+        let who = Self::subject_of(tx, chat).await?;
         sqlx::query("UPDATE inbox SET chat_id = NULL, payload = NULL WHERE chat_id = ?")
             .bind(chat.0)
             .execute(&mut *tx)

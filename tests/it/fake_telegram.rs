@@ -71,6 +71,7 @@ pub struct FilePart {
     pub field: String,
     pub file_name: String,
     pub len: usize,
+    pub bytes: Vec<u8>,
 }
 
 /// A successful `sendMessage`.
@@ -992,6 +993,7 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> (Vec<(String, String)>, V
                 field: name,
                 file_name,
                 len: content.len(),
+                bytes: content.to_vec(),
             }),
             None => form.push((name, String::from_utf8_lossy(content).into_owned())),
         }

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod chat;
+mod circle;
 mod cli;
 mod conversation;
 mod delivery;
