@@ -183,7 +183,7 @@ fn ask_role(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
 
 fn create_invite(o: &mut Outcome, person: &Person, m: &Member, role: Role, ctx: &Ctx) {
     let t = &ctx.content.texts;
-    let Some(bot) = ctx.bot_username.as_deref() else {
+    let Some(bot) = ctx.bot_username else {
         o.reply(person.chat, Outgoing::text(&t.invite_unavailable));
         return;
     };

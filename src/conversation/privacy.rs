@@ -22,7 +22,7 @@ fn what<'a>(ctx: &'a Ctx, p: Purpose) -> &'a str {
     }
 }
 
-fn tie_name<'a>(person: &'a Person, tie: Option<i64>) -> &'a str {
+fn tie_name(person: &Person, tie: Option<i64>) -> &str {
     tie.and_then(|id| person.circle.iter().find(|t| t.id == id))
         .map(|t| t.name.as_str())
         .unwrap_or("?")

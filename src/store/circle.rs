@@ -63,16 +63,29 @@ pub struct Subject {
     pub member: Option<MemberId>,
 }
 
+/// What an audit entry points at: ids only, never content.
+#[derive(Default)]
+pub(super) struct Entry {
+    pub member: Option<i64>,
+    pub circle: Option<i64>,
+    pub invite: Option<i64>,
+    pub consent: Option<i64>,
+    pub actor: Option<ChatId>,
+}
+
 pub(super) async fn audit(
     tx: &mut SqliteConnection,
     event: &str,
-    member: Option<i64>,
-    circle: Option<i64>,
-    invite: Option<i64>,
-    consent: Option<i64>,
-    actor: Option<ChatId>,
+    e: Entry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let Entry {
+        member,
+        circle,
+        invite,
+        consent,
+        actor,
+    } = e;
     sqlx::query(
         "INSERT INTO audit (at, event, member_id, circle_id, invite_id, consent_id, actor_chat)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -331,11 +344,12 @@ impl Store {
         audit(
             tx,
             "invite_created",
-            Some(member.0),
-            None,
-            Some(id),
-            None,
-            Some(chat),
+            Entry {
+                member: Some(member.0),
+                invite: Some(id),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await
@@ -401,11 +415,13 @@ impl Store {
         audit(
             tx,
             "invite_used",
-            Some(member),
-            Some(id),
-            Some(invite),
-            None,
-            Some(chat),
+            Entry {
+                member: Some(member),
+                circle: Some(id),
+                invite: Some(invite),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await
@@ -429,11 +445,12 @@ impl Store {
         audit(
             tx,
             "invite_declined",
-            member,
-            None,
-            Some(invite),
-            None,
-            Some(chat),
+            Entry {
+                member,
+                invite: Some(invite),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await
@@ -466,11 +483,12 @@ impl Store {
         audit(
             tx,
             "pairing_confirmed",
-            Some(member),
-            Some(tie),
-            None,
-            None,
-            Some(chat),
+            Entry {
+                member: Some(member),
+                circle: Some(tie),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await?;
@@ -490,11 +508,13 @@ impl Store {
             audit(
                 tx,
                 "consent_granted",
-                Some(member),
-                Some(tie),
-                None,
-                Some(consent),
-                Some(chat),
+                Entry {
+                    member: Some(member),
+                    circle: Some(tie),
+                    consent: Some(consent),
+                    actor: Some(chat),
+                    ..Entry::default()
+                },
                 now,
             )
             .await?;
@@ -536,11 +556,12 @@ impl Store {
         audit(
             tx,
             event,
-            Some(member),
-            Some(tie),
-            None,
-            None,
-            Some(chat),
+            Entry {
+                member: Some(member),
+                circle: Some(tie),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await?;
@@ -568,11 +589,12 @@ impl Store {
         audit(
             tx,
             "consent_revoked",
-            Some(member),
-            None,
-            None,
-            Some(consent),
-            Some(chat),
+            Entry {
+                member: Some(member),
+                consent: Some(consent),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await?;
@@ -654,11 +676,12 @@ impl Store {
         audit(
             tx,
             "circle_reordered",
-            member,
-            Some(tie),
-            None,
-            None,
-            Some(chat),
+            Entry {
+                member,
+                circle: Some(tie),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await
@@ -693,7 +716,16 @@ impl Store {
         } else {
             "away_ended"
         };
-        audit(tx, event, None, None, None, None, Some(chat), now).await
+        audit(
+            tx,
+            event,
+            Entry {
+                actor: Some(chat),
+                ..Entry::default()
+            },
+            now,
+        )
+        .await
     }
 
     /// Queues a message (not before `not_before`) that may only go out while `consent`
@@ -735,11 +767,11 @@ impl Store {
             audit(
                 tx,
                 "invite_expired",
-                Some(r.get(1)),
-                None,
-                Some(r.get(0)),
-                None,
-                None,
+                Entry {
+                    member: Some(r.get(1)),
+                    invite: Some(r.get(0)),
+                    ..Entry::default()
+                },
                 now,
             )
             .await?;
@@ -884,11 +916,11 @@ impl Store {
         audit(
             tx,
             "export",
-            who.member.map(|m| m.0),
-            None,
-            None,
-            None,
-            Some(chat),
+            Entry {
+                member: who.member.map(|m| m.0),
+                actor: Some(chat),
+                ..Entry::default()
+            },
             now,
         )
         .await?;
@@ -936,7 +968,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        audit(tx, "erasure", None, None, None, None, None, now).await
+        audit(tx, "erasure", Entry::default(), now).await
     }
 
     /// Follow-up messages of an export: the summary and the file.

@@ -208,3 +208,33 @@ fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
         1
     );
 }
+
+#[test]
+fn the_circle_script_invites_withdraws_expires_and_erases() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("world.db");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/circle.txt");
+    let out = chat(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+    assert_eq!(count("SELECT count(*) FROM members"), 0, "Alex erased");
+    assert_eq!(count("SELECT count(*) FROM circle"), 0);
+    assert_eq!(count("SELECT count(*) FROM invites"), 0);
+    assert_eq!(count("SELECT count(*) FROM consents"), 0);
+    assert_eq!(
+        count("SELECT count(*) FROM audit WHERE event = 'erasure' AND member_id IS NULL"),
+        1
+    );
+}
