@@ -97,6 +97,28 @@ pub fn command_delete(o: &mut Outcome, person: &Person, sender: &Sender, ctx: &C
         o.reply(person.chat, Outgoing::text(&t.delete_nothing));
         return;
     }
+    ask_erase(
+        o,
+        person,
+        sender,
+        &t.delete_explain,
+        &t.erase_yes_button,
+        Action::EraseAsk,
+        ctx,
+    );
+}
+
+/// One of the two erase questions: `yes` (doing `then`) or keep.
+fn ask_erase(
+    o: &mut Outcome,
+    person: &Person,
+    sender: &Sender,
+    question: &str,
+    yes: &str,
+    then: Action,
+    ctx: &Ctx,
+) {
+    let t = &ctx.content.texts;
     let buttons = keyboard(
         o,
         ctx,
@@ -104,14 +126,11 @@ pub fn command_delete(o: &mut Outcome, person: &Person, sender: &Sender, ctx: &C
         person.member.as_ref().map(|m| m.id),
         ERASE_TTL,
         vec![vec![
-            (t.erase_yes_button.clone(), Action::EraseAsk),
+            (yes.to_string(), then),
             (t.erase_no_button.clone(), Action::EraseCancel),
         ]],
     );
-    o.reply(
-        person.chat,
-        Outgoing::with_buttons(&t.delete_explain, buttons),
-    );
+    o.reply(person.chat, Outgoing::with_buttons(question, buttons));
 }
 
 pub(super) fn press(
@@ -143,18 +162,8 @@ pub(super) fn press(
             true
         }
         Action::EraseAsk => {
-            let buttons = keyboard(
-                o,
-                ctx,
-                sender.user_id,
-                person.member.as_ref().map(|m| m.id),
-                ERASE_TTL,
-                vec![vec![
-                    (t.erase_now_button.clone(), Action::EraseNow),
-                    (t.erase_no_button.clone(), Action::EraseCancel),
-                ]],
-            );
-            o.reply(chat, Outgoing::with_buttons(&t.delete_sure, buttons));
+            let (q, yes) = (&t.delete_sure, &t.erase_now_button);
+            ask_erase(o, person, sender, q, yes, Action::EraseNow, ctx);
             true
         }
         Action::EraseCancel => {

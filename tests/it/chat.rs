@@ -172,11 +172,13 @@ fn bad_start_or_timezone_is_a_clear_error() {
     );
 }
 
-#[test]
-fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
+/// Runs `tests/chat/<name>` with a kept database; fails unless the script succeeds.
+fn run_kept(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("world.db");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/schedules.txt");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/chat")
+        .join(name);
     let out = chat(dir.path())
         .arg("--db")
         .arg(&db)
@@ -190,6 +192,12 @@ fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
+    (dir, db)
+}
+
+#[test]
+fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
+    let (_dir, db) = run_kept("schedules.txt");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
     assert_eq!(
@@ -211,22 +219,7 @@ fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
 
 #[test]
 fn the_circle_script_invites_withdraws_expires_and_erases() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("world.db");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/circle.txt");
-    let out = chat(dir.path())
-        .arg("--db")
-        .arg(&db)
-        .arg("--script")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (_dir, db) = run_kept("circle.txt");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
     assert_eq!(count("SELECT count(*) FROM members"), 0, "Alex erased");

@@ -604,3 +604,43 @@ async fn a_supporter_who_deletes_themselves_leaves_every_circle_and_the_members_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn withdrawing_consent_to_store_answers_stops_check_ins_until_it_is_given_again() {
+    let app = spawn_app().await;
+    app.onboard(ALEX, "Alex").await;
+    say(&app, ALEX, "/checkin").await;
+    say(&app, ALEX, "/consents").await;
+    press(&app, ALEX, "Stop storing my answers").await;
+    assert!(last_text(&app, ALEX).contains("I won't store any more answers"));
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM sessions WHERE status IN ('active', 'paused')")
+            .await,
+        0,
+        "the open check-in ended"
+    );
+    // Nothing is asked or stored until consent is given again.
+    let again = say(&app, ALEX, "/checkin").await;
+    assert!(
+        again
+            .iter()
+            .any(|t| t.contains("Is it OK for me to store your answers?"))
+    );
+    say(&app, ALEX, "7").await;
+    assert_eq!(app.query_i64("SELECT count(*) FROM answers").await, 0);
+    press(&app, ALEX, "Yes, store my answers").await;
+    assert_eq!(
+        app.query_i64(
+            "SELECT count(*) FROM consents WHERE purpose = 'store_answers' AND revoked_at IS NULL"
+        )
+        .await,
+        1
+    );
+    let back = say(&app, ALEX, "/checkin").await;
+    assert!(
+        back.iter()
+            .any(|t| t.contains("how happy did you feel yesterday")),
+        "{back:?}"
+    );
+    app.stop().await;
+}
