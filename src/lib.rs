@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod dialog;
 pub mod domain;
 pub mod pacing;
+pub mod rules;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
