@@ -46,7 +46,7 @@ CREATE TABLE away (
 );
 
 -- Consents about a person in the circle (`circle_id`): what they may receive.
-ALTER TABLE consents ADD COLUMN circle_id INTEGER REFERENCES circle (id) ON DELETE CASCADE;
+ALTER TABLE consents ADD COLUMN circle_id INTEGER REFERENCES circle (id) ON DELETE SET NULL;
 
 -- An outbox row sent on someone's consent is delivered only while that consent stands;
 -- `member_id` is whom the message is about (so erasure finds it).

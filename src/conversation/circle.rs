@@ -12,14 +12,14 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::fill;
 use crate::domain::circle::{Action, BUTTON_PREFIX, InviteLookup, Role, TieStatus};
-use crate::domain::{Button, ChatId, Envelope, MemberId, Outgoing, Sender, UserId};
+use crate::domain::{Button, ChatId, Envelope, MemberId, Outgoing, Sender, UpdateId, UserId};
 
 /// Invite links work for this long.
 pub const INVITE_TTL: Duration = Duration::hours(72);
 /// Menus and questions stay pressable for this long.
 const MENU_TTL: Duration = Duration::hours(24);
 /// A member has this long to confirm someone who accepted.
-const CONFIRM_TTL: Duration = Duration::days(7);
+pub const CONFIRM_TTL: Duration = Duration::days(7);
 
 /// A button the store must remember: who may press it, what it does, until when.
 #[derive(Clone, PartialEq)]
@@ -375,6 +375,7 @@ pub(super) fn press(
     o: &mut Outcome,
     person: &Person,
     s: &Sender,
+    update: UpdateId,
     action: &Action,
     ctx: &Ctx,
 ) -> bool {
@@ -413,6 +414,13 @@ pub(super) fn press(
             };
             if found != invite || *member_user == sender {
                 return false;
+            }
+            if person.supporting.iter().any(|x| x.member == *member) {
+                o.reply(
+                    chat,
+                    Outgoing::text(fill(&t.invite_already, &[("name", member_name)])),
+                );
+                return true;
             }
             if matches!(action, Action::Decline { .. }) {
                 o.changes.push(Change::DeclineInvite { invite: *invite });
@@ -454,7 +462,11 @@ pub(super) fn press(
                 vec![vec![
                     (
                         fill(&t.confirm_yes_button, &[("name", &s.first_name)]),
-                        Action::Confirm { invite: *invite },
+                        Action::Confirm {
+                            invite: *invite,
+                            wording: question.clone(),
+                            version: ctx.content.texts_version,
+                        },
                     ),
                     (
                         t.confirm_no_button.clone(),
@@ -469,7 +481,7 @@ pub(super) fn press(
             ));
             true
         }
-        Action::Confirm { invite } | Action::Reject { invite } => {
+        Action::Confirm { invite, .. } | Action::Reject { invite } => {
             let Some(m) = me else { return false };
             let Some(tie) = person
                 .circle
@@ -495,19 +507,17 @@ pub(super) fn press(
                 return true;
             }
             // The consent is recorded against exactly what the member was shown.
-            let wording = fill(
-                &t.confirm_ask,
-                &[
-                    ("person", &person_label(&tie.name, tie.username.as_deref())),
-                    ("role", role_label(ctx, tie.role)),
-                    ("receives", &receives(ctx, tie.role, name)),
-                ],
-            );
+            let Action::Confirm {
+                wording, version, ..
+            } = action
+            else {
+                return false;
+            };
             o.changes.push(Change::ConfirmTie {
                 tie: tie.id,
                 role: tie.role,
-                wording,
-                version: ctx.content.texts_version,
+                wording: wording.clone(),
+                version: *version,
             });
             o.reply(
                 chat,
@@ -601,7 +611,7 @@ pub(super) fn press(
             true
         }
         Action::Revoke { .. } | Action::EraseAsk | Action::EraseNow | Action::EraseCancel => {
-            super::privacy::press(o, person, s, action, ctx)
+            super::privacy::press(o, person, s, update, action, ctx)
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Person {
     pub invite: Option<InviteLookup>,
     /// The server-side button this update pressed, as the store found it.
     pub pressed: Option<Pressed>,
+    /// Some row anywhere refers to this person (loaded for `/mydata` and `/delete`).
+    pub holds_data: bool,
 }
 
 impl Person {
@@ -62,6 +64,7 @@ impl Person {
             away_until: None,
             invite: None,
             pressed: None,
+            holds_data: false,
         }
     }
 }
@@ -239,8 +242,11 @@ pub enum Change {
         summary: String,
         caption: String,
     },
-    /// Erases everything about this chat's person (as a member and in anyone's circle).
-    Erase,
+    /// Erases everything about this chat's person (as a member and in anyone's circle), up
+    /// to and including update `through` (the one asking).
+    Erase {
+        through: crate::domain::UpdateId,
+    },
 }
 
 impl std::fmt::Debug for Change {
@@ -272,7 +278,7 @@ impl std::fmt::Debug for Change {
             Change::SetAway { .. } => "SetAway",
             Change::RevokeConsent { .. } => "RevokeConsent",
             Change::Export { .. } => "Export",
-            Change::Erase => "Erase",
+            Change::Erase { .. } => "Erase",
         };
         f.write_str(name)
     }
@@ -493,7 +499,7 @@ fn server_side_press(
         return false;
     };
     let mut inner = Outcome::default();
-    if !circle::press(&mut inner, person, sender, action, ctx) {
+    if !circle::press(&mut inner, person, sender, incoming.update_id, action, ctx) {
         return false;
     }
     let chat = person.chat;

@@ -8,7 +8,7 @@ use super::circle::{date, keyboard};
 use super::{Change, Ctx, Outcome, Person};
 use crate::content::fill;
 use crate::domain::circle::{Action, Purpose};
-use crate::domain::{Envelope, Outgoing, Sender};
+use crate::domain::{Envelope, Outgoing, Sender, UpdateId};
 
 const ERASE_TTL: Duration = Duration::hours(1);
 const MENU_TTL: Duration = Duration::hours(24);
@@ -80,7 +80,7 @@ pub fn command_consents(o: &mut Outcome, person: &Person, ctx: &Ctx) {
 /// `/mydata`: the store assembles the file in the same transaction.
 pub fn command_mydata(o: &mut Outcome, person: &Person, ctx: &Ctx) {
     let t = &ctx.content.texts;
-    if person.member.is_none() && person.supporting.is_empty() {
+    if !person.holds_data {
         o.reply(person.chat, Outgoing::text(&t.mydata_nothing));
         return;
     }
@@ -93,7 +93,7 @@ pub fn command_mydata(o: &mut Outcome, person: &Person, ctx: &Ctx) {
 /// `/delete`: what will be erased, then the first of two questions.
 pub fn command_delete(o: &mut Outcome, person: &Person, sender: &Sender, ctx: &Ctx) {
     let t = &ctx.content.texts;
-    if person.member.is_none() && person.supporting.is_empty() {
+    if !person.holds_data {
         o.reply(person.chat, Outgoing::text(&t.delete_nothing));
         return;
     }
@@ -137,6 +137,7 @@ pub(super) fn press(
     o: &mut Outcome,
     person: &Person,
     sender: &Sender,
+    update: UpdateId,
     action: &Action,
     ctx: &Ctx,
 ) -> bool {
@@ -159,6 +160,12 @@ pub(super) fn press(
                 ),
             };
             o.reply(chat, Outgoing::text(receipt));
+            if c.purpose != Purpose::StoreAnswers {
+                // The rest, with fresh buttons, so the next withdrawal is one tap too.
+                let mut rest = person.clone();
+                rest.consents.retain(|x| x.id != c.id);
+                command_consents(o, &rest, ctx);
+            }
             true
         }
         Action::EraseAsk => {
@@ -171,10 +178,7 @@ pub(super) fn press(
             true
         }
         Action::EraseNow => {
-            if person.member.is_none() && person.supporting.is_empty() {
-                return false;
-            }
-            o.changes.push(Change::Erase);
+            o.changes.push(Change::Erase { through: update });
             // Their people learn only that the link has ended.
             if let Some(m) = &person.member {
                 let name = m.name_or(&t.default_name);

@@ -177,9 +177,12 @@ pub enum Action {
     Decline {
         invite: i64,
     },
-    /// The member confirms the person who accepted `invite`.
+    /// The member confirms the person who accepted `invite`, having been shown `wording`
+    /// (of texts version `version`): the consent is recorded against exactly that.
     Confirm {
         invite: i64,
+        wording: String,
+        version: i64,
     },
     Reject {
         invite: i64,

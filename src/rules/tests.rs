@@ -71,7 +71,9 @@ fn fires(rule: &str, tag: &str, symbols: &str, overrides: &[(&str, f64)]) -> Dec
 
 #[test]
 fn each_kind_fires_exactly_when_its_condition_holds() {
-    let cases: &[(&str, &str, &str, &[(&str, f64)], bool)] = &[
+    // (rule, tag, history, parameter overrides, fires)
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, f64)], bool);
+    let cases: &[Case] = &[
         // run: mood ≤ 3 on the last 3 answered check-ins
         ("low_mood_run", "mood", "6 3 2 3", &[], true),
         ("low_mood_run", "mood", "3 2 4", &[], false),

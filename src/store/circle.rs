@@ -12,7 +12,7 @@ use crate::conversation::circle::NewButton;
 use crate::domain::circle::{
     Action, ConsentView, InviteLookup, Pressed, Purpose, Role, Supporting, Tie, TieStatus,
 };
-use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, UserId};
+use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, UpdateId, UserId};
 
 /// Failed invite attempts allowed per chat in [`INVITE_WINDOW`] before even valid-looking
 /// tokens are refused.
@@ -394,9 +394,10 @@ impl Store {
         };
         let member: i64 = row.get(0);
         let role: String = row.get(1);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO circle (member_id, invite_id, chat_id, user_id, name, username, role,
-                                 status, position, created_at)
+        // Someone already in this member's circle (through another link) is not added twice.
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT OR IGNORE INTO circle (member_id, invite_id, chat_id, user_id, name, username,
+                                           role, status, position, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, 'awaiting',
                      (SELECT coalesce(max(position), 0) + 1 FROM circle WHERE member_id = ?), ?)
              RETURNING id",
@@ -410,21 +411,16 @@ impl Store {
         .bind(&role)
         .bind(member)
         .bind(ms(now))
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        audit(
-            tx,
-            "invite_used",
-            Entry {
-                member: Some(member),
-                circle: Some(id),
-                invite: Some(invite),
-                actor: Some(chat),
-                ..Entry::default()
-            },
-            now,
-        )
-        .await
+        let e = Entry {
+            member: Some(member),
+            circle: id,
+            invite: Some(invite),
+            actor: Some(chat),
+            ..Entry::default()
+        };
+        audit(tx, "invite_used", e, now).await
     }
 
     pub(super) async fn decline_invite(
@@ -433,27 +429,32 @@ impl Store {
         invite: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        // Someone who declines leaves nothing of theirs behind: not their chat on the invite
+        // or in the audit trail, nor the buttons they were shown.
         let member: Option<i64> = sqlx::query_scalar(
-            "UPDATE invites SET state = 'declined', used_at = ?, used_by_chat = ?
+            "UPDATE invites SET state = 'declined', used_at = ?
              WHERE id = ? AND state = 'open' RETURNING member_id",
         )
         .bind(ms(now))
-        .bind(chat.0)
         .bind(invite)
         .fetch_optional(&mut *tx)
         .await?;
-        audit(
-            tx,
-            "invite_declined",
-            Entry {
-                member,
-                invite: Some(invite),
-                actor: Some(chat),
-                ..Entry::default()
-            },
-            now,
+        sqlx::query(
+            "DELETE FROM buttons WHERE user_id = ? AND json_extract(action, '$.invite') = ?",
         )
-        .await
+        .bind(chat.0)
+        .bind(invite)
+        .execute(&mut *tx)
+        .await?;
+        let Some(member) = member else {
+            return Ok(());
+        };
+        let e = Entry {
+            member: Some(member),
+            invite: Some(invite),
+            ..Entry::default()
+        };
+        audit(tx, "invite_declined", e, now).await
     }
 
     /// The member confirms: the tie is active, with one consent per purpose of its role.
@@ -522,8 +523,8 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a tie (removed by the member, left by the supporter, or not confirmed): its
-    /// consents are revoked and anything pending on them is cancelled, in this transaction.
+    /// Ends a tie from `chat` (the member removing, or the person leaving or the member not
+    /// confirming): see [`Self::close_tie`]. Only those two may end it.
     pub(super) async fn end_tie(
         tx: &mut SqliteConnection,
         chat: ChatId,
@@ -531,40 +532,57 @@ impl Store {
         why: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        // Only the member or the person in the tie may end it.
-        let member: Option<i64> = sqlx::query_scalar(
-            "UPDATE circle SET status = 'ended', ended_at = ?, ended_why = ?
+        let allowed: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM circle
              WHERE id = ? AND status != 'ended'
-               AND (chat_id = ? OR member_id = (SELECT id FROM members WHERE chat_id = ?))
-             RETURNING member_id",
+               AND (chat_id = ? OR member_id = (SELECT id FROM members WHERE chat_id = ?))",
         )
-        .bind(ms(now))
-        .bind(why)
         .bind(tie)
         .bind(chat.0)
         .bind(chat.0)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(member) = member else {
+        if allowed.is_none() {
             anyhow::bail!("tie {tie} cannot be ended from this chat");
-        };
+        }
+        Self::close_tie(tx, tie, why, Some(chat), now).await
+    }
+
+    /// Ends a tie: its consents are revoked and anything pending on them is cancelled, in this
+    /// transaction; the person's name, username and chat are blanked on the row and detached
+    /// from the member's audit trail (the member keeps that someone was there, not who).
+    async fn close_tie(
+        tx: &mut SqliteConnection,
+        tie: i64,
+        why: &str,
+        by: Option<ChatId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(
+            "UPDATE circle SET status = 'ended', ended_at = ?, ended_why = ?
+             WHERE id = ? AND status != 'ended' RETURNING member_id, chat_id",
+        )
+        .bind(ms(now))
+        .bind(why)
+        .bind(tie)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(()) };
+        let (member, person): (i64, i64) = (row.get(0), row.get(1));
+        // Who ended it, if it was the member (the person's own chat is not kept).
+        let actor = by.filter(|c| c.0 != person);
         let event = match why {
             "left" => "left_circle",
             "removed" => "removed_from_circle",
             _ => "pairing_not_confirmed",
         };
-        audit(
-            tx,
-            event,
-            Entry {
-                member: Some(member),
-                circle: Some(tie),
-                actor: Some(chat),
-                ..Entry::default()
-            },
-            now,
-        )
-        .await?;
+        let e = Entry {
+            member: Some(member),
+            circle: Some(tie),
+            actor,
+            ..Entry::default()
+        };
+        audit(tx, event, e, now).await?;
         let consents: Vec<i64> = sqlx::query_scalar(
             "UPDATE consents SET revoked_at = ? WHERE circle_id = ? AND revoked_at IS NULL RETURNING id",
         )
@@ -573,8 +591,26 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         for c in consents {
-            Self::after_revocation(tx, member, c, chat, now).await?;
+            Self::after_revocation(tx, member, c, actor, now).await?;
         }
+        sqlx::query(
+            "UPDATE circle SET name = '', username = NULL, chat_id = 0, user_id = 0 WHERE id = ?",
+        )
+        .bind(tie)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE audit SET actor_chat = NULL WHERE actor_chat = ? AND member_id = ?")
+            .bind(person)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE invites SET used_by_chat = NULL WHERE used_by_chat = ? AND member_id = ?",
+        )
+        .bind(person)
+        .bind(member)
+        .execute(&mut *tx)
+        .await?;
         Ok(())
     }
 
@@ -583,7 +619,7 @@ impl Store {
         tx: &mut SqliteConnection,
         member: i64,
         consent: i64,
-        chat: ChatId,
+        actor: Option<ChatId>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         audit(
@@ -592,7 +628,7 @@ impl Store {
             Entry {
                 member: Some(member),
                 consent: Some(consent),
-                actor: Some(chat),
+                actor,
                 ..Entry::default()
             },
             now,
@@ -641,7 +677,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        Self::after_revocation(tx, member, consent, chat, now).await
+        Self::after_revocation(tx, member, consent, Some(chat), now).await
     }
 
     pub(super) async fn move_up(
@@ -776,6 +812,17 @@ impl Store {
             )
             .await?;
         }
+        // A pairing the member never confirmed ends with its buttons (and the person's
+        // details are blanked).
+        let stale: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM circle WHERE status = 'awaiting' AND created_at < ?",
+        )
+        .bind(ms(now - crate::conversation::circle::CONFIRM_TTL))
+        .fetch_all(&mut *tx)
+        .await?;
+        for tie in stale {
+            Self::close_tie(tx, tie, "not confirmed", None, now).await?;
+        }
         sqlx::query("DELETE FROM invite_failures WHERE at < ?")
             .bind(ms(now - INVITE_WINDOW))
             .execute(&mut *tx)
@@ -860,6 +907,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether any row anywhere refers to this chat's person.
+    pub async fn holds_data(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<bool> {
+        let who = Self::subject_of(tx, chat).await?;
+        for (table, condition, values) in Self::personal_tables(tx, who).await? {
+            if table == "inbox" {
+                continue; // operational, already without content
+            }
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM \"{table}\" WHERE {condition})"
+            )));
+            for v in &values {
+                q = q.bind(*v);
+            }
+            if q.fetch_one(&mut *tx).await? == 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The tables that refer to nobody in particular (everything else is about someone).
+    pub fn impersonal_tables() -> &'static [&'static str] {
+        NOT_PERSONAL
+    }
+
     /// Everything stored about this chat's person, table by table, plus counts for the
     /// summary. Earlier exports waiting in the outbox are not repeated inside the new one.
     pub(super) async fn export(
@@ -939,25 +1011,55 @@ impl Store {
     pub(super) async fn erase(
         tx: &mut SqliteConnection,
         chat: ChatId,
+        through: UpdateId,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let who = Self::subject_of(tx, chat).await?;
-        sqlx::query("UPDATE inbox SET chat_id = NULL, payload = NULL WHERE chat_id = ?")
+        // In other members' circles: they leave (consents revoked and audited, the row
+        // blanked), so the members keep their own history without this person in it.
+        let ties: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM circle WHERE chat_id = ? AND status != 'ended'")
+                .bind(chat.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        for tie in ties {
+            Self::close_tie(tx, tie, "left", None, now).await?;
+        }
+        // Other members' rows that merely mention this chat lose the mention.
+        sqlx::query("UPDATE audit SET actor_chat = NULL WHERE actor_chat = ?")
             .bind(chat.0)
             .execute(&mut *tx)
             .await?;
-        // Messages to others about this member (alerts, nudges) go too.
-        if let Some(m) = who.member {
-            sqlx::query("DELETE FROM outbox WHERE member_id = ?")
-                .bind(m.0)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query("UPDATE invites SET used_by_chat = NULL WHERE used_by_chat = ?")
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        // Updates up to this one (all processed, or being processed now) lose their chat;
+        // anything the person sends after this is new.
+        sqlx::query(
+            "UPDATE inbox SET chat_id = NULL, payload = NULL WHERE chat_id = ? AND update_id <= ?",
+        )
+        .bind(chat.0)
+        .bind(through.0)
+        .execute(&mut *tx)
+        .await?;
+        // Every message to them or about them goes, except a crisis card still on its way
+        // (it holds nothing about them, and must never be lost).
+        sqlx::query(
+            "DELETE FROM outbox
+             WHERE (chat_id = ?1 OR (?2 IS NOT NULL AND member_id = ?2))
+               AND NOT (chat_id = ?1 AND lane = ?3 AND state IN ('pending', 'sending'))",
+        )
+        .bind(chat.0)
+        .bind(who.member.map(|m| m.0))
+        .bind(Lane::Urgent.as_i64())
+        .execute(&mut *tx)
+        .await?;
         let mut tables = Self::personal_tables(tx, who).await?;
-        // Children before parents; `members` last.
-        tables.sort_by_key(|(t, _, _)| (t == "members", t == "sessions", t.clone()));
+        // `members` last (its children cascade, but explicit is clearer).
+        tables.sort_by_key(|(t, _, _)| (t == "members", t.clone()));
         for (table, condition, values) in tables {
-            if table == "inbox" {
+            if table == "inbox" || table == "outbox" {
                 continue;
             }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -28,9 +28,16 @@ pub type Conn = SqliteConnection;
 pub type Savepoint<'c> = sqlx::Transaction<'c, Sqlite>;
 
 /// Whether an error came from the database itself (busy, I/O, full disk) rather than from
-/// the data: such errors are retried as a whole, never held against an update.
+/// the data: such errors are retried as a whole, never held against an update. A broken
+/// constraint (unique, foreign key, not null, check) is the update's own problem: it would
+/// fail the same way every time, so it counts against that update (and is set aside after
+/// a few tries) instead of holding up every chat.
 pub fn is_database_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some())
+    e.chain().any(|c| match c.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => matches!(db.kind(), sqlx::error::ErrorKind::Other),
+        Some(_) => true,
+        None => false,
+    })
 }
 
 /// Held while a `serve` process owns a database file: a second process on the same file
@@ -451,7 +458,7 @@ impl Store {
                 }
                 Change::Export { summary, caption } => follow_ups
                     .extend(Self::export_messages(&mut *tx, chat, summary, caption, now).await?),
-                Change::Erase => Self::erase(&mut *tx, chat, now).await?,
+                Change::Erase { through } => Self::erase(&mut *tx, chat, *through, now).await?,
                 Change::SetName(name) => {
                     sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
                         .bind(name)
@@ -1017,8 +1024,11 @@ impl Store {
         for rec in records {
             match rec {
                 DeliveryRecord::Sent { id, message_id } => {
+                    // Once delivered, what was said is Telegram's to keep, not ours: the row
+                    // keeps its kind only (no text, no invite link, no exported file).
                     sqlx::query(
-                        "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL
+                        "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL,
+                                payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 1)
                          WHERE id = ? AND state = 'sending'",
                     )
                     .bind(ms(now))
@@ -1048,7 +1058,11 @@ impl Store {
                     .await?;
                 }
                 DeliveryRecord::Final { id, state, error } => {
-                    sqlx::query("UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = 'sending'")
+                    sqlx::query(
+                        "UPDATE outbox SET state = ?, last_error = ?,
+                                payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 0)
+                         WHERE id = ? AND state = 'sending'",
+                    )
                         .bind(*state)
                         .bind(error)
                         .bind(id.0)

@@ -214,6 +214,9 @@ impl Processor {
         match &incoming.input {
             Input::Command { name, args } => {
                 Store::load_circle(conn, person, now).await?;
+                if name == "mydata" || name == "delete" {
+                    person.holds_data = Store::holds_data(conn, person.chat).await?;
+                }
                 if name == "start" && !args.is_empty() {
                     let token = args.split_whitespace().next().unwrap_or("");
                     person.invite =

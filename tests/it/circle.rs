@@ -390,7 +390,20 @@ async fn withdrawing_consent_with_an_alert_pending_means_it_is_never_delivered()
     // Held (as for quiet hours) so that it is still pending when the member withdraws.
     queue_alert(&app, consent, "PENDING-ALERT", Duration::hours(1)).await;
     press(&app, ALEX, "Withdraw: User702, alerts").await;
-    assert!(last_text(&app, ALEX).contains("User702 will no longer receive alerts"));
+    let recent: Vec<String> = app
+        .fake
+        .sent_to(ALEX)
+        .iter()
+        .rev()
+        .take(2)
+        .map(|s| s.text.clone())
+        .collect();
+    assert!(
+        recent
+            .iter()
+            .any(|t| t.contains("User702 will no longer receive alerts")),
+        "{recent:?}"
+    );
     assert_eq!(
         app.query_i64("SELECT count(*) FROM outbox WHERE state = 'cancelled' AND last_error = 'consent withdrawn'")
             .await,
@@ -448,6 +461,7 @@ fn exported(app: &TestApp, chat: i64) -> Value {
 async fn rows_about(app: &TestApp, chat: i64) -> Vec<(String, i64)> {
     let mut conn = app.store.begin().await.unwrap();
     let who = Store::subject_of(&mut conn, ChatId(chat)).await.unwrap();
+    // A person (not a member) is still found by their chat and user.
     let tables = Store::personal_tables(&mut conn, who).await.unwrap();
     drop(conn);
     let db = pool(app).await;
@@ -591,12 +605,31 @@ async fn a_supporter_who_deletes_themselves_leaves_every_circle_and_the_members_
     press(&app, SAM, "Yes, erase everything").await;
     press(&app, SAM, "Erase now").await;
     assert!(last_text(&app, ALEX).contains("User702 has left your circle"));
-    assert_eq!(app.query_i64("SELECT count(*) FROM circle").await, 0);
+    // Alex keeps that someone was in the circle and that the consent was withdrawn — not who.
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM consents WHERE purpose = 'alerts'")
-            .await,
-        0
+        app.query_i64(
+            "SELECT count(*) FROM circle WHERE status = 'ended' AND chat_id = 0 AND name = ''"
+        )
+        .await,
+        1
     );
+    assert_eq!(
+        app.query_i64(
+            "SELECT count(*) FROM consents WHERE purpose = 'alerts' AND revoked_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM audit WHERE event = 'consent_revoked'")
+            .await,
+        1
+    );
+    for (table, count) in rows_about(&app, SAM).await {
+        if table != "outbox" {
+            assert_eq!(count, 0, "{table} still refers to Sam");
+        }
+    }
     assert_eq!(
         app.store.member_count().await.unwrap(),
         1,
@@ -642,5 +675,74 @@ async fn withdrawing_consent_to_store_answers_stops_check_ins_until_it_is_given_
             .any(|t| t.contains("how happy did you feel yesterday")),
         "{back:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_table_is_either_about_someone_or_declared_impersonal() {
+    // Export and erasure find a person's rows by their columns: a new table with none of
+    // them, and not declared impersonal, would be missed by both. This catches it.
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table'
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let person_columns = [
+        "member_id",
+        "chat_id",
+        "actor_chat",
+        "used_by_chat",
+        "user_id",
+        "telegram_user_id",
+    ];
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM pragma_table_info('{table}')"
+        )))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let personal =
+            table == "members" || columns.iter().any(|c| person_columns.contains(&c.as_str()));
+        let declared = Store::impersonal_tables().contains(&table.as_str());
+        assert!(
+            personal ^ declared,
+            "{table}: {} (columns {columns:?})",
+            if personal {
+                "declared impersonal but refers to people"
+            } else {
+                "refers to nobody: add a person column or declare it impersonal"
+            }
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn accepting_two_links_from_the_same_member_adds_the_person_once_and_the_bot_carries_on() {
+    let app = spawn_app().await;
+    app.onboard(ALEX, "Alex").await;
+    let first = invite(&app, ALEX, "Supporter: alerts").await;
+    let second = invite(&app, ALEX, "Carer: gentle nudges").await;
+    say(&app, SAM, &format!("/start {first}")).await;
+    let (m1, accept1) = app.find_button(SAM, "Accept").unwrap();
+    say(&app, SAM, &format!("/start {second}")).await;
+    let (m2, accept2) = app.find_button(SAM, "Accept").unwrap();
+    app.fake.push_callback(SAM, SAM, m1, &accept1);
+    app.settle().await;
+    app.fake.push_callback(SAM, SAM, m2, &accept2);
+    app.settle().await;
+    assert!(
+        last_text(&app, SAM).contains("already in Alex's circle"),
+        "{}",
+        last_text(&app, SAM)
+    );
+    assert_eq!(app.query_i64("SELECT count(*) FROM circle").await, 1);
+    // Everyone else is still answered.
+    assert!(say(&app, JO, "/help").await[0].contains("/crisis"));
     app.stop().await;
 }
