@@ -104,6 +104,7 @@ async fn run() {
         wake: Arc::new(Notify::new()),
         reminder_delay: Duration::minutes(60),
         down_after: Duration::days(1),
+        rules: Arc::new(std::collections::BTreeMap::new()),
     };
 
     // Nothing due: the common case, every minute.

@@ -1,5 +1,6 @@
 //! Wiring: build an [`Application`] from settings and run its loops until asked to stop.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -9,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::content::Content;
 use crate::dialog::{self, CHECKIN_DIALOG, Registry};
+use crate::rules::Template;
 use crate::scheduler::Scheduler;
 use crate::store::{InstanceLock, Store};
 use crate::telegram::{Bots, messenger::TelegramMessenger, poller::Poller};
@@ -21,6 +23,7 @@ pub struct Application {
     store: Store,
     content: Arc<Content>,
     dialogs: Arc<Registry>,
+    rules: Arc<BTreeMap<String, Template>>,
     bots: Bots,
     bot_username: Option<String>,
     token_key: [u8; 32],
@@ -37,6 +40,7 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let dialogs = load_dialogs(&settings.dialogs_dir, &store, clock.now()).await?;
+        let rules = load_templates(&settings.dialogs_dir, &dialogs)?;
         let bot_username = bots.check_token().await?;
         let token_key = crate::token::os_key()?;
         Ok(Application {
@@ -47,6 +51,7 @@ impl Application {
             store,
             content: Arc::new(content),
             dialogs: Arc::new(dialogs),
+            rules: Arc::new(rules),
             bots,
             _lock: lock,
         })
@@ -79,6 +84,7 @@ impl Application {
             wake: schedules_changed.clone(),
             reminder_delay: chrono::Duration::minutes(self.settings.reminder_minutes as i64),
             down_after: crate::scheduler::DOWN_AFTER,
+            rules: self.rules.clone(),
         };
         let processor = Processor {
             store: self.store.clone(),
@@ -91,6 +97,7 @@ impl Application {
             crash_at: self.settings.crash_at,
             token_key: self.token_key,
             bot_username: self.bot_username.clone(),
+            rules: self.rules.clone(),
         };
         let delivery = Delivery {
             store: self.store.clone(),
@@ -186,6 +193,30 @@ pub async fn load_dialogs(
         }
     }
     Ok(registry)
+}
+
+/// Loads the early-warning rule templates (`rules.toml`) against the dialogs' tags and
+/// flags, refusing any error.
+pub fn load_templates(
+    dir: &std::path::Path,
+    dialogs: &Registry,
+) -> anyhow::Result<BTreeMap<String, Template>> {
+    let (templates, diags) = crate::rules::load_rules(dir, dialogs.catalog());
+    for w in diags.iter().filter(|d| !d.is_error()) {
+        tracing::warn!("{w}");
+    }
+    templates.ok_or_else(|| {
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
+        anyhow::anyhow!(
+            "{} has errors:\n{}",
+            crate::rules::RULES_FILE,
+            errors.join("\n")
+        )
+    })
 }
 
 /// A receiver that turns true on SIGINT or SIGTERM.

@@ -9,6 +9,7 @@ pub mod crisis;
 pub mod diagnostic;
 pub mod dialog;
 pub mod domain;
+pub mod early_warning;
 pub mod pacing;
 pub mod rules;
 pub mod schedule;

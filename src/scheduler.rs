@@ -15,6 +15,7 @@
 //! - after an outage longer than Telegram keeps updates (24 h), members who had a check-in open
 //!   in that time get one message that the bot was away.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -27,6 +28,8 @@ use crate::content::{Content, fill};
 use crate::conversation::{self, Member, Onboarding, checkin};
 use crate::dialog::Registry;
 use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
+use crate::early_warning;
+use crate::rules::Template;
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, PendingSlot, Store};
 
@@ -52,6 +55,8 @@ pub struct TickReport {
     pub missed: usize,
     pub closed_unknown: usize,
     pub away_notices: usize,
+    /// Escalations and answers to ask-first questions that timed out.
+    pub warnings: usize,
 }
 
 pub struct Scheduler {
@@ -66,6 +71,8 @@ pub struct Scheduler {
     pub reminder_delay: Duration,
     /// A gap between ticks longer than this means the bot was not running.
     pub down_after: Duration,
+    /// Early-warning rule templates (plans are evaluated when a window closes).
+    pub rules: Arc<BTreeMap<String, Template>>,
 }
 
 fn quiet_of(start: &str, end: &str) -> QuietHours {
@@ -141,6 +148,15 @@ impl Scheduler {
             report.reminders += 1;
         }
 
+        let tokens =
+            crate::token::Tokens::new(crate::token::os_key()?, now.timestamp_millis() as u64);
+        let ew = early_warning::Ctx {
+            content: &self.content,
+            dialogs: &self.dialogs,
+            templates: &self.rules,
+            tokens: &tokens,
+            now,
+        };
         // 4. Windows that have closed: an outcome each.
         for c in Store::closing_slots(&mut tx, now, 5000).await? {
             let outcome = outcome(&c, down_at(c.closes_at));
@@ -152,7 +168,19 @@ impl Scheduler {
                 _ => report.closed_unknown += 1,
             }
             Store::close_slot(&mut tx, &c, outcome, now).await?;
+            // A slot's outcome is history: the member's plan is evaluated in this transaction.
+            if matches!(outcome, "completed" | "partial" | "missed")
+                && let Some(member) = Store::slot_member(&mut tx, c.slot).await?
+            {
+                let out = early_warning::after_history_change(&mut tx, member, &ew).await?;
+                Store::enqueue(&mut tx, &out, None, now).await?;
+            }
         }
+
+        // 4b. Alerts nobody acknowledged, ask-first questions nobody answered.
+        let out = early_warning::tick(&mut tx, &ew).await?;
+        report.warnings += out.len();
+        Store::enqueue(&mut tx, &out, None, now).await?;
 
         // 5. The heartbeat; after a long outage, one notice (moving the heartbeat decides who
         //    sends it, so it goes once).
@@ -324,6 +352,7 @@ impl Scheduler {
             titles: Vec::new(),
             tokens: &tokens,
             bot_username: None,
+            rules: &self.rules,
         };
         let o = checkin::open_scheduled(s.chat, &member, dialog, id, p.closes_at, &ctx);
         Store::apply_changes(tx, s.chat, &o.changes, now).await?;
@@ -342,7 +371,7 @@ impl Scheduler {
                 tracing::error!(error = %e, "scheduler tick failed; will retry");
             }
             let mut wake = now + Duration::seconds(60);
-            match self.store.next_schedule_due().await {
+            match self.store.next_due().await {
                 Ok(Some(t)) if t > now => wake = wake.min(t),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "cannot read the next due time"),

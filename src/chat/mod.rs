@@ -91,6 +91,7 @@ impl World {
             start.date_naive(),
         )?);
         let dialogs = Arc::new(load_dialogs(&opts.dialogs_dir, &store, start).await?);
+        let rules = Arc::new(crate::app::load_templates(&opts.dialogs_dir, &dialogs)?);
         let screen = Arc::new(Mutex::new(Screen::new(opts.tz, clock.clone(), color)));
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let scheduler = Scheduler {
@@ -103,6 +104,7 @@ impl World {
             reminder_delay: chrono::Duration::minutes(opts.reminder_minutes as i64),
             // The virtual world never goes down: time jumps are not outages.
             down_after: chrono::Duration::days(36_500),
+            rules: rules.clone(),
         };
         let processor = Processor {
             store: store.clone(),
@@ -116,6 +118,7 @@ impl World {
             token_key: crate::token::os_key()?,
             // Links shown in the terminal open with `:open`; they never reach Telegram.
             bot_username: Some("staywell_bot".into()),
+            rules,
         };
         let delivery = Delivery {
             store: store.clone(),
@@ -193,7 +196,7 @@ impl World {
     /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         Ok([
-            self.store.next_schedule_due().await?,
+            self.store.next_due().await?,
             self.store.next_outbox_due().await?,
         ]
         .into_iter()

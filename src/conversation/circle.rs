@@ -43,15 +43,27 @@ pub(super) fn keyboard(
     ttl: Duration,
     rows: Vec<Vec<(String, Action)>>,
 ) -> Vec<Vec<Button>> {
-    let group = ctx.tokens.button();
-    let expires_at = ctx.now + ttl;
+    let (buttons, new) = server_buttons(ctx.tokens, ctx.now + ttl, user, member, rows);
+    o.changes.push(Change::RegisterButtons(new));
+    buttons
+}
+
+/// The buttons of one keyboard for `user`, and what the store must remember about them.
+pub fn server_buttons(
+    tokens: &crate::token::Tokens,
+    expires_at: DateTime<Utc>,
+    user: UserId,
+    member: Option<MemberId>,
+    rows: Vec<Vec<(String, Action)>>,
+) -> (Vec<Vec<Button>>, Vec<NewButton>) {
+    let group = tokens.button();
     let mut new = Vec::new();
     let buttons = rows
         .into_iter()
         .map(|row| {
             row.into_iter()
                 .map(|(label, action)| {
-                    let token = ctx.tokens.button();
+                    let token = tokens.button();
                     let data = format!("{BUTTON_PREFIX}{token}");
                     new.push(NewButton {
                         token,
@@ -67,8 +79,7 @@ pub(super) fn keyboard(
                 .collect()
         })
         .collect();
-    o.changes.push(Change::RegisterButtons(new));
-    buttons
+    (buttons, new)
 }
 
 pub(super) fn role_label<'a>(ctx: &'a Ctx, role: Role) -> &'a str {
@@ -610,6 +621,14 @@ pub(super) fn press(
             );
             true
         }
+        Action::Ack { .. }
+        | Action::AskAnswer { .. }
+        | Action::PlanRule { .. }
+        | Action::PlanValue { .. }
+        | Action::PlanWho { .. }
+        | Action::PlanAsk { .. }
+        | Action::PlanOff { .. }
+        | Action::PlanCoping => super::plan::press(o, person, action, ctx),
         Action::Revoke { .. } | Action::EraseAsk | Action::EraseNow | Action::EraseCancel => {
             super::privacy::press(o, person, s, update, action, ctx)
         }

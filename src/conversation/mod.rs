@@ -5,6 +5,7 @@
 pub mod checkin;
 pub mod circle;
 mod onboarding;
+pub mod plan;
 pub mod privacy;
 pub mod schedules;
 
@@ -48,6 +49,10 @@ pub struct Person {
     pub pressed: Option<Pressed>,
     /// Some row anywhere refers to this person (loaded for `/mydata` and `/delete`).
     pub holds_data: bool,
+    /// The member's early-warning plan (active rules).
+    pub plan: Vec<crate::store::PlanRule>,
+    /// What helps, in the member's words.
+    pub coping_notes: Option<String>,
 }
 
 impl Person {
@@ -65,6 +70,8 @@ impl Person {
             invite: None,
             pressed: None,
             holds_data: false,
+            plan: Vec::new(),
+            coping_notes: None,
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct Ctx<'a> {
     pub tokens: &'a Tokens,
     /// The bot's Telegram username, for invite links (`None` until `getMe` answered).
     pub bot_username: Option<&'a str>,
+    /// The early-warning rule templates a plan is built from.
+    pub rules: &'a std::collections::BTreeMap<String, crate::rules::Template>,
 }
 
 /// (`Debug` leaves out the name.)
@@ -242,6 +251,27 @@ pub enum Change {
         summary: String,
         caption: String,
     },
+    /// Sets one rule of the member's plan with its consents (the wording is the receipt).
+    SetPlanRule {
+        rule: crate::store::PlanRule,
+        wording: String,
+        shares: Vec<crate::store::Share>,
+        version: i64,
+    },
+    TurnOffRule {
+        rule: String,
+    },
+    SetCopingNotes(Option<String>),
+    /// A supporter acknowledged an alert addressed to them.
+    AckAlert {
+        alert: i64,
+        how: String,
+    },
+    /// The member answered an ask-first question.
+    AnswerAsk {
+        episode: i64,
+        tell: Option<bool>,
+    },
     /// Erases everything about this chat's person (as a member and in anyone's circle), up
     /// to and including update `through` (the one asking).
     Erase {
@@ -279,6 +309,11 @@ impl std::fmt::Debug for Change {
             Change::RevokeConsent { .. } => "RevokeConsent",
             Change::Export { .. } => "Export",
             Change::Erase { .. } => "Erase",
+            Change::SetPlanRule { .. } => "SetPlanRule",
+            Change::TurnOffRule { .. } => "TurnOffRule",
+            Change::SetCopingNotes(_) => "SetCopingNotes",
+            Change::AckAlert { .. } => "AckAlert",
+            Change::AnswerAsk { .. } => "AnswerAsk",
         };
         f.write_str(name)
     }
@@ -558,6 +593,13 @@ fn command(
     }
     match (name, &person.member) {
         ("supporters", Some(m)) if done(m) => circle::command_supporters(o, person, m, ctx),
+        ("plan", Some(m)) if done(m) => plan::command_plan(o, person, m, ctx),
+        ("coping", Some(m)) if done(m) => plan::command_coping(o, person, _args, ctx),
+        ("plan" | "coping", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("plan" | "coping", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("consents", Some(m)) if done(m) => privacy::command_consents(o, person, ctx),
         ("supporters" | "consents", Some(m)) => {
             o.reply(chat, Outgoing::text(&t.continue_onboarding));

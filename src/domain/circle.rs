@@ -203,6 +203,41 @@ pub enum Action {
     Revoke {
         consent: i64,
     },
+    /// A supporter acknowledges an alert: `how` is `reach_out` or `in_touch`.
+    Ack {
+        alert: i64,
+        how: String,
+    },
+    /// The member answers an ask-first question: tell (`Some(true)`), don't (`Some(false)`),
+    /// or not now (`None`: their advance decision applies when the time is up).
+    AskAnswer {
+        episode: i64,
+        tell: Option<bool>,
+    },
+    /// `/plan`: one rule chosen, then its value, who hears, and whether to ask first.
+    PlanRule {
+        rule: String,
+    },
+    PlanValue {
+        rule: String,
+        value: i64,
+    },
+    PlanWho {
+        rule: String,
+        value: i64,
+        tier: String,
+    },
+    PlanAsk {
+        rule: String,
+        value: i64,
+        tier: String,
+        /// `no` (just tell), `tell` or `dont` (what happens if I don't answer in time).
+        ask: String,
+    },
+    PlanOff {
+        rule: String,
+    },
+    PlanCoping,
     /// The first and second "yes" of `/delete`.
     EraseAsk,
     EraseNow,

@@ -62,6 +62,9 @@ pub enum Outgoing {
         /// Forbid forwarding and saving (alerts).
         #[serde(default)]
         protect: bool,
+        /// Deliver without sound (an alert arriving in the recipient's quiet hours).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        silent: bool,
     },
     /// Stops the client's spinner; `text` shows as a small notice.
     AnswerCallback {
@@ -87,6 +90,7 @@ impl Outgoing {
             text: text.into(),
             buttons: Vec::new(),
             protect: false,
+            silent: false,
         }
     }
 
@@ -95,6 +99,7 @@ impl Outgoing {
             text: text.into(),
             buttons,
             protect: false,
+            silent: false,
         }
     }
 

@@ -284,7 +284,7 @@ impl Store {
             .unwrap_or(Pressed::Dead))
     }
 
-    pub(super) async fn register_buttons(
+    pub async fn register_buttons(
         tx: &mut SqliteConnection,
         buttons: &[NewButton],
         now: DateTime<Utc>,
@@ -615,7 +615,7 @@ impl Store {
     }
 
     /// Audits a revoked consent and cancels what was waiting on it.
-    async fn after_revocation(
+    pub(super) async fn after_revocation(
         tx: &mut SqliteConnection,
         member: i64,
         consent: i64,
@@ -666,7 +666,24 @@ impl Store {
             anyhow::bail!("consent {consent} is not this member's to revoke");
         };
         let member: i64 = row.get(0);
-        if row.get::<&str, _>(1) == Purpose::StoreAnswers.as_str() {
+        let purpose = Purpose::parse(row.get::<&str, _>(1));
+        // Withdrawing "Sam may receive alerts" withdraws every plan rule's alert to Sam too.
+        let tiers: &[crate::rules::Tier] = match purpose {
+            Some(Purpose::Nudges) => &[crate::rules::Tier::Nudge],
+            Some(Purpose::Alerts) => &[crate::rules::Tier::Alert, crate::rules::Tier::Urgent],
+            _ => &[],
+        };
+        if !tiers.is_empty() {
+            let tie: Option<i64> =
+                sqlx::query_scalar("SELECT circle_id FROM consents WHERE id = ?")
+                    .bind(consent)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if let Some(tie) = tie {
+                Self::revoke_shares_of(tx, member, tie, tiers, Some(chat), now).await?;
+            }
+        }
+        if purpose == Some(Purpose::StoreAnswers) {
             // No answer is stored without consent: an open check-in ends here.
             sqlx::query(
                 "UPDATE sessions SET status = 'expired', updated_at = ?

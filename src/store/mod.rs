@@ -4,10 +4,15 @@
 //! Times are stored as milliseconds since the Unix epoch.
 
 mod circle;
+mod plans;
 mod schedules;
 mod sqlite;
 
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
+pub use plans::{
+    DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
+    PlanRule, RawHistory, Recipient, Share,
+};
 pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 

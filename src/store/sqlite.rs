@@ -459,6 +459,26 @@ impl Store {
                 Change::Export { summary, caption } => follow_ups
                     .extend(Self::export_messages(&mut *tx, chat, summary, caption, now).await?),
                 Change::Erase { through } => Self::erase(&mut *tx, chat, *through, now).await?,
+                Change::SetPlanRule {
+                    rule,
+                    wording,
+                    shares,
+                    version,
+                } => {
+                    Self::set_plan_rule(&mut *tx, chat, rule, wording, shares, *version, now)
+                        .await?
+                }
+                Change::TurnOffRule { rule } => {
+                    Self::turn_off_rule(&mut *tx, chat, rule, now).await?
+                }
+                Change::SetCopingNotes(notes) => {
+                    Self::set_coping_notes(&mut *tx, chat, notes.as_deref()).await?
+                }
+                Change::AckAlert { alert, how } => {
+                    Self::ack_alert(&mut *tx, chat, *alert, how, now).await?
+                }
+                // Answered by `early_warning` after the changes are applied.
+                Change::AnswerAsk { .. } => {}
                 Change::SetName(name) => {
                     sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
                         .bind(name)

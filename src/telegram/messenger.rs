@@ -49,6 +49,7 @@ impl Messenger for TelegramMessenger {
                 text,
                 buttons,
                 protect,
+                silent,
             } => {
                 let mut req = self.bot.send_message(chat_id, fit(&text));
                 if !buttons.is_empty() {
@@ -56,6 +57,9 @@ impl Messenger for TelegramMessenger {
                 }
                 if protect {
                     req = req.protect_content(true);
+                }
+                if silent {
+                    req = req.disable_notification(true);
                 }
                 req.await.map(|m| Some(m.id.0))
             }

@@ -409,10 +409,12 @@ fn mark_repeat(body: &Outgoing, notice: &str) -> Outgoing {
             text,
             buttons,
             protect,
+            silent,
         } => Outgoing::Message {
             text: format!("{notice}\n\n{text}"),
             buttons: buttons.clone(),
             protect: *protect,
+            silent: *silent,
         },
         other => other.clone(),
     }

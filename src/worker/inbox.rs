@@ -11,7 +11,7 @@
 //! - while one of a chat's updates is failing, that chat's later updates wait, so each
 //!   chat's updates are always applied in order.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ use crate::conversation::{self, Change, OpenSession, ScheduleView};
 use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::circle::{Action, BUTTON_PREFIX, Pressed};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
+use crate::early_warning;
+use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
 use crate::token::Tokens;
@@ -49,6 +51,8 @@ pub struct Processor {
     pub token_key: [u8; 32],
     /// The bot's Telegram username, for invite links.
     pub bot_username: Option<String>,
+    /// Early-warning rule templates.
+    pub rules: Arc<BTreeMap<String, Template>>,
 }
 
 impl Processor {
@@ -202,6 +206,14 @@ impl Processor {
         Ok(())
     }
 
+    async fn load_plan(conn: &mut Conn, person: &mut conversation::Person) -> anyhow::Result<()> {
+        if let Some(m) = &person.member {
+            person.plan = Store::member_plan(conn, m.id).await?;
+            person.coping_notes = Store::coping_notes(conn, m.id).await?;
+        }
+        Ok(())
+    }
+
     /// Loads what commands and presses may need about the person's circle, the invite a
     /// `/start <token>` names, and the server-side button pressed. (Plain text skips this.)
     async fn load_circle_side(
@@ -214,6 +226,7 @@ impl Processor {
         match &incoming.input {
             Input::Command { name, args } => {
                 Store::load_circle(conn, person, now).await?;
+                Self::load_plan(conn, person).await?;
                 if name == "mydata" || name == "delete" {
                     person.holds_data = Store::holds_data(conn, person.chat).await?;
                 }
@@ -228,6 +241,7 @@ impl Processor {
             } => {
                 if let Some(token) = data.strip_prefix(BUTTON_PREFIX) {
                     Store::load_circle(conn, person, now).await?;
+                    Self::load_plan(conn, person).await?;
                     let user = incoming.sender.as_ref().map(|s| s.user_id);
                     let pressed = Store::pressed(conn, token, user, now).await?;
                     if let Pressed::Live {
@@ -311,9 +325,26 @@ impl Processor {
                 titles: self.dialogs.titles(),
                 tokens: &tokens,
                 bot_username: self.bot_username.as_deref(),
+                rules: &self.rules,
             };
             let outcome = conversation::respond(&person, &incoming, &ctx);
-            let follow_ups = Store::apply_changes(conn, chat, &outcome.changes, now).await?;
+            let mut follow_ups = Store::apply_changes(conn, chat, &outcome.changes, now).await?;
+            let ew = early_warning::Ctx {
+                content: &self.content,
+                dialogs: &self.dialogs,
+                templates: &self.rules,
+                tokens: &tokens,
+                now,
+            };
+            follow_ups.extend(
+                early_warning::after_changes(
+                    conn,
+                    person.member.as_ref().map(|m| m.id),
+                    &outcome.changes,
+                    &ew,
+                )
+                .await?,
+            );
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
             Store::enqueue(conn, &follow_ups, Some(incoming.update_id), now).await?;
             replies = outcome.out.len() + follow_ups.len();

@@ -109,6 +109,10 @@ fn world_scheduler(
         reminder_delay: Duration::minutes(60),
         // The test world beats every hour (the real loop: every minute).
         down_after: Duration::minutes(150),
+        rules: Arc::new(
+            staywell::app::load_templates(&staywell::content::shipped_dialogs_dir(), dialogs)
+                .unwrap(),
+        ),
     }
 }
 

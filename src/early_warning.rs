@@ -1,0 +1,678 @@
+//! Early warning, as a use case: after a member's history changes (a check-in completed, a
+//! flag raised, a slot's window closed), evaluate their plan and tell the people they chose —
+//! once per episode, only on a consent that stands, in the transaction that recorded the
+//! change. Also what time makes happen (escalation, unanswered ask-first questions) and what
+//! a supporter's acknowledgement or the member's ask-first answer sets off.
+//!
+//! The decisions are pure (`rules::evaluate`, `rules::advance`); this module reads and writes
+//! through the store and renders the messages.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::content::{Content, fill};
+use crate::conversation::circle::server_buttons;
+use crate::dialog::{AnswerValue, Registry, StepKind};
+use crate::domain::circle::{Action, Role};
+use crate::domain::{ChatId, Envelope, Lane, MemberId, Outgoing};
+use crate::rules::{self, CheckIn, Outcome, Template, Tier};
+use crate::schedule::QuietHours;
+use crate::store::{Conn, PlanRule, RawHistory, Recipient, Store};
+use crate::token::Tokens;
+
+/// History read for evaluation.
+const HISTORY_DAYS: i64 = 90;
+/// A rule re-arms after this many clear check-ins in a row.
+pub const REARM_AFTER: u32 = 2;
+/// And never fires twice within this.
+pub const COOLDOWN: Duration = Duration::hours(72);
+/// An alert not acknowledged within this goes to the next supporter.
+pub const ESCALATE_AFTER: Duration = Duration::hours(12);
+/// An ask-first question waits this long for the member.
+pub const ASK_FOR: Duration = Duration::hours(2);
+/// Acknowledge buttons work for this long.
+const ACK_TTL: Duration = Duration::days(7);
+
+/// What evaluation needs besides the transaction.
+pub struct Ctx<'a> {
+    pub content: &'a Content,
+    pub dialogs: &'a Registry,
+    pub templates: &'a BTreeMap<String, Template>,
+    pub tokens: &'a Tokens,
+    pub now: DateTime<Utc>,
+}
+
+/// The member as early warning needs them.
+struct Who {
+    id: MemberId,
+    chat: ChatId,
+    user: crate::domain::UserId,
+    name: String,
+    tz: Tz,
+    quiet: QuietHours,
+}
+
+async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<Option<Who>> {
+    let Some(b) = Store::member_basics(tx, member).await? else {
+        return Ok(None);
+    };
+    let default = QuietHours::default();
+    Ok(Some(Who {
+        id: member,
+        chat: b.chat,
+        user: b.user,
+        name: b
+            .name
+            .unwrap_or_else(|| ctx.content.texts.default_name.clone()),
+        tz: b.timezone.parse().unwrap_or(chrono_tz::Europe::London),
+        quiet: QuietHours {
+            start: crate::schedule::LocalTime::parse(&b.quiet_start).unwrap_or(default.start),
+            end: crate::schedule::LocalTime::parse(&b.quiet_end).unwrap_or(default.end),
+        },
+    }))
+}
+
+/// A numeric value for an answer: scales and numbers as they are, a choice by its score, a
+/// multi by how many were chosen (not counting its "none of these"), yes/no as 1/0.
+fn numeric(kind: &StepKind, value: &AnswerValue) -> Option<f64> {
+    match (kind, value) {
+        (_, AnswerValue::Number(v)) => Some(*v),
+        (StepKind::Choice { options }, AnswerValue::Code(c)) => {
+            options.iter().find(|o| &o.code == c).and_then(|o| o.score)
+        }
+        (StepKind::YesNo, AnswerValue::Code(c)) => Some(if c == "yes" { 1.0 } else { 0.0 }),
+        (StepKind::Multi { exclusive, .. }, AnswerValue::Codes(cs)) => Some(
+            cs.iter()
+                .filter(|c| exclusive.as_deref() != Some(c.as_str()))
+                .count() as f64,
+        ),
+        _ => None,
+    }
+}
+
+/// Turns stored slots, sessions and answers into check-ins with values by tag (pure).
+pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckIn> {
+    let mut values: BTreeMap<i64, (BTreeMap<String, f64>, Vec<String>)> = BTreeMap::new();
+    let sessions: BTreeMap<i64, &crate::store::HistorySession> =
+        raw.sessions.iter().map(|s| (s.id, s)).collect();
+    for a in &raw.answers {
+        let Some(s) = sessions.get(&a.session) else {
+            continue;
+        };
+        let Some(dialog) = dialogs.get(&s.dialog_id, s.version) else {
+            continue;
+        };
+        let entry = values.entry(a.session).or_default();
+        if let Some(f) = &a.flags {
+            entry
+                .1
+                .extend(f.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        }
+        let Some(v) = a
+            .value
+            .as_deref()
+            .and_then(|v| serde_json::from_str::<AnswerValue>(v).ok())
+        else {
+            continue;
+        };
+        let (tags, number) = if let Some(step) = dialog.steps.iter().find(|x| x.id == a.step_id) {
+            (step.tags.clone(), numeric(&step.kind, &v))
+        } else if let Some(c) = dialog.computes.iter().find(|c| c.id == a.step_id) {
+            (c.tags.clone(), numeric(&StepKind::Message, &v))
+        } else {
+            continue;
+        };
+        if let Some(n) = number {
+            for tag in tags {
+                entry.0.insert(tag, n);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut slotted = std::collections::BTreeSet::new();
+    for slot in &raw.slots {
+        if let Some(s) = slot.session {
+            slotted.insert(s);
+        }
+        let done = slot
+            .session
+            .and_then(|s| sessions.get(&s))
+            .is_some_and(|s| s.status == "completed");
+        let outcome = match slot.outcome.as_deref().and_then(Outcome::parse) {
+            Some(o) => o,
+            None if done => Outcome::Completed,
+            None => continue, // still open
+        };
+        let (vals, flags) = slot
+            .session
+            .and_then(|s| values.get(&s).cloned())
+            .unwrap_or_default();
+        out.push(CheckIn {
+            at: slot.due,
+            date: NaiveDate::parse_from_str(&slot.local_date, "%Y-%m-%d")
+                .unwrap_or(slot.due.date_naive()),
+            outcome,
+            values: vals,
+            flags,
+        });
+    }
+    // Check-ins people started themselves (`/checkin`), outside any slot.
+    for s in &raw.sessions {
+        if slotted.contains(&s.id) || !values.contains_key(&s.id) {
+            continue;
+        }
+        let (vals, flags) = values.get(&s.id).cloned().unwrap_or_default();
+        out.push(CheckIn {
+            at: s.started,
+            date: s.started.with_timezone(&tz).date_naive(),
+            outcome: if s.status == "completed" {
+                Outcome::Completed
+            } else {
+                Outcome::Partial
+            },
+            values: vals,
+            flags,
+        });
+    }
+    out.sort_by_key(|c| c.at);
+    out
+}
+
+/// How many check-ins in a row, before the latest, the rule was clear on.
+fn clear_before(
+    t: &Template,
+    params: &BTreeMap<String, f64>,
+    history: &[CheckIn],
+    templates: &BTreeMap<String, Template>,
+) -> u32 {
+    let mut n = 0;
+    for end in (1..history.len()).rev().take(REARM_AFTER as usize) {
+        let prefix = &history[..end];
+        let at = prefix[end - 1].at;
+        if rules::evaluate(t, params, prefix, at, templates).firing {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// What a conversation's changes set off: a completed check-in or a raised flag means the
+/// member's history changed; an acknowledgement tells the member; an ask-first answer tells
+/// (or not).
+pub async fn after_changes(
+    tx: &mut Conn,
+    member: Option<MemberId>,
+    changes: &[crate::conversation::Change],
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    use crate::conversation::Change;
+    let mut out = Vec::new();
+    let history_changed = changes.iter().any(|c| match c {
+        Change::SaveSession { status, .. } => *status == "completed",
+        Change::StoreAnswers { answers, .. } => answers.iter().any(|a| !a.flags.is_empty()),
+        _ => false,
+    });
+    if let (true, Some(m)) = (history_changed, member) {
+        out.extend(after_history_change(tx, m, ctx).await?);
+    }
+    for c in changes {
+        match c {
+            Change::AckAlert { alert, .. } => out.extend(acknowledged(tx, *alert, ctx).await?),
+            Change::AnswerAsk { episode, tell } => {
+                if let Some(m) = member {
+                    out.extend(answer_ask(tx, m, *episode, *tell, false, ctx).await?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluates the member's whole plan after their history changed.
+pub async fn after_history_change(
+    tx: &mut Conn,
+    member: MemberId,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let plan = Store::member_plan(tx, member).await?;
+    if plan.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(m) = who(tx, member, ctx).await? else {
+        return Ok(Vec::new());
+    };
+    let raw = Store::raw_history(tx, member, ctx.now - Duration::days(HISTORY_DAYS)).await?;
+    let history = build_history(&raw, ctx.dialogs, m.tz);
+    let mut out = Vec::new();
+    for rule in &plan {
+        let Some(t) = ctx.templates.get(&rule.rule_id) else {
+            continue;
+        };
+        let d = rules::evaluate(t, &rule.params, &history, ctx.now, ctx.templates);
+        let open = Store::open_episode(tx, member, &rule.rule_id).await?;
+        let e = rules::Episode {
+            open: open.is_some(),
+            clear_streak: clear_before(t, &rule.params, &history, ctx.templates),
+            last_fired: Store::last_fired(tx, member, &rule.rule_id).await?,
+        };
+        let (_, step) = rules::advance(e, d.firing, ctx.now, REARM_AFTER, COOLDOWN);
+        match (step, &open) {
+            (rules::Step::Rearm, Some(o)) => {
+                Store::update_episode(tx, o.id, 0, Some(ctx.now)).await?;
+            }
+            (rules::Step::Fire, _) => {
+                let reason = t.explain(&rule.params);
+                let evidence = serde_json::json!({
+                    "reason": reason,
+                    "evidence": d.evidence,
+                })
+                .to_string();
+                let ask = rule.ask_first && matches!(rule.tier, Tier::Nudge | Tier::Alert);
+                let state = if ask { "asking" } else { "told" };
+                let until = ask.then_some(ctx.now + ASK_FOR);
+                let Some(episode) = Store::open_new_episode(
+                    tx,
+                    member,
+                    &rule.rule_id,
+                    &evidence,
+                    state,
+                    until,
+                    ctx.now,
+                )
+                .await?
+                else {
+                    continue; // one already open: never twice
+                };
+                if ask {
+                    out.extend(ask_first(tx, &m, rule, episode, &reason, ctx).await?);
+                } else {
+                    out.extend(tell(tx, &m, rule, episode, &reason, 0, ctx).await?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Whom a rule at `tier` may reach among `rs`: the right role, a standing consent, reachable.
+fn eligible(r: &Recipient, tier: Tier) -> bool {
+    let role_ok = match tier {
+        Tier::Nudge => matches!(r.role, Role::Carer | Role::Both),
+        Tier::Alert | Tier::Urgent => matches!(r.role, Role::Supporter | Role::Both),
+        Tier::SelfHelp => false,
+    };
+    role_ok && r.consent.is_some() && !r.unreachable
+}
+
+fn names(rs: &[&Recipient]) -> String {
+    rs.iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn ask_first(
+    tx: &mut Conn,
+    m: &Who,
+    rule: &PlanRule,
+    episode: i64,
+    reason: &str,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let rs = Store::recipients(tx, m.id, &rule.rule_id, rule.tier, ctx.now).await?;
+    let people: Vec<&Recipient> = rs.iter().filter(|r| eligible(r, rule.tier)).collect();
+    let (buttons, new) = server_buttons(
+        ctx.tokens,
+        ctx.now + ASK_FOR + Duration::hours(1),
+        m.user,
+        Some(m.id),
+        vec![vec![
+            (
+                t.ask_yes_button.clone(),
+                Action::AskAnswer {
+                    episode,
+                    tell: Some(true),
+                },
+            ),
+            (
+                t.ask_no_button.clone(),
+                Action::AskAnswer {
+                    episode,
+                    tell: Some(false),
+                },
+            ),
+            (
+                t.ask_later_button.clone(),
+                Action::AskAnswer {
+                    episode,
+                    tell: None,
+                },
+            ),
+        ]],
+    );
+    Store::register_buttons(tx, &new, ctx.now).await?;
+    let text = fill(
+        &t.ask_first_question,
+        &[("reason", reason), ("people", &names(&people))],
+    );
+    Ok(vec![Envelope::urgent(
+        m.chat,
+        Outgoing::with_buttons(text, buttons),
+    )])
+}
+
+/// Tells the people the member chose for this rule's tier (step 0), or the next supporter
+/// (an escalation, step ≥ 1).
+async fn tell(
+    tx: &mut Conn,
+    m: &Who,
+    rule: &PlanRule,
+    episode: i64,
+    reason: &str,
+    step: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let now = ctx.now;
+    let mut out = Vec::new();
+    match rule.tier {
+        Tier::SelfHelp => {
+            if Store::record_alert(tx, episode, m.id, None, Tier::SelfHelp, None, 0, None, now)
+                .await?
+                .is_some()
+            {
+                let notes = Store::coping_notes(tx, m.id)
+                    .await?
+                    .unwrap_or_else(|| t.coping_plan_default.clone());
+                let text = fill(&t.self_help, &[("reason", reason), ("notes", &notes)]);
+                let at = m.quiet.next_allowed(now, m.tz);
+                let env = Envelope {
+                    chat: m.chat,
+                    lane: Lane::Scheduled,
+                    body: Outgoing::text(text),
+                };
+                Store::enqueue_at(tx, &[env], None, now, at).await?;
+            }
+        }
+        Tier::Nudge => {
+            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Nudge, now).await?;
+            for r in rs.iter().filter(|r| eligible(r, Tier::Nudge) && !r.away) {
+                let Some(consent) = r.consent else { continue };
+                if Store::record_alert(
+                    tx,
+                    episode,
+                    m.id,
+                    Some(r.tie),
+                    Tier::Nudge,
+                    Some(consent),
+                    0,
+                    None,
+                    now,
+                )
+                .await?
+                .is_none()
+                {
+                    continue;
+                }
+                let env = Envelope {
+                    chat: r.chat,
+                    lane: Lane::Nudge,
+                    body: Outgoing::text(fill(&t.nudge, &[("name", &m.name)])),
+                };
+                // Carers' quiet hours: UK evenings and nights by default.
+                let at = QuietHours::default().next_allowed(now, chrono_tz::Europe::London);
+                Store::enqueue_consented(tx, &env, consent, m.id, now, at).await?;
+            }
+        }
+        Tier::Alert => {
+            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Alert, now).await?;
+            let done = Store::episode_recipients(tx, episode).await?;
+            // The first available supporter in the member's order; away and unreachable
+            // people are skipped at once.
+            let next = rs
+                .iter()
+                .find(|r| eligible(r, Tier::Alert) && !r.away && !done.contains(&r.tie));
+            match next {
+                Some(r) => {
+                    out.extend(alert(tx, m, r, episode, reason, Tier::Alert, step, ctx).await?);
+                }
+                None => out.extend(nobody(m, reason, ctx)),
+            }
+        }
+        Tier::Urgent => {
+            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Urgent, now).await?;
+            // The member always gets the crisis card at once.
+            out.push(Envelope::urgent(
+                m.chat,
+                Outgoing::text(ctx.content.crisis.text()),
+            ));
+            for r in rs.iter().filter(|r| eligible(r, Tier::Urgent)) {
+                out.extend(alert(tx, m, r, episode, reason, Tier::Urgent, 0, ctx).await?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn nobody(m: &Who, reason: &str, ctx: &Ctx<'_>) -> Vec<Envelope> {
+    let t = &ctx.content.texts;
+    vec![
+        Envelope::urgent(
+            m.chat,
+            Outgoing::text(fill(&t.nobody_available, &[("reason", reason)])),
+        ),
+        Envelope::urgent(m.chat, Outgoing::text(ctx.content.crisis.text())),
+    ]
+}
+
+/// One alert to one supporter: recorded (unique per episode and person), sent only on its
+/// consent, with Acknowledge buttons only they can press.
+#[allow(clippy::too_many_arguments)]
+async fn alert(
+    tx: &mut Conn,
+    m: &Who,
+    r: &Recipient,
+    episode: i64,
+    reason: &str,
+    tier: Tier,
+    step: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let now = ctx.now;
+    let Some(consent) = r.consent else {
+        return Ok(Vec::new());
+    };
+    let escalate = (tier == Tier::Alert).then_some(now + ESCALATE_AFTER);
+    let Some(alert) = Store::record_alert(
+        tx,
+        episode,
+        m.id,
+        Some(r.tie),
+        tier,
+        Some(consent),
+        step,
+        escalate,
+        now,
+    )
+    .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let (buttons, new) = server_buttons(
+        ctx.tokens,
+        now + ACK_TTL,
+        r.user,
+        None,
+        vec![vec![
+            (
+                t.ack_reach_out_button.clone(),
+                Action::Ack {
+                    alert,
+                    how: "reach_out".into(),
+                },
+            ),
+            (
+                t.ack_in_touch_button.clone(),
+                Action::Ack {
+                    alert,
+                    how: "in_touch".into(),
+                },
+            ),
+        ]],
+    );
+    Store::register_buttons(tx, &new, now).await?;
+    let template = if tier == Tier::Urgent {
+        &t.alert_urgent
+    } else {
+        &t.alert
+    };
+    let mut text = fill(template, &[("name", &m.name), ("reason", reason)]);
+    if step > 0 {
+        text.push_str("\n\n");
+        text.push_str(&t.alert_escalated_note);
+    }
+    // Without sound at night, unless urgent (recipients' quiet hours: UK nights by default).
+    let silent =
+        tier != Tier::Urgent && QuietHours::default().contains(now, chrono_tz::Europe::London);
+    let env = Envelope {
+        chat: r.chat,
+        lane: Lane::Urgent,
+        body: Outgoing::Message {
+            text,
+            buttons,
+            protect: true,
+            silent,
+        },
+    };
+    let id = Store::enqueue_consented(tx, &env, consent, m.id, now, now).await?;
+    Store::attach_alert_outbox(tx, alert, id.0).await?;
+    Ok(Vec::new())
+}
+
+/// What time makes happen: alerts nobody acknowledged go to the next supporter; ask-first
+/// questions nobody answered follow the member's advance decision.
+pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>> {
+    let mut out = Vec::new();
+    for due in Store::due_escalations(tx, ctx.now).await? {
+        if !Store::mark_escalated(tx, due.alert).await? {
+            continue;
+        }
+        let Some(m) = who(tx, due.member, ctx).await? else {
+            continue;
+        };
+        let Some(rule) = Store::member_plan(tx, due.member)
+            .await?
+            .into_iter()
+            .find(|r| r.rule_id == due.rule_id)
+        else {
+            continue; // turned off meanwhile
+        };
+        let reason = reason_of(&due.evidence);
+        out.extend(tell(tx, &m, &rule, due.episode, &reason, due.step + 1, ctx).await?);
+    }
+    for ask in Store::due_asks(tx, ctx.now).await? {
+        out.extend(answer_ask(tx, ask.member, ask.episode, None, true, ctx).await?);
+    }
+    Ok(out)
+}
+
+fn reason_of(evidence: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(evidence)
+        .ok()
+        .and_then(|v| v["reason"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The member answered (or, `timed_out`, did not answer) an ask-first question.
+pub async fn answer_ask(
+    tx: &mut Conn,
+    member: MemberId,
+    episode: i64,
+    tell_them: Option<bool>,
+    timed_out: bool,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let Some((owner, rule_id, evidence)) = Store::episode_evidence(tx, episode).await? else {
+        return Ok(Vec::new());
+    };
+    if owner != member {
+        return Ok(Vec::new());
+    }
+    let Some(rule) = Store::member_plan(tx, member)
+        .await?
+        .into_iter()
+        .find(|r| r.rule_id == rule_id)
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(m) = who(tx, member, ctx).await? else {
+        return Ok(Vec::new());
+    };
+    let decision = match (tell_them, timed_out) {
+        (Some(d), _) => Some(d),
+        (None, true) => Some(rule.tell_if_unanswered),
+        (None, false) => None, // "not now": wait for the time to run out
+    };
+    let mut out = Vec::new();
+    match decision {
+        None => {
+            let until = (ctx.now + ASK_FOR)
+                .with_timezone(&m.tz)
+                .format("%H:%M")
+                .to_string();
+            let then = if rule.tell_if_unanswered {
+                &t.ask_then_tell
+            } else {
+                &t.ask_then_dont
+            };
+            out.push(Envelope::reply(
+                m.chat,
+                Outgoing::text(fill(&t.ask_later, &[("time", &until), ("then", then)])),
+            ));
+        }
+        Some(true) => {
+            if Store::set_episode_state(tx, episode, "asking", "told").await? {
+                let reason = reason_of(&evidence);
+                out.extend(tell(tx, &m, &rule, episode, &reason, 0, ctx).await?);
+                if !timed_out {
+                    out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_told)));
+                }
+            }
+        }
+        Some(false) => {
+            if Store::set_episode_state(tx, episode, "asking", "not_told").await? && !timed_out {
+                out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_not_told)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A supporter acknowledged an alert: the member hears that someone is on it.
+pub async fn acknowledged(
+    tx: &mut Conn,
+    alert: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let Some((member_chat, supporter, how)) = Store::acked_alert(tx, alert).await? else {
+        return Ok(Vec::new());
+    };
+    let template = if how == "in_touch" {
+        &t.member_told_in_touch
+    } else {
+        &t.member_told_reach_out
+    };
+    Ok(vec![Envelope::reply(
+        member_chat,
+        Outgoing::text(fill(template, &[("name", &supporter)])),
+    )])
+}

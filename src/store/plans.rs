@@ -1,0 +1,789 @@
+//! SQL for early-warning plans: the member's chosen rules and their consents, the history
+//! rules read, episodes, alerts, acknowledgement and escalation.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection};
+
+use super::circle::{Entry, audit};
+use super::sqlite::Store;
+use super::{from_ms, ms};
+use crate::domain::circle::Role;
+use crate::domain::{ChatId, MemberId, UserId};
+use crate::rules::Tier;
+
+/// A rule in a member's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRule {
+    pub rule_id: String,
+    pub params: BTreeMap<String, f64>,
+    pub tier: Tier,
+    pub ask_first: bool,
+    /// With ask-first and no answer in time: tell (true) or not.
+    pub tell_if_unanswered: bool,
+}
+
+/// One consent to share a rule at a tier with a person, as the plan change records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share {
+    pub tie: i64,
+    pub wording: String,
+}
+
+/// A person who may hear about one rule at one tier, in escalation order.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub tie: i64,
+    pub chat: ChatId,
+    pub user: UserId,
+    pub name: String,
+    pub role: Role,
+    pub away: bool,
+    pub unreachable: bool,
+    /// The standing consent to tell them about this rule at this tier.
+    pub consent: Option<i64>,
+}
+
+/// Raw history: slots and sessions with their answers, for `early_warning` to read.
+#[derive(Debug, Clone, Default)]
+pub struct RawHistory {
+    pub slots: Vec<HistorySlot>,
+    pub sessions: Vec<HistorySession>,
+    pub answers: Vec<HistoryAnswer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistorySlot {
+    pub due: DateTime<Utc>,
+    pub local_date: String,
+    /// `None` while the window is open.
+    pub outcome: Option<String>,
+    pub session: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistorySession {
+    pub id: i64,
+    pub dialog_id: String,
+    pub version: i64,
+    pub started: DateTime<Utc>,
+    pub status: String,
+}
+
+/// (`Debug` leaves out the value.)
+#[derive(Clone)]
+pub struct HistoryAnswer {
+    pub session: i64,
+    pub step_id: String,
+    pub value: Option<String>,
+    pub flags: Option<String>,
+}
+
+impl std::fmt::Debug for HistoryAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HistoryAnswer({}, {})", self.session, self.step_id)
+    }
+}
+
+/// What early warning needs to know about a member to write to them.
+#[derive(Clone)]
+pub struct MemberBasics {
+    pub chat: ChatId,
+    pub user: UserId,
+    pub name: Option<String>,
+    pub timezone: String,
+    pub quiet_start: String,
+    pub quiet_end: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenEpisode {
+    pub id: i64,
+    pub clear_streak: u32,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// An alert whose time to be acknowledged has passed.
+#[derive(Debug, Clone)]
+pub struct DueEscalation {
+    pub alert: i64,
+    pub episode: i64,
+    pub member: MemberId,
+    pub rule_id: String,
+    pub tier: Tier,
+    pub step: i64,
+    pub evidence: String,
+}
+
+/// An episode whose ask-first question went unanswered.
+#[derive(Debug, Clone)]
+pub struct DueAsk {
+    pub episode: i64,
+    pub member: MemberId,
+    pub rule_id: String,
+}
+
+impl Store {
+    pub async fn member_plan(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+    ) -> anyhow::Result<Vec<PlanRule>> {
+        let rows = sqlx::query(
+            "SELECT rule_id, params, tier, ask_first, unanswered FROM plan_rules
+             WHERE member_id = ? AND active = 1 ORDER BY id",
+        )
+        .bind(member.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(PlanRule {
+                    rule_id: r.get(0),
+                    params: serde_json::from_str(r.get::<&str, _>(1)).ok()?,
+                    tier: Tier::parse(r.get(2))?,
+                    ask_first: r.get::<i64, _>(3) != 0,
+                    tell_if_unanswered: r.get::<&str, _>(4) == "tell",
+                })
+            })
+            .collect())
+    }
+
+    pub async fn coping_notes(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT coping_notes FROM members WHERE id = ?")
+                .bind(member.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten(),
+        )
+    }
+
+    pub(super) async fn set_coping_notes(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        notes: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET coping_notes = ? WHERE chat_id = ?")
+            .bind(notes)
+            .bind(chat.0)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every consent about one rule of this member, cancelling what waits on them.
+    async fn revoke_rule_consents(
+        tx: &mut SqliteConnection,
+        member: i64,
+        rule_id: &str,
+        actor: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE consents SET revoked_at = ?
+             WHERE member_id = ? AND rule_id = ? AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(ms(now))
+        .bind(member)
+        .bind(rule_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in ids {
+            Self::after_revocation(tx, member, id, Some(actor), now).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets one rule of this chat's member's plan, with a consent for the rule itself and
+    /// one per person told (each with the wording the member saw). Replaces what was there.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn set_plan_rule(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        rule: &PlanRule,
+        wording: &str,
+        shares: &[Share],
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let member: i64 = sqlx::query_scalar("SELECT id FROM members WHERE chat_id = ?")
+            .bind(chat.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        Self::revoke_rule_consents(tx, member, &rule.rule_id, chat, now).await?;
+        let consent: i64 = sqlx::query_scalar(
+            "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at, rule_id, tier)
+             VALUES (?, 'plan_rule', ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(member)
+        .bind(wording)
+        .bind(version)
+        .bind(ms(now))
+        .bind(&rule.rule_id)
+        .bind(rule.tier.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let e = Entry {
+            member: Some(member),
+            consent: Some(consent),
+            actor: Some(chat),
+            ..Entry::default()
+        };
+        audit(tx, "consent_granted", e, now).await?;
+        for share in shares {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at,
+                                       circle_id, rule_id, tier)
+                 SELECT ?, 'share_rule', ?, ?, ?, id, ?, ? FROM circle
+                 WHERE id = ? AND member_id = ? AND status = 'active' RETURNING id",
+            )
+            .bind(member)
+            .bind(&share.wording)
+            .bind(version)
+            .bind(ms(now))
+            .bind(&rule.rule_id)
+            .bind(rule.tier.as_str())
+            .bind(share.tie)
+            .bind(member)
+            .fetch_one(&mut *tx)
+            .await?;
+            let e = Entry {
+                member: Some(member),
+                circle: Some(share.tie),
+                consent: Some(id),
+                actor: Some(chat),
+                ..Entry::default()
+            };
+            audit(tx, "consent_granted", e, now).await?;
+        }
+        sqlx::query(
+            "INSERT INTO plan_rules (member_id, rule_id, params, tier, ask_first, unanswered, active,
+                                     consent_id, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+             ON CONFLICT (member_id, rule_id) DO UPDATE SET
+                 params = excluded.params, tier = excluded.tier, ask_first = excluded.ask_first,
+                 unanswered = excluded.unanswered, active = 1, consent_id = excluded.consent_id,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(member)
+        .bind(&rule.rule_id)
+        .bind(serde_json::to_string(&rule.params)?)
+        .bind(rule.tier.as_str())
+        .bind(rule.ask_first)
+        .bind(if rule.tell_if_unanswered { "tell" } else { "dont" })
+        .bind(consent)
+        .bind(ms(now))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Turns a rule off: its consents are revoked (anything pending is cancelled) and an
+    /// open episode ends.
+    pub(super) async fn turn_off_rule(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        rule_id: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let member: i64 = sqlx::query_scalar("SELECT id FROM members WHERE chat_id = ?")
+            .bind(chat.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE plan_rules SET active = 0, updated_at = ? WHERE member_id = ? AND rule_id = ?",
+        )
+        .bind(ms(now))
+        .bind(member)
+        .bind(rule_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE episodes SET closed_at = ? WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(member)
+        .bind(rule_id)
+        .execute(&mut *tx)
+        .await?;
+        Self::revoke_rule_consents(tx, member, rule_id, chat, now).await
+    }
+
+    /// Revokes consents that depend on a pairing consent (`tie`, for `tiers`).
+    pub(super) async fn revoke_shares_of(
+        tx: &mut SqliteConnection,
+        member: i64,
+        tie: i64,
+        tiers: &[Tier],
+        actor: Option<ChatId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        for tier in tiers {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "UPDATE consents SET revoked_at = ?
+                 WHERE member_id = ? AND circle_id = ? AND purpose = 'share_rule' AND tier = ?
+                   AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(ms(now))
+            .bind(member)
+            .bind(tie)
+            .bind(tier.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in ids {
+                Self::after_revocation(tx, member, id, actor, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Slots, sessions and answers of a member since `since`.
+    pub async fn raw_history(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<RawHistory> {
+        let slots = sqlx::query(
+            "SELECT due_at, local_date, outcome, session_id FROM slots
+             WHERE member_id = ? AND due_at >= ? ORDER BY due_at",
+        )
+        .bind(member.0)
+        .bind(ms(since))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| HistorySlot {
+            due: from_ms(r.get(0)),
+            local_date: r.get(1),
+            outcome: r.get(2),
+            session: r.get(3),
+        })
+        .collect();
+        let sessions = sqlx::query(
+            "SELECT id, dialog_id, dialog_version, started_at, status FROM sessions
+             WHERE member_id = ? AND started_at >= ? ORDER BY id",
+        )
+        .bind(member.0)
+        .bind(ms(since))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| HistorySession {
+            id: r.get(0),
+            dialog_id: r.get(1),
+            version: r.get(2),
+            started: from_ms(r.get(3)),
+            status: r.get(4),
+        })
+        .collect();
+        let answers = sqlx::query(
+            "SELECT a.session_id, a.step_id, a.value, a.flags FROM answers a
+             JOIN sessions s ON s.id = a.session_id
+             WHERE a.member_id = ? AND s.started_at >= ? AND a.state = 'answered'",
+        )
+        .bind(member.0)
+        .bind(ms(since))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| HistoryAnswer {
+            session: r.get(0),
+            step_id: r.get(1),
+            value: r.get(2),
+            flags: r.get(3),
+        })
+        .collect();
+        Ok(RawHistory {
+            slots,
+            sessions,
+            answers,
+        })
+    }
+
+    pub async fn open_episode(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        rule_id: &str,
+    ) -> anyhow::Result<Option<OpenEpisode>> {
+        let row = sqlx::query(
+            "SELECT id, clear_streak, opened_at FROM episodes
+             WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
+        )
+        .bind(member.0)
+        .bind(rule_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row.map(|r| OpenEpisode {
+            id: r.get(0),
+            clear_streak: r.get::<i64, _>(1).max(0) as u32,
+            opened_at: from_ms(r.get(2)),
+        }))
+    }
+
+    pub async fn last_fired(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        rule_id: &str,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT max(opened_at) FROM episodes WHERE member_id = ? AND rule_id = ?",
+        )
+        .bind(member.0)
+        .bind(rule_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(v.map(from_ms))
+    }
+
+    /// Opens an episode; `None` if one is already open for this rule (so nothing is sent
+    /// twice, whatever raced).
+    pub async fn open_new_episode(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        rule_id: &str,
+        evidence: &str,
+        state: &str,
+        ask_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "INSERT OR IGNORE INTO episodes (member_id, rule_id, opened_at, evidence, state, ask_until)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(member.0)
+        .bind(rule_id)
+        .bind(ms(now))
+        .bind(evidence)
+        .bind(state)
+        .bind(ask_until.map(ms))
+        .fetch_optional(&mut *tx)
+        .await?)
+    }
+
+    pub async fn update_episode(
+        tx: &mut SqliteConnection,
+        id: i64,
+        clear_streak: u32,
+        close: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE episodes SET clear_streak = ?, closed_at = ? WHERE id = ?")
+            .bind(clear_streak as i64)
+            .bind(close.map(ms))
+            .bind(id)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_episode_state(
+        tx: &mut SqliteConnection,
+        id: i64,
+        from: &str,
+        to: &str,
+    ) -> anyhow::Result<bool> {
+        let r = sqlx::query("UPDATE episodes SET state = ? WHERE id = ? AND state = ?")
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .execute(tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn episode_evidence(
+        tx: &mut SqliteConnection,
+        id: i64,
+    ) -> anyhow::Result<Option<(MemberId, String, String)>> {
+        let row = sqlx::query("SELECT member_id, rule_id, evidence FROM episodes WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(row.map(|r| (MemberId(r.get(0)), r.get(1), r.get(2))))
+    }
+
+    /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
+    /// standing consent (if any), away and reachability.
+    pub async fn recipients(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+        rule_id: &str,
+        tier: Tier,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Recipient>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.chat_id, c.user_id, c.name, c.role,
+                    EXISTS (SELECT 1 FROM away a WHERE a.chat_id = c.chat_id AND a.away_until > ?),
+                    EXISTS (SELECT 1 FROM chats h WHERE h.chat_id = c.chat_id AND h.unreachable_at IS NOT NULL),
+                    (SELECT k.id FROM consents k WHERE k.circle_id = c.id AND k.rule_id = ?
+                        AND k.tier = ? AND k.purpose = 'share_rule' AND k.revoked_at IS NULL
+                     ORDER BY k.id DESC LIMIT 1)
+             FROM circle c WHERE c.member_id = ? AND c.status = 'active'
+             ORDER BY c.position, c.id",
+        )
+        .bind(ms(now))
+        .bind(rule_id)
+        .bind(tier.as_str())
+        .bind(member.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(Recipient {
+                    tie: r.get(0),
+                    chat: ChatId(r.get(1)),
+                    user: UserId(r.get(2)),
+                    name: r.get(3),
+                    role: Role::parse(r.get(4))?,
+                    away: r.get(5),
+                    unreachable: r.get(6),
+                    consent: r.get(7),
+                })
+            })
+            .collect())
+    }
+
+    /// Records one message of an episode; `None` if this person was already sent this
+    /// episode at this tier (the unique key makes a duplicate impossible).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_alert(
+        tx: &mut SqliteConnection,
+        episode: i64,
+        member: MemberId,
+        tie: Option<i64>,
+        tier: Tier,
+        consent: Option<i64>,
+        step: i64,
+        escalate_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT OR IGNORE INTO alerts (episode_id, member_id, circle_id, tier, consent_id, step,
+                                           state, created_at, escalate_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?) RETURNING id",
+        )
+        .bind(episode)
+        .bind(member.0)
+        .bind(tie)
+        .bind(tier.as_str())
+        .bind(consent)
+        .bind(step)
+        .bind(ms(now))
+        .bind(escalate_at.map(ms))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if id.is_some() {
+            let e = Entry {
+                member: Some(member.0),
+                circle: tie,
+                consent,
+                ..Entry::default()
+            };
+            audit(tx, "alert_sent", e, now).await?;
+        }
+        Ok(id)
+    }
+
+    pub async fn attach_alert_outbox(
+        tx: &mut SqliteConnection,
+        alert: i64,
+        outbox: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE alerts SET outbox_id = ? WHERE id = ?")
+            .bind(outbox)
+            .bind(alert)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn due_escalations(
+        tx: &mut SqliteConnection,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<DueEscalation>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.episode_id, a.member_id, e.rule_id, a.tier, a.step, e.evidence
+             FROM alerts a JOIN episodes e ON e.id = a.episode_id
+             WHERE a.state = 'sent' AND a.escalate_at IS NOT NULL AND a.escalate_at <= ?
+             ORDER BY a.escalate_at LIMIT 1000",
+        )
+        .bind(ms(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(DueEscalation {
+                    alert: r.get(0),
+                    episode: r.get(1),
+                    member: MemberId(r.get(2)),
+                    rule_id: r.get(3),
+                    tier: Tier::parse(r.get(4))?,
+                    step: r.get(5),
+                    evidence: r.get(6),
+                })
+            })
+            .collect())
+    }
+
+    pub async fn mark_escalated(tx: &mut SqliteConnection, alert: i64) -> anyhow::Result<bool> {
+        let r =
+            sqlx::query("UPDATE alerts SET state = 'escalated' WHERE id = ? AND state = 'sent'")
+                .bind(alert)
+                .execute(tx)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The ties already sent this episode (so escalation moves on to someone new).
+    pub async fn episode_recipients(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT circle_id FROM alerts WHERE episode_id = ? AND circle_id IS NOT NULL",
+        )
+        .bind(episode)
+        .fetch_all(&mut *tx)
+        .await?)
+    }
+
+    pub async fn due_asks(
+        tx: &mut SqliteConnection,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<DueAsk>> {
+        let rows = sqlx::query(
+            "SELECT id, member_id, rule_id FROM episodes
+             WHERE state = 'asking' AND ask_until <= ? LIMIT 1000",
+        )
+        .bind(ms(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DueAsk {
+                episode: r.get(0),
+                member: MemberId(r.get(1)),
+                rule_id: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Acknowledges an alert by the person it was addressed to. Returns the member's chat
+    /// and name if this press acknowledged it (a second press, or anyone else's, does not).
+    pub(super) async fn ack_alert(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        alert: i64,
+        how: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(
+            "UPDATE alerts SET state = 'acked', acked_at = ?, acked_how = ?
+             WHERE id = ? AND state IN ('sent', 'escalated')
+               AND circle_id IN (SELECT id FROM circle WHERE chat_id = ? AND status = 'active')
+             RETURNING member_id, circle_id",
+        )
+        .bind(ms(now))
+        .bind(how)
+        .bind(alert)
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = row {
+            let e = Entry {
+                member: Some(r.get(0)),
+                circle: r.get(1),
+                ..Entry::default()
+            };
+            audit(tx, "alert_acknowledged", e, now).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn member_basics(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+    ) -> anyhow::Result<Option<MemberBasics>> {
+        let row = sqlx::query(
+            "SELECT chat_id, telegram_user_id, display_name, timezone, quiet_start, quiet_end
+             FROM members WHERE id = ?",
+        )
+        .bind(member.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row.map(|r| MemberBasics {
+            chat: ChatId(r.get(0)),
+            user: UserId(r.get(1)),
+            name: r.get(2),
+            timezone: r.get(3),
+            quiet_start: r.get(4),
+            quiet_end: r.get(5),
+        }))
+    }
+
+    /// (member's chat, supporter's name, how) of an acknowledged alert.
+    pub async fn acked_alert(
+        tx: &mut SqliteConnection,
+        alert: i64,
+    ) -> anyhow::Result<Option<(ChatId, String, String)>> {
+        let row = sqlx::query(
+            "SELECT m.chat_id, c.name, a.acked_how FROM alerts a
+             JOIN members m ON m.id = a.member_id JOIN circle c ON c.id = a.circle_id
+             WHERE a.id = ? AND a.state = 'acked'",
+        )
+        .bind(alert)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row.map(|r| {
+            (
+                ChatId(r.get(0)),
+                r.get(1),
+                r.get::<Option<String>, _>(2).unwrap_or_default(),
+            )
+        }))
+    }
+
+    pub async fn slot_member(
+        tx: &mut SqliteConnection,
+        slot: i64,
+    ) -> anyhow::Result<Option<MemberId>> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT member_id FROM slots WHERE id = ?")
+                .bind(slot)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(MemberId),
+        )
+    }
+
+    /// The next moment early warning has something to do (an escalation, an ask-first
+    /// question running out).
+    pub async fn next_warning_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT min(t) FROM (
+                 SELECT min(escalate_at) AS t FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL
+                 UNION ALL SELECT min(ask_until) FROM episodes WHERE state = 'asking')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(v.map(from_ms))
+    }
+
+    /// The scheduler's next wake-up: schedules, slots, escalations.
+    pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok([
+            self.next_schedule_due().await?,
+            self.next_warning_due().await?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
+    }
+}
