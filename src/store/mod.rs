@@ -6,7 +6,9 @@
 mod schedules;
 mod sqlite;
 
-pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
+pub use schedules::{
+    ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
+};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};
