@@ -1,9 +1,12 @@
 //! Scheduler costs at scale: a tick over 100,000 member schedules when nothing is due, the
 //! next-wake-up query, and a tick that opens 6,000 check-ins due in the same minute (each a
-//! slot, a session and its prompts, durably committed). Not a test: it measures and prints.
-//! Run: `cargo bench --bench schedules`.
+//! slot, a session and its prompts, durably committed); then the same 6,000 again in a
+//! smaller world while someone keeps writing (as the processor does for people
+//! mid-conversation), to see how long they wait for the write lock. Not a test: it measures
+//! and prints. Run: `cargo bench --bench schedules`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -27,7 +30,18 @@ fn main() {
     rt.block_on(run());
 }
 
-async fn run() {
+struct World {
+    store: Store,
+    scheduler: Scheduler,
+    clock: ManualClock,
+    /// 19:00, when `due` check-ins are due at once.
+    t: DateTime<Utc>,
+    _dir: tempfile::TempDir,
+}
+
+/// `members` members with daily schedules: `due` of them due at 19:00 (UTC = London in
+/// March), the rest spread over later minutes.
+async fn world(members: i64, due: i64) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!(
         "sqlite://{}",
@@ -41,9 +55,8 @@ async fn run() {
         .with_timezone(&Utc);
     let before = t - Duration::hours(1);
 
-    let setup = Instant::now();
     let mut tx = store.begin_write().await.unwrap();
-    for i in 0..MEMBERS {
+    for i in 0..members {
         let chat = ChatId(1_000_000 + i);
         let changes = [
             Change::CreateMember {
@@ -63,8 +76,7 @@ async fn run() {
             .member
             .unwrap()
             .id;
-        // 6,000 due at 19:00 (UTC = London in March); the rest spread over later minutes.
-        let next = if i < DUE {
+        let next = if i < due {
             t
         } else {
             t + Duration::minutes(1 + i % 600)
@@ -82,10 +94,6 @@ async fn run() {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    println!(
-        "setup: {MEMBERS} members with schedules in {:.1} s",
-        setup.elapsed().as_secs_f64()
-    );
 
     let clock = ManualClock::new(before);
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
@@ -106,13 +114,33 @@ async fn run() {
         down_after: Duration::days(1),
         rules: Arc::new(std::collections::BTreeMap::new()),
     };
+    scheduler.tick(before).await.unwrap();
+    World {
+        store,
+        scheduler,
+        clock,
+        t,
+        _dir: dir,
+    }
+}
+
+async fn run() {
+    let setup = Instant::now();
+    let w = world(MEMBERS, DUE).await;
+    println!(
+        "setup: {MEMBERS} members with schedules in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let (t, before) = (w.t, w.t - Duration::hours(1));
 
     // Nothing due: the common case, every minute.
-    scheduler.tick(before).await.unwrap();
     let n = 20;
     let t0 = Instant::now();
     for k in 0..n {
-        scheduler.tick(before + Duration::seconds(k)).await.unwrap();
+        w.scheduler
+            .tick(before + Duration::seconds(k))
+            .await
+            .unwrap();
     }
     println!(
         "tick over {MEMBERS} schedules, nothing due: {:.2} ms",
@@ -120,7 +148,7 @@ async fn run() {
     );
     let t0 = Instant::now();
     for _ in 0..n {
-        store.next_schedule_due().await.unwrap();
+        w.store.next_schedule_due().await.unwrap();
     }
     println!(
         "next wake-up (earliest slot, reminder or window close): {:.3} ms",
@@ -128,13 +156,49 @@ async fn run() {
     );
 
     // 19:00: 6,000 check-ins open at once.
-    clock.set(t);
+    w.clock.set(t);
     let t0 = Instant::now();
-    let report = scheduler.tick(t).await.unwrap();
+    let report = w.scheduler.tick(t).await.unwrap();
     println!(
         "tick opening {} check-ins due in the same minute (slots, sessions, {} prompts queued): {:.0} ms",
         report.opened,
         report.opened * 2,
         t0.elapsed().as_secs_f64() * 1e3
+    );
+    drop(w);
+
+    // The same peak while someone mid-conversation writes every 5 ms: how long does each of
+    // their write transactions wait for the lock the scheduler's batches hold?
+    let w = world(DUE, DUE).await;
+    w.clock.set(w.t);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (store, done) = (w.store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut waits = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let tx = store.begin_write().await.unwrap();
+                waits.push(t0.elapsed().as_secs_f64() * 1e3);
+                tx.rollback().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            waits
+        })
+    };
+    let t0 = Instant::now();
+    let report = w.scheduler.tick(w.t).await.unwrap();
+    let took = t0.elapsed().as_secs_f64() * 1e3;
+    done.store(true, Ordering::Relaxed);
+    let mut waits = writer.await.unwrap();
+    waits.sort_by(f64::total_cmp);
+    let q = |p: f64| waits[((waits.len() - 1) as f64 * p) as usize];
+    println!(
+        "the same peak ({} opened, {took:.0} ms) with a writer every 5 ms: its wait for the write lock p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} writes)",
+        report.opened,
+        q(0.5),
+        q(0.99),
+        q(1.0),
+        waits.len()
     );
 }

@@ -13,7 +13,9 @@ pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
     PlanRule, RawHistory, Recipient, Share,
 };
-pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
+pub use schedules::{
+    ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
+};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};

@@ -5,7 +5,17 @@ use sqlx::{Row, SqliteConnection};
 
 use super::sqlite::Store;
 use super::{from_ms, ms};
-use crate::domain::{ChatId, MemberId, OutboxId, SessionId};
+use crate::conversation::Change;
+use crate::domain::{ChatId, Envelope, MemberId, SessionId};
+
+/// Rows per multi-row statement: SQLite allows 32,766 bound values; stay well below.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `(?, ?, …), (?, ?, …)`: `rows` groups of `cols` placeholders.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let group = format!("({})", vec!["?"; cols].join(", "));
+    vec![group; rows].join(", ")
+}
 
 /// A schedule whose next occurrence is due, with what the scheduler needs about its member.
 #[derive(Debug, Clone)]
@@ -29,12 +39,45 @@ pub struct DueSchedule {
     pub unreachable: bool,
 }
 
-/// A slot whose time has come but which has not been opened yet.
+/// A slot whose time has come but which has not been opened yet, with the member's
+/// sessions as they were when it was read.
 #[derive(Debug, Clone)]
 pub struct PendingSlot {
     pub slot: i64,
     pub closes_at: DateTime<Utc>,
     pub schedule: DueSchedule,
+    /// The member's open session (active or paused, not expired): id, dialog, end.
+    pub open_session: Option<(SessionId, String, DateTime<Utc>)>,
+    /// A session of the schedule's dialog the member completed recently (since the time
+    /// given to [`Store::pending_slots`]).
+    pub done_recently: Option<SessionId>,
+}
+
+/// What one batch of pending slots comes to; [`Store::open_slots`] writes it in a few
+/// statements, whatever its size.
+#[derive(Debug, Default)]
+pub struct SlotOpenings {
+    /// Slots that never open: (slot, outcome).
+    pub outcomes: Vec<(i64, &'static str)>,
+    /// Slots that open later (quiet hours, another check-in in progress): (slot, opens at).
+    pub deferred: Vec<(i64, DateTime<Utc>)>,
+    /// Slots counted against a session that exists already: (slot, session).
+    pub joined: Vec<(i64, SessionId)>,
+    /// Slots that open a session of their own.
+    pub started: Vec<Opening>,
+}
+
+/// A slot opening a new session: the session's changes and the messages that ask its first
+/// question, as the conversation module made them.
+#[derive(Debug)]
+pub struct Opening {
+    pub slot: i64,
+    pub chat: ChatId,
+    pub member: MemberId,
+    pub session: SessionId,
+    pub changes: Vec<Change>,
+    pub out: Vec<Envelope>,
+    pub remind_at: Option<DateTime<Utc>>,
 }
 
 /// A slot to insert. `outcome` is set at once for slots that never open (paused, unknown).
@@ -129,19 +172,31 @@ impl Store {
         Ok(rows.iter().map(schedule_row).collect())
     }
 
-    /// Slots whose opening time has come and that have not been opened.
+    /// Slots whose opening time has come and that have not been opened, each with its
+    /// member's open session and a session of its dialog completed since `done_since`.
     pub async fn pending_slots(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
+        done_since: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<PendingSlot>> {
         let sql = format!(
-            "SELECT {SCHEDULE_COLUMNS}, sl.id, sl.closes_at
+            "SELECT {SCHEDULE_COLUMNS}, sl.id, sl.closes_at, os.id, os.dialog_id, os.expires_at,
+                    (SELECT d.id FROM sessions d
+                     WHERE d.member_id = s.member_id AND d.dialog_id = s.dialog_id
+                       AND d.status = 'completed' AND d.completed_at >= ?
+                     ORDER BY d.id DESC LIMIT 1)
              FROM slots sl JOIN schedules s ON s.id = sl.schedule_id JOIN members m ON m.id = sl.member_id
+             LEFT JOIN sessions os ON os.id = (
+                 SELECT o.id FROM sessions o
+                 WHERE o.member_id = sl.member_id AND o.status IN ('active', 'paused') AND o.expires_at > ?
+                 ORDER BY o.id DESC LIMIT 1)
              WHERE sl.outcome IS NULL AND sl.session_id IS NULL AND sl.opens_at <= ?
              ORDER BY sl.opens_at, sl.id LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(done_since))
+            .bind(ms(now))
             .bind(ms(now))
             .bind(limit)
             .fetch_all(conn)
@@ -152,35 +207,160 @@ impl Store {
                 slot: r.get(16),
                 closes_at: from_ms(r.get(17)),
                 schedule: schedule_row(r),
+                open_session: r
+                    .get::<Option<i64>, _>(18)
+                    .map(|id| (SessionId(id), r.get(19), from_ms(r.get(20)))),
+                done_recently: r.get::<Option<i64>, _>(21).map(SessionId),
             })
             .collect())
     }
 
-    /// Sets a slot's outcome directly (one that never opened: paused, unknown).
-    pub async fn set_slot_outcome(
+    /// Writes what a batch of pending slots comes to: outcomes, deferrals, joins, and new
+    /// sessions with their first messages (one multi-row statement each, chunked), then links
+    /// every opened slot to its session, its prompt (the last message queued for it) and
+    /// its reminder time. Runs inside the caller's write transaction.
+    pub async fn open_slots(
         conn: &mut SqliteConnection,
-        slot: i64,
-        outcome: &str,
+        batch: &SlotOpenings,
+        now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE slots SET outcome = ? WHERE id = ? AND outcome IS NULL")
-            .bind(outcome)
-            .bind(slot)
-            .execute(conn)
-            .await?;
+        for chunk in batch.outcomes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE slots SET outcome = v.column2 FROM (VALUES {}) AS v
+                 WHERE slots.id = v.column1 AND slots.outcome IS NULL",
+                placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (slot, outcome) in chunk {
+                q = q.bind(*slot).bind(*outcome);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        for chunk in batch.deferred.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE slots SET opens_at = v.column2 FROM (VALUES {}) AS v WHERE slots.id = v.column1",
+                placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (slot, at) in chunk {
+                q = q.bind(*slot).bind(ms(*at));
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Self::start_sessions(conn, &batch.started, now).await?;
+        let envelopes: Vec<Envelope> = batch
+            .started
+            .iter()
+            .flat_map(|o| o.out.iter().cloned())
+            .collect();
+        // In the envelopes' order, so each opening's ids are the next `out.len()` of them.
+        let mut ids = Self::enqueue_at(conn, &envelopes, None, now, now)
+            .await?
+            .into_iter();
+        // (slot, session, prompt, remind_at)
+        let mut links: Vec<(i64, i64, Option<i64>, Option<i64>)> = batch
+            .joined
+            .iter()
+            .map(|(slot, session)| (*slot, session.0, None, None))
+            .collect();
+        for o in &batch.started {
+            let prompt = ids.by_ref().take(o.out.len()).last();
+            links.push((
+                o.slot,
+                o.session.0,
+                prompt.map(|p| p.0),
+                o.remind_at.map(ms),
+            ));
+        }
+        for chunk in links.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE slots SET session_id = v.column2, prompt_id = v.column3, remind_at = v.column4
+                 FROM (VALUES {}) AS v WHERE slots.id = v.column1",
+                placeholders(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (slot, session, prompt, remind_at) in chunk {
+                q = q.bind(*slot).bind(*session).bind(*prompt).bind(*remind_at);
+            }
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
-    /// Moves a pending slot's opening (quiet hours, or another check-in in progress).
-    pub async fn defer_slot(
+    /// New sessions for a batch of openings. The usual shape — `StartSession` followed by
+    /// the session's first `SaveSession` — is written set-wise: one statement closing the
+    /// members' older open sessions, one inserting every new session with its first state
+    /// (what [`Store::apply_changes`] does for one). Anything else goes through
+    /// `apply_changes` as it is. Each member appears at most once in a batch (the scheduler
+    /// sees to it).
+    async fn start_sessions(
         conn: &mut SqliteConnection,
-        slot: i64,
-        opens_at: DateTime<Utc>,
+        openings: &[Opening],
+        now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE slots SET opens_at = ? WHERE id = ?")
-            .bind(ms(opens_at))
-            .bind(slot)
-            .execute(conn)
-            .await?;
+        // (id, member, dialog, version, status, state, expires_at)
+        let mut rows: Vec<(i64, i64, &str, i64, &str, String, i64)> = Vec::new();
+        for o in openings {
+            match o.changes.as_slice() {
+                [
+                    Change::StartSession {
+                        id,
+                        dialog_id,
+                        version,
+                        expires_at,
+                    },
+                    Change::SaveSession {
+                        id: saved,
+                        status,
+                        state,
+                    },
+                ] if saved == id => rows.push((
+                    id.0,
+                    o.member.0,
+                    dialog_id,
+                    *version,
+                    status,
+                    serde_json::to_string(state)?,
+                    ms(*expires_at),
+                )),
+                _ => {
+                    Self::apply_changes(conn, o.chat, &o.changes, now).await?;
+                }
+            }
+        }
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE sessions SET status = 'expired', updated_at = ?
+                 WHERE status IN ('active', 'paused') AND member_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+            for row in chunk {
+                q = q.bind(row.1);
+            }
+            q.execute(&mut *conn).await?;
+            let sql = format!(
+                "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
+                                       started_at, updated_at, expires_at, completed_at)
+                 VALUES {}",
+                placeholders(chunk.len(), 10)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, member, dialog, version, status, state, expires_at) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(*member)
+                    .bind(*dialog)
+                    .bind(*version)
+                    .bind(*status)
+                    .bind(state.as_str())
+                    .bind(ms(now))
+                    .bind(ms(now))
+                    .bind(*expires_at)
+                    .bind((*status == "completed").then(|| ms(now)));
+            }
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
@@ -245,61 +425,59 @@ impl Store {
         Ok(())
     }
 
+    /// Moves each schedule to its next occurrence (`None`: disabled): (schedule, next due),
+    /// one statement per chunk.
     pub async fn set_next_due(
         conn: &mut SqliteConnection,
-        schedule: i64,
-        next: Option<DateTime<Utc>>,
+        next: &[(i64, Option<DateTime<Utc>>)],
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE schedules SET next_due_at = ? WHERE id = ?")
-            .bind(next.map(ms))
-            .bind(schedule)
-            .execute(conn)
-            .await?;
+        for chunk in next.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE schedules SET next_due_at = v.column2 FROM (VALUES {}) AS v
+                 WHERE schedules.id = v.column1",
+                placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (schedule, at) in chunk {
+                q = q.bind(*schedule).bind(at.map(ms));
+            }
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
-    /// Inserts a slot unless that (schedule, local date) already has one. Returns its id if
-    /// this call created it: only then may the caller act on it.
-    pub async fn insert_slot(
+    /// Inserts slots, each unless its (schedule, local date) already has one (in the
+    /// database, or earlier in `slots`), one statement per chunk. Returns the outcome of
+    /// every slot this call created (`None`: open): only those may the caller act on.
+    pub async fn insert_slots(
         conn: &mut SqliteConnection,
-        slot: &NewSlot<'_>,
-    ) -> anyhow::Result<Option<i64>> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO slots (schedule_id, member_id, dialog_id, local_date, due_at, opens_at, closes_at,
-                                remind_at, outcome)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (schedule_id, local_date) DO NOTHING RETURNING id",
-        )
-        .bind(slot.schedule)
-        .bind(slot.member.0)
-        .bind(slot.dialog_id)
-        .bind(slot.local_date.to_string())
-        .bind(ms(slot.due_at))
-        .bind(ms(slot.opens_at))
-        .bind(ms(slot.closes_at))
-        .bind(slot.remind_at.map(ms))
-        .bind(slot.outcome)
-        .fetch_optional(conn)
-        .await?;
-        Ok(id)
-    }
-
-    /// Links an opened slot to its session and the prompt that announced it.
-    pub async fn attach_slot(
-        conn: &mut SqliteConnection,
-        slot: i64,
-        session: SessionId,
-        prompt: Option<OutboxId>,
-        remind_at: Option<DateTime<Utc>>,
-    ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE slots SET session_id = ?, prompt_id = ?, remind_at = ? WHERE id = ?")
-            .bind(session.0)
-            .bind(prompt.map(|p| p.0))
-            .bind(remind_at.map(ms))
-            .bind(slot)
-            .execute(conn)
-            .await?;
-        Ok(())
+        slots: &[NewSlot<'_>],
+    ) -> anyhow::Result<Vec<Option<String>>> {
+        let mut created = Vec::new();
+        for chunk in slots.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO slots (schedule_id, member_id, dialog_id, local_date, due_at, opens_at,
+                                    closes_at, remind_at, outcome)
+                 VALUES {}
+                 ON CONFLICT (schedule_id, local_date) DO NOTHING RETURNING outcome",
+                placeholders(chunk.len(), 9)
+            );
+            let mut q = sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql));
+            for slot in chunk {
+                q = q
+                    .bind(slot.schedule)
+                    .bind(slot.member.0)
+                    .bind(slot.dialog_id)
+                    .bind(slot.local_date.to_string())
+                    .bind(ms(slot.due_at))
+                    .bind(ms(slot.opens_at))
+                    .bind(ms(slot.closes_at))
+                    .bind(slot.remind_at.map(ms))
+                    .bind(slot.outcome);
+            }
+            created.extend(q.fetch_all(&mut *conn).await?);
+        }
+        Ok(created)
     }
 
     pub async fn due_reminders(
@@ -467,44 +645,6 @@ impl Store {
             .iter()
             .map(|r| (ChatId(r.get(0)), r.get(1), r.get(2), r.get(3)))
             .collect())
-    }
-
-    /// The member's open session, if any: its id, dialog and end.
-    pub async fn open_session_of(
-        conn: &mut SqliteConnection,
-        member: MemberId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<(SessionId, String, DateTime<Utc>)>> {
-        let row = sqlx::query(
-            "SELECT id, dialog_id, expires_at FROM sessions
-             WHERE member_id = ? AND status IN ('active', 'paused') AND expires_at > ?
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(member.0)
-        .bind(ms(now))
-        .fetch_optional(conn)
-        .await?;
-        Ok(row.map(|r| (SessionId(r.get(0)), r.get(1), from_ms(r.get(2)))))
-    }
-
-    /// A session of `dialog` the member completed since `since`, if any.
-    pub async fn completed_session_since(
-        conn: &mut SqliteConnection,
-        member: MemberId,
-        dialog: &str,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Option<SessionId>> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM sessions
-             WHERE member_id = ? AND dialog_id = ? AND status = 'completed' AND completed_at >= ?
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(member.0)
-        .bind(dialog)
-        .bind(ms(since))
-        .fetch_optional(conn)
-        .await?;
-        Ok(v.map(SessionId))
     }
 
     /// Counts of slots by outcome (`open` for none yet), for tests and reports.

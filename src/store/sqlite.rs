@@ -1,7 +1,9 @@
 //! SQLite backend: WAL with `synchronous=FULL` (a committed answer survives power loss),
 //! foreign keys on, a busy timeout so concurrent writers wait instead of failing.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,7 +23,35 @@ use crate::schedule::{LocalTime, QuietHours};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub type Tx = sqlx::Transaction<'static, Sqlite>;
+/// A transaction. One from [`Store::begin_write`] also holds this process's turn to write
+/// until it commits, rolls back or is dropped.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Sqlite>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.inner
+    }
+}
 /// A connection inside a transaction, as the store's functions take it.
 pub type Conn = SqliteConnection;
 /// A savepoint inside a transaction.
@@ -87,6 +117,8 @@ fn file_path(url: &str) -> Option<String> {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(super) pool: SqlitePool,
+    /// Turns to write, first come first served (see [`Store::begin_write`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -120,7 +152,10 @@ impl Store {
             .connect_with(options)
             .await
             .context("cannot open the database")?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -154,13 +189,26 @@ impl Store {
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        Ok(self.pool.begin().await?)
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            _turn: None,
+        })
     }
 
     /// A write transaction that takes SQLite's write lock at once (so it can never fail
     /// half-way with a stale snapshot, and two writers queue instead of racing).
+    ///
+    /// Writers in this process first wait for their turn, in the order they asked. SQLite
+    /// alone is not fair: a writer kept waiting by its busy handler retries after sleeps
+    /// growing to 100 ms, so one that commits and begins again at once (the scheduler's
+    /// batches at a peak) would win every time and keep a reply waiting for the whole run.
+    /// With turns, a reply waits for at most the batch in progress.
     pub async fn begin_write(&self) -> anyhow::Result<Tx> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        let turn = self.writers.clone().lock_owned().await;
+        Ok(Tx {
+            inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: Some(turn),
+        })
     }
 
     /// A savepoint: rolled back alone if what happens inside it fails.
@@ -187,7 +235,7 @@ impl Store {
         next_offset: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut inserted = 0;
         for inc in batch {
             let payload = serde_json::to_string(inc)?;
@@ -1001,7 +1049,7 @@ impl Store {
     /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
     /// must not be sent.
     pub async fn claim(&self, ids: &[OutboxId]) -> anyhow::Result<Vec<OutboxId>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
             // A row sent on someone's consent goes only while that consent stands: checked
@@ -1040,7 +1088,7 @@ impl Store {
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for rec in records {
             match rec {
                 DeliveryRecord::Sent { id, message_id } => {

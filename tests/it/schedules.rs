@@ -693,3 +693,91 @@ async fn a_check_in_done_earlier_of_their_own_accord_counts_and_is_not_asked_aga
         "no prompt 30 minutes after finishing"
     );
 }
+
+#[tokio::test]
+async fn two_check_ins_due_at_once_for_one_person_open_one_after_the_other() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    let member = w
+        .member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    let t = utc("2026-03-02T19:00:00Z");
+    w.change(
+        1,
+        Change::SetSchedule {
+            member,
+            dialog_id: "weekly_connect_give".into(),
+            days: Days::EVERY_DAY.to_field(),
+            time: "19:00".into(),
+            next_due: Some(t),
+        },
+    )
+    .await;
+    // Both slots are claimed in the same tick; the second sees the first's session and
+    // waits for it to end (22:00, then quiet hours until 08:00).
+    let r = w.at(t).await;
+    assert_eq!((r.opened, r.joined), (1, 0), "{r:?}");
+    assert_eq!(staywell_count(&w, "SELECT count(*) FROM slots").await, 2);
+    assert_eq!(staywell_count(&w, "SELECT count(*) FROM sessions").await, 1);
+    let r = w.run_until(utc("2026-03-03T09:00:00Z")).await;
+    assert_eq!((r.opened, r.missed), (1, 1), "{r:?}");
+    let weekly = "SELECT count(*) FROM sessions WHERE dialog_id = 'weekly_connect_give' AND started_at = 1772524800000";
+    assert_eq!(staywell_count(&w, weekly).await, 1, "opened at 08:00");
+}
+
+#[tokio::test]
+async fn many_check_ins_due_in_the_same_minute_each_get_their_own_session_and_prompt() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    // More than one write batch (of 500), and more than one statement's worth of prompts.
+    let n = 600;
+    for chat in 1..=n {
+        w.member(chat, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+            .await;
+    }
+    w.change(
+        1,
+        Change::SetPause {
+            until: Some(utc("2026-03-03T00:00:00Z")),
+        },
+    )
+    .await;
+    let t = utc("2026-03-02T19:00:00Z");
+    w.clock.set(t);
+    let r = w.scheduler.tick(t).await.unwrap();
+    assert_eq!((r.opened, r.paused), (n as usize - 1, 1), "{r:?}");
+    let own = "SELECT count(*) FROM slots sl
+               JOIN members m ON m.id = sl.member_id
+               JOIN sessions se ON se.id = sl.session_id AND se.member_id = sl.member_id
+               JOIN outbox o ON o.id = sl.prompt_id AND o.chat_id = m.chat_id
+               WHERE o.id = (SELECT max(id) FROM outbox WHERE chat_id = m.chat_id)
+                 AND sl.remind_at IS NOT NULL";
+    assert_eq!(staywell_count(&w, own).await, n - 1);
+    let prompts = "SELECT count(*) FROM outbox WHERE state = 'pending'";
+    assert_eq!(staywell_count(&w, prompts).await, 2 * (n - 1));
+    assert_eq!(w.scheduler.tick(t).await.unwrap(), TickReport::default());
+}
+
+#[tokio::test]
+async fn a_reply_waiting_to_write_goes_before_the_schedulers_next_batch() {
+    let w = world(utc("2026-03-02T08:00:00Z")).await;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    // A scheduler batch holds the write lock; a reply asks for it meanwhile.
+    let batch = w.store.begin_write().await.unwrap();
+    let reply = {
+        let (store, order) = (w.store.clone(), order.clone());
+        tokio::spawn(async move {
+            let tx = store.begin_write().await.unwrap();
+            order.lock().unwrap().push("reply");
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::task::yield_now().await; // the reply is now waiting for its turn
+    batch.commit().await.unwrap();
+    // The next batch, asked for at once, comes after the reply that was waiting.
+    let next = w.store.begin_write().await.unwrap();
+    order.lock().unwrap().push("next batch");
+    next.commit().await.unwrap();
+    reply.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), ["reply", "next batch"]);
+}
