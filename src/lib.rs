@@ -14,4 +14,5 @@ pub mod schedule;
 pub mod scheduler;
 pub mod store;
 pub mod telegram;
+pub mod week;
 pub mod worker;

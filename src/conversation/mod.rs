@@ -5,6 +5,7 @@
 pub mod checkin;
 mod onboarding;
 pub mod schedules;
+pub mod week;
 
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct Person {
     pub session: Option<OpenSession>,
     /// The member's schedules (active or turned off).
     pub schedules: Vec<ScheduleView>,
+    /// What `/week` draws: loaded only when the input is `/week`.
+    pub history: Option<crate::week::History>,
 }
 
 /// A schedule as the conversation sees it.
@@ -413,6 +416,14 @@ fn command(
             );
         }
         ("stop", None) => o.reply(chat, Outgoing::text(&t.stopped_not_member)),
+        ("week", Some(m)) if m.onboarding == Onboarding::Done => {
+            week::command(o, person, m, _args, ctx)
+        }
+        ("week", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("week", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         _ => o.reply(chat, Outgoing::text(&t.unknown_command)),
     }
 }

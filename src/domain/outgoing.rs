@@ -73,6 +73,12 @@ pub enum Outgoing {
         message_id: i32,
         buttons: Vec<Vec<Button>>,
     },
+    /// A `/week` chart, sent as a photo with a short caption. It travels as data and is drawn
+    /// at delivery (`week::render`), outside the processor's write transaction.
+    Chart {
+        chart: Box<crate::week::WeekData>,
+        caption: String,
+    },
 }
 
 impl Outgoing {
@@ -98,6 +104,7 @@ impl Outgoing {
             Outgoing::Message { .. } => "message",
             Outgoing::AnswerCallback { .. } => "answer_callback",
             Outgoing::EditButtons { .. } => "edit_buttons",
+            Outgoing::Chart { .. } => "chart",
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod schedules;
 mod sqlite;
+mod week;
 
 pub use schedules::{ClosingSlot, DueReminder, DueSchedule, NewSlot, PendingSlot};
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};

@@ -329,6 +329,7 @@ impl Store {
             member,
             session: None,
             schedules: Vec::new(),
+            history: None,
         })
     }
 

@@ -27,6 +27,7 @@ use crate::dialog::{CHECKIN_DIALOG, Registry};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
+use crate::week;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
@@ -250,6 +251,16 @@ impl Processor {
                         })
                     })
                     .collect();
+            }
+            if let Some(m) = &person.member
+                && matches!(&incoming.input, Input::Command { name, .. } if name == "week")
+            {
+                let since = now - chrono::Duration::days(week::HISTORY_DAYS);
+                let (answers, slots) = Store::week_history(conn, m.id, since).await?;
+                let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+                person.history = Some(week::History::build(&answers, &slots, tz, now, |d, v| {
+                    self.dialogs.get(d, v).map(|d| d.as_ref())
+                }));
             }
             let ctx = conversation::Ctx {
                 content: &self.content,
