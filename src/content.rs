@@ -170,6 +170,8 @@ pub struct Texts {
     pub week_missed_one: String,
     pub week_missed_many: String,
     pub week_connect_give: String,
+    pub week_weeks_one: String,
+    pub week_weeks_many: String,
 }
 
 /// All loaded content.

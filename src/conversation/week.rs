@@ -14,7 +14,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
         o.reply(chat, Outgoing::text(&t.week_bad_args));
         return;
     };
-    let n = weeks.to_string();
+    let n = week::weeks_phrase(t, weeks);
     let none;
     let history = match &person.history {
         Some(h) => h,
@@ -41,4 +41,107 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
         },
     );
     o.reply(chat, Outgoing::text(week::summary(history, weeks, t)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Onboarding, respond};
+    use super::*;
+    use crate::domain::{ChatId, Incoming, Input, MemberId, SessionId, UpdateId, UserId};
+    use crate::schedule::QuietHours;
+    use crate::week::fixtures::*;
+
+    fn person(onboarding: Onboarding, history: Option<History>) -> Person {
+        Person {
+            chat: ChatId(7),
+            member: Some(Member {
+                id: MemberId(1),
+                telegram_user: UserId(7),
+                name: Some("Alex".into()),
+                timezone: "Europe/London".into(),
+                onboarding,
+                stopped: false,
+                quiet: QuietHours::default(),
+                paused_until: None,
+            }),
+            session: None,
+            schedules: Vec::new(),
+            history,
+        }
+    }
+
+    fn week(person: &Person, text: &str) -> Vec<Outgoing> {
+        let incoming = Incoming {
+            update_id: UpdateId(1),
+            chat: Some(person.chat),
+            sender: None,
+            kind: "message".into(),
+            input: Input::from_text(text),
+            sent_at: None,
+        };
+        let ctx = Ctx {
+            content: content(),
+            checkin: None,
+            next_session_id: SessionId(1),
+            now: now(),
+            titles: Vec::new(),
+        };
+        let o = respond(person, &incoming, &ctx);
+        assert!(o.changes.is_empty(), "/week changes nothing");
+        o.out.into_iter().map(|e| e.body).collect()
+    }
+
+    fn text(o: &Outgoing) -> &str {
+        match o {
+            Outgoing::Message { text, .. } => text,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn week_sends_the_chart_then_the_summary_in_words() {
+        let p = person(Onboarding::Done, Some(full(26)));
+        let out = week(&p, "/week 8");
+        assert_eq!(out.len(), 2);
+        match &out[0] {
+            Outgoing::Chart { chart, caption } => {
+                assert_eq!(chart.days.len(), 56);
+                assert_eq!(chart.labels.title, "Your last 8 weeks");
+                let json = serde_json::to_string(&out[0]).unwrap();
+                let back: Outgoing = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, out[0], "the chart survives the outbox");
+                assert!(caption.starts_with("Your last 8 weeks"), "{caption}");
+            }
+            other => panic!("expected a chart, got {other:?}"),
+        }
+        assert!(text(&out[1]).starts_with("This week: mood mostly"));
+        assert_eq!(week(&p, "/week").len(), 2);
+    }
+
+    #[test]
+    fn fewer_than_two_check_ins_get_a_kind_message_and_no_chart() {
+        let one = checkin(1, date(2026, 3, 28), Some(6.0), Some(3.0), Some(7.0));
+        for h in [None, Some(history(&[], &[])), Some(history(&one, &[]))] {
+            let out = week(&person(Onboarding::Done, h), "/week");
+            assert_eq!(out.len(), 1);
+            assert!(text(&out[0]).contains("aren't enough check-ins in the last 4 weeks"));
+        }
+    }
+
+    #[test]
+    fn bad_week_numbers_get_a_kind_reply() {
+        let p = person(Onboarding::Done, Some(full(4)));
+        for bad in ["/week 0", "/week 27", "/week lots", "/week -2"] {
+            let out = week(&p, bad);
+            assert_eq!(out.len(), 1, "{bad}");
+            assert!(text(&out[0]).contains("from 1 to 26"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn week_before_onboarding_is_finished_carries_on_onboarding() {
+        let out = week(&person(Onboarding::Name, Some(full(4))), "/week");
+        assert!(text(&out[0]).contains("carry on setting up"));
+        assert!(!out.iter().any(|o| matches!(o, Outgoing::Chart { .. })));
+    }
 }

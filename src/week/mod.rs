@@ -306,7 +306,7 @@ pub struct ChartLabels {
 impl ChartLabels {
     pub fn from_texts(t: &Texts, weeks: u32) -> ChartLabels {
         ChartLabels {
-            title: fill(&t.week_chart_title, &[("weeks", &weeks.to_string())]),
+            title: fill(&t.week_chart_title, &[("weeks", &weeks_phrase(t, weeks))]),
             mood: t.week_label_mood.clone(),
             anxiety: t.week_label_anxiety.clone(),
             sleep: t.week_label_sleep.clone(),
@@ -382,6 +382,15 @@ impl WeekData {
             .filter(|(_, d)| d.status == status)
             .map(|(i, _)| i)
             .collect()
+    }
+}
+
+/// "week" or "8 weeks", for `{weeks}` in the texts.
+pub fn weeks_phrase(t: &Texts, weeks: u32) -> String {
+    if weeks == 1 {
+        t.week_weeks_one.clone()
+    } else {
+        fill(&t.week_weeks_many, &[("count", &weeks.to_string())])
     }
 }
 
@@ -506,7 +515,7 @@ pub fn summary(history: &History, weeks: u32, t: &Texts) -> String {
         text.push_str(&fill(
             &t.week_connect_give,
             &[
-                ("weeks", &weeks.to_string()),
+                ("weeks", &weeks_phrase(t, weeks)),
                 ("count", &connected.to_string()),
                 ("total", &answered.to_string()),
                 ("give", &gave.to_string()),
