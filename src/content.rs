@@ -172,6 +172,8 @@ pub struct Texts {
     pub week_connect_give: String,
     pub week_weeks_one: String,
     pub week_weeks_many: String,
+    /// The weekly `/week` report as `/schedule` names it.
+    pub week_schedule_title: String,
 }
 
 /// All loaded content.

@@ -29,6 +29,7 @@ use crate::dialog::Registry;
 use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use crate::store::{ClosingSlot, Conn, DueSchedule, NewSlot, PendingSlot, Store};
+use crate::week;
 
 /// The default for [`Scheduler::down_after`]: the loop beats every minute.
 pub const DOWN_AFTER: Duration = Duration::minutes(3);
@@ -39,6 +40,8 @@ const UPDATES_KEPT: Duration = Duration::hours(24);
 const BATCH: i64 = 100;
 /// A check-in of the same dialog completed this recently satisfies a slot that opens now.
 const DONE_RECENTLY: Duration = Duration::hours(6);
+/// A weekly `/week` report held by quiet hours or an outage is still sent within a day.
+const REPORT_WINDOW_MINUTES: i64 = 24 * 60;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
@@ -52,6 +55,8 @@ pub struct TickReport {
     pub missed: usize,
     pub closed_unknown: usize,
     pub away_notices: usize,
+    /// Weekly `/week` reports sent.
+    pub week_reports: usize,
 }
 
 pub struct Scheduler {
@@ -199,13 +204,17 @@ impl Scheduler {
             return Store::set_next_due(tx, s.id, None).await;
         };
         let rec = Recurrence { days, time, tz };
-        let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
-            // The dialog is gone (perhaps for a while): skip this occurrence, keep the schedule.
-            tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that does not exist; skipped");
-            return Store::set_next_due(tx, s.id, rec.next_after(now).map(|(_, t)| t)).await;
+        let window_minutes = match self.dialogs.current(&s.dialog_id) {
+            Some(dialog) => dialog.answer_window_minutes,
+            None if s.dialog_id == week::REPORT_SCHEDULE => REPORT_WINDOW_MINUTES,
+            None => {
+                // The dialog is gone (perhaps for a while): skip this occurrence, keep the schedule.
+                tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that does not exist; skipped");
+                return Store::set_next_due(tx, s.id, rec.next_after(now).map(|(_, t)| t)).await;
+            }
         };
         let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
-        let window = Duration::minutes(dialog.answer_window_minutes);
+        let window = Duration::minutes(window_minutes);
         let mut due_at = s.next_due_at;
         for _ in 0..1000 {
             let local_date = due_at.with_timezone(&tz).date_naive();
@@ -300,6 +309,11 @@ impl Scheduler {
             report.joined += 1;
             return Ok(false);
         }
+        if s.dialog_id == week::REPORT_SCHEDULE {
+            self.send_report(tx, p, now).await?;
+            report.week_reports += 1;
+            return Ok(false);
+        }
         let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
             Store::set_slot_outcome(tx, p.slot, "unknown").await?;
             return Ok(false);
@@ -327,6 +341,33 @@ impl Scheduler {
         Store::attach_slot(tx, p.slot, id, ids.last().copied(), remind_at).await?;
         report.opened += 1;
         Ok(true)
+    }
+
+    /// The weekly `/week` report a member scheduled: the chart and summary (or the kind
+    /// "not enough yet") on the scheduled lane; its slot ends as `sent`.
+    async fn send_report(
+        &self,
+        tx: &mut Conn,
+        p: &PendingSlot,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let s = &p.schedule;
+        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let since = now - Duration::days(week::HISTORY_DAYS);
+        let (answers, slots) = Store::week_history(tx, s.member, since).await?;
+        let history = week::History::build(&answers, &slots, tz, now, |d, v| {
+            self.dialogs.get(d, v).map(|d| d.as_ref())
+        });
+        let ctx = conversation::Ctx {
+            content: &self.content,
+            checkin: None,
+            next_session_id: SessionId(0),
+            now,
+            titles: Vec::new(),
+        };
+        let o = conversation::week::scheduled(s.chat, &history, &ctx);
+        Store::enqueue_at(tx, &o.out, None, now, now).await?;
+        Store::set_slot_outcome(tx, p.slot, "sent").await
     }
 
     /// Ticks whenever something is due, when a schedule changes, and at least every minute

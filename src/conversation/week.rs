@@ -3,9 +3,9 @@
 //! to say, and hands the chart over as data ([`Outgoing::Chart`]), drawn at delivery.
 
 use super::{Ctx, Member, Outcome, Person};
-use crate::content::fill;
-use crate::domain::Outgoing;
-use crate::week::{self, ChartLabels, History, MIN_CHECKINS, WeekData};
+use crate::content::{Texts, fill};
+use crate::domain::{ChatId, Lane, Outgoing};
+use crate::week::{self, ChartLabels, DEFAULT_WEEKS, History, MIN_CHECKINS, WeekData};
 
 pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &Ctx) {
     let chat = person.chat;
@@ -14,7 +14,6 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
         o.reply(chat, Outgoing::text(&t.week_bad_args));
         return;
     };
-    let n = week::weeks_phrase(t, weeks);
     let none;
     let history = match &person.history {
         Some(h) => h,
@@ -25,6 +24,23 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
             &none
         }
     };
+    report(o, chat, history, weeks, t);
+}
+
+/// The weekly report a member scheduled in `/schedule` (`week::REPORT_SCHEDULE`): the same as
+/// `/week`, on the scheduled lane.
+pub fn scheduled(chat: ChatId, history: &History, ctx: &Ctx) -> Outcome {
+    let mut o = Outcome::default();
+    report(&mut o, chat, history, DEFAULT_WEEKS, &ctx.content.texts);
+    for e in &mut o.out {
+        e.lane = Lane::Scheduled;
+    }
+    o
+}
+
+/// The chart and the summary, or a kind message when there are too few check-ins.
+fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Texts) {
+    let n = week::weeks_phrase(t, weeks);
     let chart = WeekData::build(history, weeks, ChartLabels::from_texts(t, weeks));
     if chart.checkins() < MIN_CHECKINS {
         o.reply(

@@ -31,6 +31,9 @@ pub const MAX_WEEKS: u32 = 26;
 /// How far back the processor reads for `/week`: the longest range plus the week before it
 /// (for "up from …"), plus a day of slack for timezones.
 pub const HISTORY_DAYS: i64 = (MAX_WEEKS as i64 + 1) * 7 + 1;
+/// The `schedules.dialog_id` of the optional weekly `/week` report (off by default; chosen in
+/// `/schedule`). Not a dialog: when its slot opens, the scheduler sends the chart and summary.
+pub const REPORT_SCHEDULE: &str = "week";
 /// Fewer check-in days than this in range: no chart, a kind message instead.
 pub const MIN_CHECKINS: usize = 2;
 

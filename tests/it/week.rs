@@ -1,6 +1,6 @@
 //! `/week` end to end: a photo with a caption and then the summary in words through the fake
 //! Telegram (`sendPhoto` with a real PNG), and the chart in `staywell chat` after days of
-//! scheduled check-ins in virtual time.
+//! scheduled check-ins in virtual time, and the weekly picture arriving on its own.
 
 use std::path::Path;
 use std::process::Command;
@@ -118,8 +118,11 @@ async fn week_sends_a_png_chart_with_a_caption_then_the_summary_in_words() {
 fn the_week_script_draws_a_chart_in_the_terminal_after_days_of_check_ins() {
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/week.txt");
+    let db = dir.path().join("world.db");
     let out = Command::new(env!("CARGO_BIN_EXE_staywell"))
         .arg("chat")
+        .arg("--db")
+        .arg(&db)
         .arg("--script")
         .arg(&script)
         .current_dir(dir.path())
@@ -141,10 +144,23 @@ fn the_week_script_draws_a_chart_in_the_terminal_after_days_of_check_ins() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "png"))
         .collect();
-    assert_eq!(saved.len(), 2, "{stdout}");
+    assert_eq!(saved.len(), 3, "{stdout}");
     for png in &saved {
         let bytes = std::fs::read(png).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert!(stdout.contains(&png.display().to_string()));
     }
+    // Tuesday's check-in was missed; the weekly picture's slot was sent once.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM slots WHERE dialog_id = 'daily_checkin' AND outcome = 'missed'"
+        ),
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE dialog_id = 'week' AND outcome = 'sent'"),
+        1
+    );
 }
