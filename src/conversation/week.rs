@@ -155,6 +155,24 @@ mod tests {
     }
 
     #[test]
+    fn the_weekly_picture_is_the_same_as_week_on_the_scheduled_lane() {
+        let ctx = Ctx {
+            content: content(),
+            checkin: None,
+            next_session_id: SessionId(1),
+            now: now(),
+            titles: Vec::new(),
+        };
+        let o = scheduled(ChatId(7), &full(4), &ctx);
+        assert!(o.changes.is_empty());
+        assert_eq!(o.out.len(), 2);
+        assert!(o.out.iter().all(|e| e.lane == Lane::Scheduled));
+        let bodies: Vec<Outgoing> = o.out.into_iter().map(|e| e.body).collect();
+        let p = person(Onboarding::Done, Some(full(4)));
+        assert_eq!(bodies, week(&p, "/week"));
+    }
+
+    #[test]
     fn week_before_onboarding_is_finished_carries_on_onboarding() {
         let out = week(&person(Onboarding::Name, Some(full(4))), "/week");
         assert!(text(&out[0]).contains("carry on setting up"));
