@@ -46,6 +46,14 @@ const PLACEHOLDERS: &[&str] = &[
     "notes",
     "people",
     "then",
+    // /week
+    "weeks",
+    "range",
+    "hours",
+    "from",
+    "count",
+    "total",
+    "give",
 ];
 
 /// Every text the core conversation uses. Field names are the keys in `core.toml`.
@@ -276,6 +284,35 @@ pub struct Texts {
     pub ask_later: String,
     pub ask_then_tell: String,
     pub ask_then_dont: String,
+    // /week: the chart's words, its caption, and the summary in words.
+    pub week_chart_title: String,
+    pub week_label_mood: String,
+    pub week_label_anxiety: String,
+    pub week_label_sleep: String,
+    pub week_label_missed: String,
+    pub week_label_unknown: String,
+    pub week_label_paused: String,
+    pub week_label_connect: String,
+    pub week_label_give: String,
+    pub week_caption: String,
+    pub week_too_few: String,
+    pub week_bad_args: String,
+    pub week_summary: String,
+    pub week_mood: String,
+    pub week_anxiety: String,
+    pub week_sleep: String,
+    pub week_up_from: String,
+    pub week_down_from: String,
+    pub week_same_as_before: String,
+    pub week_no_checkins_this_week: String,
+    pub week_all_skipped: String,
+    pub week_missed_one: String,
+    pub week_missed_many: String,
+    pub week_connect_give: String,
+    pub week_weeks_one: String,
+    pub week_weeks_many: String,
+    /// The weekly `/week` report as `/schedule` names it.
+    pub week_schedule_title: String,
 }
 
 /// All loaded content.

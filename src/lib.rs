@@ -17,4 +17,5 @@ pub mod scheduler;
 pub mod store;
 pub mod telegram;
 pub mod token;
+pub mod week;
 pub mod worker;

@@ -31,7 +31,10 @@ use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::early_warning;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
-use crate::store::{ClosingSlot, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings, Store};
+use crate::store::{
+    ClosingSlot, Conn, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings, Store,
+};
+use crate::week;
 
 /// The default for [`Scheduler::down_after`]: the loop beats every minute.
 pub const DOWN_AFTER: Duration = Duration::minutes(3);
@@ -45,6 +48,8 @@ const UPDATES_KEPT: Duration = Duration::hours(24);
 const BATCH: i64 = 500;
 /// A check-in of the same dialog completed this recently satisfies a slot that opens now.
 const DONE_RECENTLY: Duration = Duration::hours(6);
+/// A weekly `/week` report held by quiet hours or an outage is still sent within a day.
+const REPORT_WINDOW_MINUTES: i64 = 24 * 60;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
@@ -60,6 +65,8 @@ pub struct TickReport {
     pub away_notices: usize,
     /// Escalations and answers to ask-first questions that timed out.
     pub warnings: usize,
+    /// Weekly `/week` reports sent.
+    pub week_reports: usize,
 }
 
 pub struct Scheduler {
@@ -139,12 +146,20 @@ impl Scheduler {
                 .collect();
             let mut next_session = Store::next_session_id(&mut tx).await?;
             let mut batch = SlotOpenings::default();
+            let mut reports = Vec::new();
             for p in &mine {
                 if self.open(p, next_session, now, &tokens, &mut batch, &mut report) {
                     next_session.0 += 1;
+                } else if p.schedule.dialog_id == week::REPORT_SCHEDULE && !decided(&batch, p.slot)
+                {
+                    reports.push(*p);
                 }
             }
             Store::open_slots(&mut tx, &batch, now).await?;
+            for p in reports {
+                self.send_report(&mut tx, p, now, &tokens).await?;
+                report.week_reports += 1;
+            }
             tx.commit().await?;
             if mine.len() == pending.len() && (pending.len() as i64) < BATCH {
                 break;
@@ -254,13 +269,17 @@ impl Scheduler {
             return None;
         };
         let rec = Recurrence { days, time, tz };
-        let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
-            // The dialog is gone (perhaps for a while): skip this occurrence, keep the schedule.
-            tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that does not exist; skipped");
-            return rec.next_after(now).map(|(_, t)| t);
+        let window_minutes = match self.dialogs.current(&s.dialog_id) {
+            Some(dialog) => dialog.answer_window_minutes,
+            None if s.dialog_id == week::REPORT_SCHEDULE => REPORT_WINDOW_MINUTES,
+            None => {
+                // The dialog is gone (perhaps for a while): skip this occurrence, keep the schedule.
+                tracing::error!(schedule = s.id, dialog = %s.dialog_id, "schedule for a dialog that does not exist; skipped");
+                return rec.next_after(now).map(|(_, t)| t);
+            }
         };
         let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
-        let window = Duration::minutes(dialog.answer_window_minutes);
+        let window = Duration::minutes(window_minutes);
         let mut due_at = s.next_due_at;
         for _ in 0..1000 {
             let local_date = due_at.with_timezone(&tz).date_naive();
@@ -347,6 +366,9 @@ impl Scheduler {
             report.joined += 1;
             return false;
         }
+        if s.dialog_id == week::REPORT_SCHEDULE {
+            return false; // sent by the tick (it reads the member's history)
+        }
         let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
             batch.outcomes.push((p.slot, "unknown"));
             return false;
@@ -386,6 +408,41 @@ impl Scheduler {
         true
     }
 
+    /// The weekly `/week` report a member scheduled: the chart and summary (or the kind
+    /// "not enough yet") on the scheduled lane; its slot ends as `sent`.
+    async fn send_report(
+        &self,
+        tx: &mut Conn,
+        p: &PendingSlot,
+        now: DateTime<Utc>,
+        tokens: &crate::token::Tokens,
+    ) -> anyhow::Result<()> {
+        let s = &p.schedule;
+        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let since = now - Duration::days(week::HISTORY_DAYS);
+        let (answers, slots) = Store::week_history(tx, s.member, since).await?;
+        let history = week::History::build(&answers, &slots, tz, now, |d, v| {
+            self.dialogs.get(d, v).map(|d| d.as_ref())
+        });
+        let ctx = conversation::Ctx {
+            content: &self.content,
+            checkin: None,
+            next_session_id: SessionId(0),
+            now,
+            titles: Vec::new(),
+            tokens,
+            bot_username: None,
+            rules: &self.rules,
+        };
+        let o = conversation::week::scheduled(s.chat, &history, &ctx);
+        Store::enqueue_at(tx, &o.out, None, now, now).await?;
+        let sent = SlotOpenings {
+            outcomes: vec![(p.slot, "sent")],
+            ..SlotOpenings::default()
+        };
+        Store::open_slots(tx, &sent, now).await
+    }
+
     /// Ticks whenever something is due, when a schedule changes, and at least every minute
     /// (the heartbeat that tells an outage from silence).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
@@ -410,6 +467,13 @@ impl Scheduler {
         }
         tracing::info!("scheduler stopped");
     }
+}
+
+/// Whether `open` already decided what `slot` does (an outcome, a deferral, a join).
+fn decided(b: &SlotOpenings, slot: i64) -> bool {
+    b.outcomes.iter().any(|(s, _)| *s == slot)
+        || b.deferred.iter().any(|(s, _)| *s == slot)
+        || b.joined.iter().any(|(s, _)| *s == slot)
 }
 
 /// The outcome of a slot whose window has closed.

@@ -172,6 +172,25 @@ impl Screen {
                 self.show(block, line);
                 Some(id)
             }
+            Outgoing::Chart { chart, caption } => {
+                let id = self.next_message_id;
+                self.next_message_id += 1;
+                let path = std::env::temp_dir().join(format!("staywell-week-{}-{id}.png", chat.0));
+                let saved = crate::week::render::png(&chart)
+                    .and_then(|png| Ok(std::fs::write(&path, png)?));
+                let note = match saved {
+                    Ok(()) => format!("[chart: {} saved to {}]", "week.png", path.display()),
+                    Err(_) => "[chart: could not be drawn]".to_string(),
+                };
+                let block = format!(
+                    "{}\n  {}\n  {}",
+                    self.header(chat, "  (photo)"),
+                    self.paint("1", &note),
+                    caption.replace('\n', "\n  ")
+                );
+                self.show(block, format!("[chart] {caption}"));
+                Some(id)
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod onboarding;
 pub mod plan;
 pub mod privacy;
 pub mod schedules;
+pub mod week;
 
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub struct Person {
     pub plan: Vec<crate::store::PlanRule>,
     /// What helps, in the member's words.
     pub coping_notes: Option<String>,
+    /// What `/week` draws: loaded only when the input is `/week`.
+    pub history: Option<crate::week::History>,
 }
 
 impl Person {
@@ -72,6 +75,7 @@ impl Person {
             holds_data: false,
             plan: Vec::new(),
             coping_notes: None,
+            history: None,
         }
     }
 }
@@ -665,6 +669,14 @@ fn command(
             );
         }
         ("stop", None) => o.reply(chat, Outgoing::text(&t.stopped_not_member)),
+        ("week", Some(m)) if m.onboarding == Onboarding::Done => {
+            week::command(o, person, m, _args, ctx)
+        }
+        ("week", Some(m)) => {
+            o.reply(chat, Outgoing::text(&t.continue_onboarding));
+            onboarding::ask_current(o, chat, m, incoming, content);
+        }
+        ("week", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         _ => o.reply(chat, Outgoing::text(&t.unknown_command)),
     }
 }

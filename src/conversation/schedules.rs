@@ -13,7 +13,11 @@ use crate::domain::{Button, ChatId, Outgoing};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence, resolve};
 
 /// The dialogs a member can schedule, with their short codes in button data.
-const SCHEDULABLE: &[(&str, &str)] = &[("d", "daily_checkin"), ("w", "weekly_connect_give")];
+const SCHEDULABLE: &[(&str, &str)] = &[
+    ("d", "daily_checkin"),
+    ("w", "weekly_connect_give"),
+    ("r", crate::week::REPORT_SCHEDULE),
+];
 /// Hours offered as buttons (others can be typed).
 const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
 /// A pause "until I resume" lasts until this instant.
@@ -31,6 +35,9 @@ fn tz_of(m: &Member) -> Tz {
 }
 
 fn title(ctx: &Ctx, dialog: &str) -> String {
+    if dialog == crate::week::REPORT_SCHEDULE {
+        return ctx.content.texts.week_schedule_title.clone();
+    }
     ctx.titles
         .iter()
         .find(|(id, _)| id == dialog)

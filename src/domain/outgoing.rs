@@ -82,6 +82,12 @@ pub enum Outgoing {
         content: String,
         caption: String,
     },
+    /// A `/week` chart, sent as a photo with a short caption. It travels as data and is drawn
+    /// at delivery (`week::render`), outside the processor's write transaction.
+    Chart {
+        chart: Box<crate::week::WeekData>,
+        caption: String,
+    },
 }
 
 impl Outgoing {
@@ -110,6 +116,7 @@ impl Outgoing {
             Outgoing::AnswerCallback { .. } => "answer_callback",
             Outgoing::EditButtons { .. } => "edit_buttons",
             Outgoing::Document { .. } => "document",
+            Outgoing::Chart { .. } => "chart",
         }
     }
 

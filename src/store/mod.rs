@@ -7,6 +7,7 @@ mod circle;
 mod plans;
 mod schedules;
 mod sqlite;
+mod week;
 
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use plans::{

@@ -40,10 +40,22 @@ fn fit(text: &str) -> String {
     }
 }
 
+/// A photo caption is at most 1024 characters.
+fn fit_caption(text: &str) -> String {
+    const LIMIT: usize = 1024;
+    if text.chars().count() <= LIMIT {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(LIMIT - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
 impl Messenger for TelegramMessenger {
     async fn deliver(&self, chat: OurChatId, body: Outgoing) -> Delivered {
         let chat_id = ChatId(chat.0);
-        let is_message = matches!(body, Outgoing::Message { .. });
+        let is_message = matches!(body, Outgoing::Message { .. } | Outgoing::Chart { .. });
         let result = match body {
             Outgoing::Message {
                 text,
@@ -96,6 +108,19 @@ impl Messenger for TelegramMessenger {
                 .protect_content(true)
                 .await
                 .map(|m| Some(m.id.0)),
+            Outgoing::Chart { chart, caption } => {
+                // Drawing takes milliseconds of CPU: off the async threads.
+                let png =
+                    tokio::task::spawn_blocking(move || crate::week::render::png(&chart)).await;
+                let Ok(Ok(png)) = png else {
+                    return Delivered::Rejected("the chart could not be drawn".into());
+                };
+                self.bot
+                    .send_photo(chat_id, InputFile::memory(png).file_name("week.png"))
+                    .caption(fit_caption(&caption))
+                    .await
+                    .map(|m| Some(m.id.0))
+            }
         };
         match result {
             Ok(message_id) => Delivered::Sent { message_id },

@@ -31,6 +31,7 @@ use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
 use crate::token::Tokens;
+use crate::week;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
@@ -317,6 +318,16 @@ impl Processor {
             self.load_circle_side(conn, &mut person, &incoming, now)
                 .await?;
             let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
+            if let Some(m) = &person.member
+                && matches!(&incoming.input, Input::Command { name, .. } if name == "week")
+            {
+                let since = now - chrono::Duration::days(week::HISTORY_DAYS);
+                let (answers, slots) = Store::week_history(conn, m.id, since).await?;
+                let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+                person.history = Some(week::History::build(&answers, &slots, tz, now, |d, v| {
+                    self.dialogs.get(d, v).map(|d| d.as_ref())
+                }));
+            }
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),

@@ -14,3 +14,4 @@ mod fake_telegram;
 mod helpers;
 mod schedules;
 mod transcripts;
+mod week;

@@ -1,0 +1,191 @@
+//! `/week`: the member's own trends as a chart and in words. The processor loads the
+//! member's history (`Person::history`) only for this command; this module decides what
+//! to say, and hands the chart over as data ([`Outgoing::Chart`]), drawn at delivery.
+
+use super::{Ctx, Member, Outcome, Person};
+use crate::content::{Texts, fill};
+use crate::domain::{ChatId, Lane, Outgoing};
+use crate::week::{self, ChartLabels, DEFAULT_WEEKS, History, MIN_CHECKINS, WeekData};
+
+pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &Ctx) {
+    let chat = person.chat;
+    let t = &ctx.content.texts;
+    let Some(weeks) = week::parse_weeks(args) else {
+        o.reply(chat, Outgoing::text(&t.week_bad_args));
+        return;
+    };
+    let none;
+    let history = match &person.history {
+        Some(h) => h,
+        None => {
+            // Not loaded: nothing to show (the processor always loads it for /week).
+            let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            none = History::build(&[], &[], tz, ctx.now, |_, _| None);
+            &none
+        }
+    };
+    report(o, chat, history, weeks, t);
+}
+
+/// The weekly report a member scheduled in `/schedule` (`week::REPORT_SCHEDULE`): the same as
+/// `/week`, on the scheduled lane.
+pub fn scheduled(chat: ChatId, history: &History, ctx: &Ctx) -> Outcome {
+    let mut o = Outcome::default();
+    report(&mut o, chat, history, DEFAULT_WEEKS, &ctx.content.texts);
+    for e in &mut o.out {
+        e.lane = Lane::Scheduled;
+    }
+    o
+}
+
+/// The chart and the summary, or a kind message when there are too few check-ins.
+fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Texts) {
+    let n = week::weeks_phrase(t, weeks);
+    let chart = WeekData::build(history, weeks, ChartLabels::from_texts(t, weeks));
+    if chart.checkins() < MIN_CHECKINS {
+        o.reply(
+            chat,
+            Outgoing::text(fill(&t.week_too_few, &[("weeks", &n)])),
+        );
+        return;
+    }
+    o.reply(
+        chat,
+        Outgoing::Chart {
+            chart: Box::new(chart),
+            caption: fill(&t.week_caption, &[("weeks", &n)]),
+        },
+    );
+    o.reply(chat, Outgoing::text(week::summary(history, weeks, t)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Onboarding, respond};
+    use super::*;
+    use crate::domain::{ChatId, Incoming, Input, MemberId, SessionId, UpdateId, UserId};
+    use crate::schedule::QuietHours;
+    use crate::week::fixtures::*;
+
+    static TOKENS: std::sync::LazyLock<crate::token::Tokens> =
+        std::sync::LazyLock::new(|| crate::token::Tokens::new([1; 32], 1));
+    static RULES: std::sync::LazyLock<std::collections::BTreeMap<String, crate::rules::Template>> =
+        std::sync::LazyLock::new(std::collections::BTreeMap::new);
+
+    fn person(onboarding: Onboarding, history: Option<History>) -> Person {
+        Person {
+            member: Some(Member {
+                id: MemberId(1),
+                telegram_user: UserId(7),
+                name: Some("Alex".into()),
+                timezone: "Europe/London".into(),
+                onboarding,
+                stopped: false,
+                quiet: QuietHours::default(),
+                paused_until: None,
+                consented: true,
+            }),
+            history,
+            ..Person::new(ChatId(7), None)
+        }
+    }
+
+    fn week(person: &Person, text: &str) -> Vec<Outgoing> {
+        let incoming = Incoming {
+            update_id: UpdateId(1),
+            chat: Some(person.chat),
+            sender: None,
+            kind: "message".into(),
+            input: Input::from_text(text),
+            sent_at: None,
+        };
+        let ctx = Ctx {
+            content: content(),
+            checkin: None,
+            next_session_id: SessionId(1),
+            now: now(),
+            titles: Vec::new(),
+            tokens: &TOKENS,
+            bot_username: None,
+            rules: &RULES,
+        };
+        let o = respond(person, &incoming, &ctx);
+        assert!(o.changes.is_empty(), "/week changes nothing");
+        o.out.into_iter().map(|e| e.body).collect()
+    }
+
+    fn text(o: &Outgoing) -> &str {
+        match o {
+            Outgoing::Message { text, .. } => text,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn week_sends_the_chart_then_the_summary_in_words() {
+        let p = person(Onboarding::Done, Some(full(26)));
+        let out = week(&p, "/week 8");
+        assert_eq!(out.len(), 2);
+        match &out[0] {
+            Outgoing::Chart { chart, caption } => {
+                assert_eq!(chart.days.len(), 56);
+                assert_eq!(chart.labels.title, "Your last 8 weeks");
+                let json = serde_json::to_string(&out[0]).unwrap();
+                let back: Outgoing = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, out[0], "the chart survives the outbox");
+                assert!(caption.starts_with("Your last 8 weeks"), "{caption}");
+            }
+            other => panic!("expected a chart, got {other:?}"),
+        }
+        assert!(text(&out[1]).starts_with("This week: mood mostly"));
+        assert_eq!(week(&p, "/week").len(), 2);
+    }
+
+    #[test]
+    fn fewer_than_two_check_ins_get_a_kind_message_and_no_chart() {
+        let one = checkin(1, date(2026, 3, 28), Some(6.0), Some(3.0), Some(7.0));
+        for h in [None, Some(history(&[], &[])), Some(history(&one, &[]))] {
+            let out = week(&person(Onboarding::Done, h), "/week");
+            assert_eq!(out.len(), 1);
+            assert!(text(&out[0]).contains("aren't enough check-ins in the last 4 weeks"));
+        }
+    }
+
+    #[test]
+    fn bad_week_numbers_get_a_kind_reply() {
+        let p = person(Onboarding::Done, Some(full(4)));
+        for bad in ["/week 0", "/week 27", "/week lots", "/week -2"] {
+            let out = week(&p, bad);
+            assert_eq!(out.len(), 1, "{bad}");
+            assert!(text(&out[0]).contains("from 1 to 26"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_weekly_picture_is_the_same_as_week_on_the_scheduled_lane() {
+        let ctx = Ctx {
+            content: content(),
+            checkin: None,
+            next_session_id: SessionId(1),
+            now: now(),
+            titles: Vec::new(),
+            tokens: &TOKENS,
+            bot_username: None,
+            rules: &RULES,
+        };
+        let o = scheduled(ChatId(7), &full(4), &ctx);
+        assert!(o.changes.is_empty());
+        assert_eq!(o.out.len(), 2);
+        assert!(o.out.iter().all(|e| e.lane == Lane::Scheduled));
+        let bodies: Vec<Outgoing> = o.out.into_iter().map(|e| e.body).collect();
+        let p = person(Onboarding::Done, Some(full(4)));
+        assert_eq!(bodies, week(&p, "/week"));
+    }
+
+    #[test]
+    fn week_before_onboarding_is_finished_carries_on_onboarding() {
+        let out = week(&person(Onboarding::Name, Some(full(4))), "/week");
+        assert!(text(&out[0]).contains("carry on setting up"));
+        assert!(!out.iter().any(|o| matches!(o, Outgoing::Chart { .. })));
+    }
+}
