@@ -231,3 +231,18 @@ fn the_circle_script_invites_withdraws_expires_and_erases() {
         1
     );
 }
+
+#[test]
+fn every_chat_script_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".txt"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        run_kept(&name);
+    }
+}

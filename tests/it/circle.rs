@@ -15,14 +15,14 @@ const SAM: i64 = 702; // their supporter
 const JO: i64 = 703; // their carer
 const EVE: i64 = 704; // a stranger
 
-async fn pool(app: &TestApp) -> sqlx::SqlitePool {
+pub(crate) async fn pool(app: &TestApp) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
         .await
         .unwrap()
 }
 
 /// Presses the button labelled `label` on the latest keyboard in `chat`, as user `from`.
-async fn press_as(app: &TestApp, chat: i64, from: i64, label: &str) {
+pub(crate) async fn press_as(app: &TestApp, chat: i64, from: i64, label: &str) {
     let (message_id, data) = app
         .find_button(chat, label)
         .unwrap_or_else(|| panic!("no button {label:?} in chat {chat}"));
@@ -30,11 +30,11 @@ async fn press_as(app: &TestApp, chat: i64, from: i64, label: &str) {
     app.settle().await;
 }
 
-async fn press(app: &TestApp, chat: i64, label: &str) {
+pub(crate) async fn press(app: &TestApp, chat: i64, label: &str) {
     press_as(app, chat, chat, label).await
 }
 
-async fn say(app: &TestApp, chat: i64, text: &str) -> Vec<String> {
+pub(crate) async fn say(app: &TestApp, chat: i64, text: &str) -> Vec<String> {
     let before = app.fake.sent_to(chat).len();
     app.fake.push_text(chat, text);
     app.settle().await;
@@ -44,7 +44,7 @@ async fn say(app: &TestApp, chat: i64, text: &str) -> Vec<String> {
         .collect()
 }
 
-fn last_text(app: &TestApp, chat: i64) -> String {
+pub(crate) fn last_text(app: &TestApp, chat: i64) -> String {
     app.fake
         .sent_to(chat)
         .last()
@@ -53,7 +53,7 @@ fn last_text(app: &TestApp, chat: i64) -> String {
 }
 
 /// The member makes an invite link for `role_button`; returns its token.
-async fn invite(app: &TestApp, member: i64, role_button: &str) -> String {
+pub(crate) async fn invite(app: &TestApp, member: i64, role_button: &str) -> String {
     say(app, member, "/supporters").await;
     press(app, member, "Invite someone").await;
     press(app, member, role_button).await;
@@ -71,7 +71,7 @@ async fn invite(app: &TestApp, member: i64, role_button: &str) -> String {
 }
 
 /// `who` opens the link and accepts; the member confirms.
-async fn join(app: &TestApp, member: i64, who: i64, token: &str) {
+pub(crate) async fn join(app: &TestApp, member: i64, who: i64, token: &str) {
     let offer = say(app, who, &format!("/start {token}")).await;
     assert!(offer[0].contains("has invited you"), "{offer:?}");
     press(app, who, "Accept").await;

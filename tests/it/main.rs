@@ -12,6 +12,7 @@ mod dialogs;
 mod durability;
 mod fake_telegram;
 mod helpers;
+mod plan;
 mod schedules;
 mod transcripts;
 mod week;
