@@ -179,6 +179,27 @@ pub async fn load_dialogs(
             list.join(", ")
         );
     }
+    with_stored_versions(catalog, store).await
+}
+
+/// The dialogs as `load_dialogs` gives them, without writing anything (for reading tools such
+/// as the backtest).
+pub async fn load_dialogs_readonly(
+    dir: &std::path::Path,
+    store: &Store,
+) -> anyhow::Result<Registry> {
+    let loaded = dialog::load_dir(dir);
+    let Some(catalog) = loaded.catalog else {
+        anyhow::bail!(
+            "dialogs under {} have errors: run `staywell check`",
+            dir.display()
+        );
+    };
+    with_stored_versions(catalog, store).await
+}
+
+/// The current dialogs plus every older version the database has a snapshot of.
+async fn with_stored_versions(catalog: dialog::Catalog, store: &Store) -> anyhow::Result<Registry> {
     let mut registry = Registry::new(catalog.clone());
     for (id, version, source) in store.dialog_snapshots().await? {
         if registry.get(&id, version).is_some() {

@@ -56,6 +56,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
     },
+    /// Early-warning rules: tools for operators.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Replay stored history through the current templates and plans: which alerts would have
+    /// fired when, and alerts per member per month (to tune thresholds against alert fatigue).
+    Backtest {
+        /// Only this member (their id, as in `/mydata`).
+        #[arg(long)]
+        member: Option<i64>,
+        /// History from this date (default: 90 days ago).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// Every template at its defaults for every member, instead of each member's own plan.
+        #[arg(long)]
+        all_templates: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -78,6 +100,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve => serve(settings).await,
+        Command::Rules {
+            command:
+                RulesCommand::Backtest {
+                    member,
+                    since,
+                    all_templates,
+                },
+        } => return crate::backtest::run(settings, member, since, all_templates).await,
         Command::Migrate => migrate(settings).await,
         Command::Check => return check(settings, 0).await,
         Command::Chat {
@@ -164,6 +194,22 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
         println!("{d}");
         if d.is_error() {
             errors += 1;
+        }
+    }
+    if let Some(c) = &dialogs.catalog {
+        let (templates, diags) = crate::rules::load_rules(&settings.dialogs_dir, c);
+        for d in &diags {
+            println!("{d}");
+            if d.is_error() {
+                errors += 1;
+            }
+        }
+        if let Some(t) = templates {
+            println!(
+                "rules: {} templates ({})",
+                t.len(),
+                t.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
         }
     }
     if let Some(c) = &dialogs.catalog {

@@ -546,5 +546,53 @@ pub fn advance(
     }
 }
 
+/// One firing found by [`replay`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firing {
+    pub at: DateTime<Utc>,
+    pub date: NaiveDate,
+    pub rule: String,
+    pub reason: String,
+}
+
+/// Replays a member's history check-in by check-in, as the bot would have seen it, and says
+/// when each rule would have fired (episodes, re-arming and cooldown included). Pure: the
+/// operator's backtest and its benchmark run this.
+pub fn replay(
+    rules: &[(&Template, BTreeMap<String, f64>)],
+    history: &[CheckIn],
+    templates: &BTreeMap<String, Template>,
+    rearm_after: u32,
+    cooldown: Duration,
+) -> Vec<Firing> {
+    let mut out = Vec::new();
+    for (t, params) in rules {
+        let mut episode = Episode::default();
+        let mut clear = 0u32;
+        for end in 1..=history.len() {
+            let seen = &history[..end];
+            let at = seen[end - 1].at;
+            let d = evaluate(t, params, seen, at, templates);
+            let e = Episode {
+                clear_streak: clear,
+                ..episode
+            };
+            let (next, step) = advance(e, d.firing, at, rearm_after, cooldown);
+            clear = if d.firing { 0 } else { clear + 1 };
+            episode = next;
+            if step == Step::Fire {
+                out.push(Firing {
+                    at,
+                    date: seen[end - 1].date,
+                    rule: t.id.clone(),
+                    reason: t.explain(params),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|f| f.at);
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -786,4 +786,16 @@ impl Store {
         .flatten()
         .min())
     }
+
+    /// Every member's id, in order.
+    pub async fn member_ids(&self) -> anyhow::Result<Vec<MemberId>> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT id FROM members ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(MemberId)
+                .collect(),
+        )
+    }
 }

@@ -246,3 +246,32 @@ fn every_chat_script_runs() {
         run_kept(&name);
     }
 }
+
+#[test]
+fn the_backtest_replays_a_kept_world_and_finds_the_alert_that_fired() {
+    let (dir, db) = run_kept("alert.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_staywell"))
+        .args(["rules", "backtest", "--since", "2026-03-01"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("STAYWELL_DIALOGS", shipped_dialogs_dir())
+        .env_remove("TELOXIDE_TOKEN")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains("2026-03-04  low_mood_run       mood 3 or lower on 3 check-ins in a row"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1 member(s) replayed since 2026-03-01: 1 alert(s)"),
+        "{shown}"
+    );
+    // It reads only: no answers in its output, nothing written.
+    assert!(!shown.contains("Fairly good"));
+}
