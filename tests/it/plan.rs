@@ -209,3 +209,125 @@ async fn turning_a_rule_off_stops_it() {
     assert_eq!(app.query_i64("SELECT count(*) FROM episodes").await, 0);
     app.stop().await;
 }
+
+/// A small deterministic generator (no dependency for ten lines).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[tokio::test]
+async fn random_lives_never_alert_without_consent_never_twice_and_only_the_addressed_supporter_acks()
+ {
+    let mut alerts_seen = 0;
+    for seed in [3u64, 11, 29] {
+        let mut rng = Lcg(seed);
+        let mut app = planned().await;
+        let mut withdrawn = false;
+        let mut sam_presses = 0;
+        for step in 0..12 {
+            match rng.next(12) {
+                0..=6 => check_in(&app, if rng.next(4) == 0 { "7" } else { "2" }).await,
+                7 => check_in(&app, "8").await,
+                8 | 9 => {
+                    // Someone presses the latest Acknowledge button, if Sam has one.
+                    if let Some((msg, data)) = app.find_button(SAM, "I'll reach out") {
+                        let who = [SAM, EVE, ALEX][rng.next(3) as usize];
+                        if who == SAM {
+                            sam_presses += 1;
+                        }
+                        app.fake.push_callback(SAM, who, msg, &data);
+                        app.settle().await;
+                    }
+                }
+                10 => app = app.restart().await,
+                _ if !withdrawn && step > 6 => {
+                    say(&app, ALEX, "/consents").await;
+                    press(&app, ALEX, "Withdraw: User802, alerts").await;
+                    withdrawn = true;
+                }
+                _ => {}
+            }
+        }
+        let db = pool(&app).await;
+        let n = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Never sent without a consent that stood when it was sent.
+        assert_eq!(
+            n(
+                "SELECT count(*) FROM outbox o WHERE o.consent_id IS NOT NULL AND o.state = 'sent'
+               AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.id = o.consent_id
+                               AND c.granted_at <= o.sent_at
+                               AND (c.revoked_at IS NULL OR c.revoked_at > o.sent_at))"
+            )
+            .await,
+            0,
+            "seed {seed}: an alert went out without a standing consent"
+        );
+        // Every alert to a person was queued on a consent.
+        assert_eq!(
+            n("SELECT count(*) FROM alerts WHERE circle_id IS NOT NULL AND consent_id IS NULL")
+                .await,
+            0
+        );
+        // One alert per episode and person; one open episode per rule.
+        assert_eq!(
+            n("SELECT count(*) FROM (SELECT 1 FROM alerts GROUP BY episode_id, circle_id, tier HAVING count(*) > 1)")
+                .await,
+            0
+        );
+        assert!(n("SELECT count(*) FROM episodes WHERE closed_at IS NULL").await <= 1);
+        // What Sam received matches the alert rows sent before the withdrawal.
+        let sent_to_sam = app
+            .fake
+            .sent_to(SAM)
+            .iter()
+            .filter(|s| s.text.contains("Alex asked me to tell you"))
+            .count() as i64;
+        alerts_seen += sent_to_sam;
+        assert_eq!(
+            sent_to_sam,
+            n("SELECT count(*) FROM alerts a JOIN outbox o ON o.id = a.outbox_id WHERE o.state = 'sent'")
+                .await,
+            "seed {seed}"
+        );
+        // Only Sam's own presses acknowledge (Eve's and Alex's change nothing).
+        let acked = n("SELECT count(*) FROM alerts WHERE state = 'acked'").await;
+        assert!(
+            acked <= sam_presses,
+            "seed {seed}: {acked} acks from {sam_presses} presses by Sam"
+        );
+        assert_eq!(
+            n("SELECT count(*) FROM audit WHERE event = 'alert_acknowledged'").await,
+            acked
+        );
+        if withdrawn {
+            let after: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox o JOIN consents c ON c.id = o.consent_id
+                 WHERE o.state = 'sent' AND o.sent_at > c.revoked_at",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            assert_eq!(after, 0, "seed {seed}: something was sent after withdrawal");
+        }
+        app.stop().await;
+    }
+    assert!(
+        alerts_seen > 0,
+        "the random lives should include some alerts"
+    );
+}
