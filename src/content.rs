@@ -313,6 +313,15 @@ pub struct Texts {
     pub week_weeks_many: String,
     /// The weekly `/week` report as `/schedule` names it.
     pub week_schedule_title: String,
+    // Sharing a /week chart.
+    pub week_share_offer: String,
+    pub week_share_button: String,
+    pub week_share_confirm: String,
+    pub week_share_yes_button: String,
+    pub week_share_no_button: String,
+    pub week_shared: String,
+    pub week_share_not_now: String,
+    pub week_share_caption: String,
 }
 
 /// All loaded content.

@@ -629,6 +629,9 @@ pub(super) fn press(
         | Action::PlanAsk { .. }
         | Action::PlanOff { .. }
         | Action::PlanCoping => super::plan::press(o, person, action, ctx),
+        Action::ShareWeek { .. } | Action::ShareWeekYes { .. } | Action::ShareWeekNo => {
+            super::week::press(o, person, action, ctx)
+        }
         Action::Revoke { .. } | Action::EraseAsk | Action::EraseNow | Action::EraseCancel => {
             super::privacy::press(o, person, s, update, action, ctx)
         }

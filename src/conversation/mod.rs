@@ -276,6 +276,14 @@ pub enum Change {
         episode: i64,
         tell: Option<bool>,
     },
+    /// The member shares one chart with one person: a consent for this chart (with the
+    /// wording shown) and the chart, sent only on it.
+    ShareChart {
+        tie: i64,
+        wording: String,
+        version: i64,
+        chart: Envelope,
+    },
     /// Erases everything about this chat's person (as a member and in anyone's circle), up
     /// to and including update `through` (the one asking).
     Erase {
@@ -318,6 +326,7 @@ impl std::fmt::Debug for Change {
             Change::SetCopingNotes(_) => "SetCopingNotes",
             Change::AckAlert { .. } => "AckAlert",
             Change::AnswerAsk { .. } => "AnswerAsk",
+            Change::ShareChart { .. } => "ShareChart",
         };
         f.write_str(name)
     }

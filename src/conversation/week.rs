@@ -2,9 +2,13 @@
 //! member's history (`Person::history`) only for this command; this module decides what
 //! to say, and hands the chart over as data ([`Outgoing::Chart`]), drawn at delivery.
 
-use super::{Ctx, Member, Outcome, Person};
+use chrono::Duration;
+
+use super::circle::keyboard;
+use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::{Texts, fill};
-use crate::domain::{ChatId, Lane, Outgoing};
+use crate::domain::circle::{Action, TieStatus};
+use crate::domain::{ChatId, Envelope, Lane, Outgoing};
 use crate::week::{self, ChartLabels, DEFAULT_WEEKS, History, MIN_CHECKINS, WeekData};
 
 pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &Ctx) {
@@ -24,7 +28,125 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
             &none
         }
     };
-    report(o, chat, history, weeks, t);
+    if report(o, chat, history, weeks, t) {
+        offer_sharing(o, person, m, weeks, ctx);
+    }
+}
+
+/// After the chart: who it could be shared with (never automatically; each chart asks).
+fn offer_sharing(o: &mut Outcome, person: &Person, m: &Member, weeks: u32, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let rows: Vec<Vec<(String, Action)>> = person
+        .circle
+        .iter()
+        .filter(|tie| tie.status == TieStatus::Active)
+        .map(|tie| {
+            vec![(
+                fill(&t.week_share_button, &[("name", &tie.name)]),
+                Action::ShareWeek { tie: tie.id, weeks },
+            )]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let buttons = keyboard(
+        o,
+        ctx,
+        m.telegram_user,
+        Some(m.id),
+        Duration::hours(24),
+        rows,
+    );
+    o.reply(
+        person.chat,
+        Outgoing::with_buttons(&t.week_share_offer, buttons),
+    );
+}
+
+/// A press on a sharing button: false if it no longer applies.
+pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx) -> bool {
+    let t = &ctx.content.texts;
+    let Some(m) = &person.member else {
+        return false;
+    };
+    let chat = person.chat;
+    match action {
+        Action::ShareWeekNo => {
+            o.reply(chat, Outgoing::text(&t.week_share_not_now));
+            true
+        }
+        Action::ShareWeek { tie, weeks } => {
+            let Some(tie) = active(person, *tie) else {
+                return false;
+            };
+            let n = week::weeks_phrase(t, *weeks);
+            let wording = fill(&t.week_share_confirm, &[("name", &tie.name), ("weeks", &n)]);
+            let buttons = keyboard(
+                o,
+                ctx,
+                m.telegram_user,
+                Some(m.id),
+                Duration::hours(1),
+                vec![vec![
+                    (
+                        fill(&t.week_share_yes_button, &[("name", &tie.name)]),
+                        Action::ShareWeekYes {
+                            tie: tie.id,
+                            weeks: *weeks,
+                            wording: wording.clone(),
+                            version: ctx.content.texts_version,
+                        },
+                    ),
+                    (t.week_share_no_button.clone(), Action::ShareWeekNo),
+                ]],
+            );
+            o.reply(chat, Outgoing::with_buttons(wording, buttons));
+            true
+        }
+        Action::ShareWeekYes {
+            tie,
+            weeks,
+            wording,
+            version,
+        } => {
+            let (Some(tie), Some(history)) = (active(person, *tie), &person.history) else {
+                return false;
+            };
+            let n = week::weeks_phrase(t, *weeks);
+            let chart = WeekData::build(history, *weeks, ChartLabels::from_texts(t, *weeks));
+            if chart.checkins() < MIN_CHECKINS {
+                return false;
+            }
+            let name = m.name_or(&t.default_name);
+            o.changes.push(Change::ShareChart {
+                tie: tie.id,
+                wording: wording.clone(),
+                version: *version,
+                chart: Envelope {
+                    chat: tie.chat,
+                    lane: Lane::Reply,
+                    body: Outgoing::Chart {
+                        chart: Box::new(chart),
+                        caption: fill(&t.week_share_caption, &[("name", name), ("weeks", &n)]),
+                    },
+                },
+            });
+            o.reply(
+                chat,
+                Outgoing::text(fill(&t.week_shared, &[("name", &tie.name)])),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+fn active(person: &Person, tie: i64) -> Option<&crate::domain::circle::Tie> {
+    person
+        .circle
+        .iter()
+        .find(|t| t.id == tie && t.status == TieStatus::Active)
 }
 
 /// The weekly report a member scheduled in `/schedule` (`week::REPORT_SCHEDULE`): the same as
@@ -38,8 +160,9 @@ pub fn scheduled(chat: ChatId, history: &History, ctx: &Ctx) -> Outcome {
     o
 }
 
-/// The chart and the summary, or a kind message when there are too few check-ins.
-fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Texts) {
+/// The chart and the summary, or a kind message when there are too few check-ins. Returns
+/// whether a chart was sent.
+fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Texts) -> bool {
     let n = week::weeks_phrase(t, weeks);
     let chart = WeekData::build(history, weeks, ChartLabels::from_texts(t, weeks));
     if chart.checkins() < MIN_CHECKINS {
@@ -47,7 +170,7 @@ fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Text
             chat,
             Outgoing::text(fill(&t.week_too_few, &[("weeks", &n)])),
         );
-        return;
+        return false;
     }
     o.reply(
         chat,
@@ -57,6 +180,7 @@ fn report(o: &mut Outcome, chat: ChatId, history: &History, weeks: u32, t: &Text
         },
     );
     o.reply(chat, Outgoing::text(week::summary(history, weeks, t)));
+    true
 }
 
 #[cfg(test)]

@@ -238,6 +238,18 @@ pub enum Action {
         rule: String,
     },
     PlanCoping,
+    /// `/week`: offer to share the chart of the last `weeks` with this person, then send it.
+    ShareWeek {
+        tie: i64,
+        weeks: u32,
+    },
+    ShareWeekYes {
+        tie: i64,
+        weeks: u32,
+        wording: String,
+        version: i64,
+    },
+    ShareWeekNo,
     /// The first and second "yes" of `/delete`.
     EraseAsk,
     EraseNow,

@@ -781,6 +781,46 @@ impl Store {
         .await
     }
 
+    /// The member shares one chart with one person in their circle: a consent for exactly
+    /// this (the wording they confirmed), then the chart, sent only on that consent.
+    pub(super) async fn share_chart(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tie: i64,
+        wording: &str,
+        version: i64,
+        chart: &Envelope,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let row = sqlx::query(
+            "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at, circle_id)
+             SELECT m.id, 'share_chart', ?, ?, ?, c.id FROM members m
+             JOIN circle c ON c.member_id = m.id AND c.id = ? AND c.status = 'active'
+             WHERE m.chat_id = ? RETURNING id, member_id",
+        )
+        .bind(wording)
+        .bind(version)
+        .bind(ms(now))
+        .bind(tie)
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            anyhow::bail!("tie {tie} is not in this member's circle");
+        };
+        let (consent, member): (i64, i64) = (row.get(0), row.get(1));
+        let e = Entry {
+            member: Some(member),
+            circle: Some(tie),
+            consent: Some(consent),
+            actor: Some(chat),
+            ..Entry::default()
+        };
+        audit(tx, "chart_shared", e, now).await?;
+        Self::enqueue_consented(tx, chart, consent, MemberId(member), now, now).await?;
+        Ok(())
+    }
+
     /// Queues a message (not before `not_before`) that may only go out while `consent`
     /// stands: it is cancelled when the consent is revoked, and checked again when it is
     /// about to be sent.

@@ -525,6 +525,12 @@ impl Store {
                 Change::AckAlert { alert, how } => {
                     Self::ack_alert(&mut *tx, chat, *alert, how, now).await?
                 }
+                Change::ShareChart {
+                    tie,
+                    wording,
+                    version,
+                    chart,
+                } => Self::share_chart(&mut *tx, chat, *tie, wording, *version, chart, now).await?,
                 // Answered by `early_warning` after the changes are applied.
                 Change::AnswerAsk { .. } => {}
                 Change::SetName(name) => {

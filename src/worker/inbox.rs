@@ -318,8 +318,16 @@ impl Processor {
             self.load_circle_side(conn, &mut person, &incoming, now)
                 .await?;
             let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
+            let sharing = matches!(
+                &person.pressed,
+                Some(Pressed::Live {
+                    action: Action::ShareWeekYes { .. },
+                    ..
+                })
+            );
             if let Some(m) = &person.member
-                && matches!(&incoming.input, Input::Command { name, .. } if name == "week")
+                && (sharing
+                    || matches!(&incoming.input, Input::Command { name, .. } if name == "week"))
             {
                 let since = now - chrono::Duration::days(week::HISTORY_DAYS);
                 let (answers, slots) = Store::week_history(conn, m.id, since).await?;

@@ -331,3 +331,63 @@ async fn random_lives_never_alert_without_consent_never_twice_and_only_the_addre
         "the random lives should include some alerts"
     );
 }
+
+#[tokio::test]
+async fn a_week_chart_is_shared_only_after_the_member_confirms_that_one_chart() {
+    let app = planned().await;
+    check_in(&app, "6").await;
+    // The first check-in was yesterday (the wall clock cannot wait a day).
+    sqlx::query("UPDATE sessions SET started_at = started_at - 86400000")
+        .execute(&pool(&app).await)
+        .await
+        .unwrap();
+    check_in(&app, "7").await;
+    say(&app, ALEX, "/week").await;
+    assert!(last_text(&app, ALEX).contains("you can send this chart to someone in your circle"));
+    let photos_to_sam = || {
+        app.fake
+            .requests_for("sendphoto")
+            .iter()
+            .filter(|r| r.chat_id == Some(SAM))
+            .count()
+    };
+    // A stranger pressing Alex's share button changes nothing.
+    let (msg, share) = app.find_button(ALEX, "Share with User802").unwrap();
+    app.fake.push_callback(ALEX, EVE, msg, &share);
+    app.settle().await;
+    press(&app, ALEX, "Share with User802").await;
+    assert!(last_text(&app, ALEX).contains("This is for this one chart only"));
+    assert_eq!(photos_to_sam(), 0, "not before the member confirms");
+    press(&app, ALEX, "Yes, send it to User802").await;
+    app.settle().await;
+    assert_eq!(photos_to_sam(), 1);
+    let caption = app
+        .fake
+        .requests_for("sendphoto")
+        .into_iter()
+        .find(|r| r.chat_id == Some(SAM))
+        .and_then(|r| {
+            r.form
+                .iter()
+                .find(|(k, _)| k == "caption")
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_default();
+    assert!(
+        caption.contains("Alex chose to share this chart"),
+        "{caption}"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM consents WHERE purpose = 'share_chart'")
+            .await,
+        1
+    );
+    // Nothing about the summary in words went to Sam.
+    assert!(
+        !app.fake
+            .sent_to(SAM)
+            .iter()
+            .any(|s| s.text.contains("This week:"))
+    );
+    app.stop().await;
+}
