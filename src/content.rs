@@ -322,6 +322,23 @@ pub struct Texts {
     pub week_shared: String,
     pub week_share_not_now: String,
     pub week_share_caption: String,
+    // How the plan tells people.
+    pub plan_settings_button: String,
+    pub plan_settings_show: String,
+    pub plan_settings_receipt: String,
+    pub plan_setting_escalate: String,
+    pub plan_setting_ack_on: String,
+    pub plan_setting_ack_off: String,
+    pub plan_setting_reason_on: String,
+    pub plan_setting_reason_off: String,
+    pub plan_setting_nudge_on: String,
+    pub plan_setting_nudge_off: String,
+    pub plan_escalate_button: String,
+    pub plan_toggle_ack_button: String,
+    pub plan_toggle_reason_button: String,
+    pub plan_toggle_nudge_button: String,
+    pub alert_no_reason: String,
+    pub nudge_with_reason: String,
 }
 
 /// All loaded content.

@@ -28,7 +28,8 @@ const HISTORY_DAYS: i64 = 90;
 pub const REARM_AFTER: u32 = 2;
 /// And never fires twice within this.
 pub const COOLDOWN: Duration = Duration::hours(72);
-/// An alert not acknowledged within this goes to the next supporter.
+/// An alert not acknowledged within this goes to the next supporter (the member's setting;
+/// this is its default).
 pub const ESCALATE_AFTER: Duration = Duration::hours(12);
 /// An ask-first question waits this long for the member.
 pub const ASK_FOR: Duration = Duration::hours(2);
@@ -52,6 +53,7 @@ struct Who {
     name: String,
     tz: Tz,
     quiet: QuietHours,
+    settings: crate::store::PlanSettings,
 }
 
 async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<Option<Who>> {
@@ -71,6 +73,7 @@ async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<O
             start: crate::schedule::LocalTime::parse(&b.quiet_start).unwrap_or(default.start),
             end: crate::schedule::LocalTime::parse(&b.quiet_end).unwrap_or(default.end),
         },
+        settings: b.settings,
     }))
 }
 
@@ -133,17 +136,23 @@ pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckI
     let mut out = Vec::new();
     let mut slotted = std::collections::BTreeSet::new();
     for slot in &raw.slots {
-        if let Some(s) = slot.session {
-            slotted.insert(s);
+        if let Some(s) = slot.session
+            && !slotted.insert(s)
+        {
+            continue; // one check-in per session, whichever slots joined it
         }
         let done = slot
             .session
             .and_then(|s| sessions.get(&s))
             .is_some_and(|s| s.status == "completed");
+        let some = slot.session.is_some_and(|s| values.contains_key(&s));
         let outcome = match slot.outcome.as_deref().and_then(Outcome::parse) {
             Some(o) => o,
             None if done => Outcome::Completed,
-            None => continue, // still open
+            // Still open but answered in part: what was answered counts now (an "I don't
+            // feel safe" must not wait for the window to close).
+            None if some => Outcome::Partial,
+            None => continue, // still open, nothing answered yet
         };
         let (vals, flags) = slot
             .session
@@ -180,7 +189,12 @@ pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckI
     out
 }
 
-/// How many check-ins in a row, before the latest, the rule was clear on.
+fn answered(c: &CheckIn) -> bool {
+    matches!(c.outcome, Outcome::Completed | Outcome::Partial)
+}
+
+/// How many answered check-ins in a row, before the latest, the rule was clear on. Missed,
+/// unknown and paused ones never count as clear: silence is not wellness.
 fn clear_before(
     t: &Template,
     params: &BTreeMap<String, f64>,
@@ -188,7 +202,10 @@ fn clear_before(
     templates: &BTreeMap<String, Template>,
 ) -> u32 {
     let mut n = 0;
-    for end in (1..history.len()).rev().take(REARM_AFTER as usize) {
+    let ends: Vec<usize> = (1..history.len())
+        .filter(|e| answered(&history[e - 1]))
+        .collect();
+    for end in ends.into_iter().rev().take(REARM_AFTER as usize) {
         let prefix = &history[..end];
         let at = prefix[end - 1].at;
         if rules::evaluate(t, params, prefix, at, templates).firing {
@@ -253,11 +270,31 @@ pub async fn after_history_change(
             continue;
         };
         let d = rules::evaluate(t, &rule.params, &history, ctx.now, ctx.templates);
-        let open = Store::open_episode(tx, member, &rule.rule_id).await?;
+        let mut open = Store::open_episode(tx, member, &rule.rule_id).await?;
+        let latest = history.iter().rfind(|c| answered(c));
+        // "I don't feel safe" said again, in a later check-in, is a new episode at once:
+        // every such answer is heard (no re-arming, no cooldown).
+        let flagged = t.kind == rules::Kind::Flagged;
+        if let Some(o) = &open
+            && flagged
+            && d.firing
+            && latest.is_some_and(|c| c.at > o.opened_at)
+        {
+            Store::update_episode(tx, o.id, 0, Some(ctx.now)).await?;
+            open = None;
+        }
+        // Only an answered check-in can count towards re-arming.
+        if open.is_some() && !d.firing && !history.last().is_some_and(answered) {
+            continue;
+        }
         let e = rules::Episode {
             open: open.is_some(),
             clear_streak: clear_before(t, &rule.params, &history, ctx.templates),
-            last_fired: Store::last_fired(tx, member, &rule.rule_id).await?,
+            last_fired: if flagged {
+                None
+            } else {
+                Store::last_fired(tx, member, &rule.rule_id).await?
+            },
         };
         let (_, step) = rules::advance(e, d.firing, ctx.now, REARM_AFTER, COOLDOWN);
         match (step, &open) {
@@ -423,7 +460,14 @@ async fn tell(
                 let env = Envelope {
                     chat: r.chat,
                     lane: Lane::Nudge,
-                    body: Outgoing::text(fill(&t.nudge, &[("name", &m.name)])),
+                    body: Outgoing::text(if m.settings.nudge_reason {
+                        fill(
+                            &t.nudge_with_reason,
+                            &[("name", &m.name), ("reason", reason)],
+                        )
+                    } else {
+                        fill(&t.nudge, &[("name", &m.name)])
+                    }),
                 };
                 // Carers' quiet hours: UK evenings and nights by default.
                 let at = QuietHours::default().next_allowed(now, chrono_tz::Europe::London);
@@ -489,7 +533,8 @@ async fn alert(
     let Some(consent) = r.consent else {
         return Ok(Vec::new());
     };
-    let escalate = (tier == Tier::Alert).then_some(now + ESCALATE_AFTER);
+    let escalate = (tier == Tier::Alert)
+        .then_some(now + Duration::hours(m.settings.escalate_hours.clamp(1, 72)));
     let Some(alert) = Store::record_alert(
         tx,
         episode,
@@ -624,18 +669,45 @@ pub async fn answer_ask(
     let mut out = Vec::new();
     match decision {
         None => {
-            let until = (ctx.now + ASK_FOR)
-                .with_timezone(&m.tz)
-                .format("%H:%M")
-                .to_string();
+            // The question stays open until its time; fresh buttons to answer it later.
+            let Some(until) = Store::episode_ask_until(tx, episode).await? else {
+                return Ok(out);
+            };
+            let time = until.with_timezone(&m.tz).format("%H:%M").to_string();
             let then = if rule.tell_if_unanswered {
                 &t.ask_then_tell
             } else {
                 &t.ask_then_dont
             };
+            let (buttons, new) = server_buttons(
+                ctx.tokens,
+                until + Duration::hours(1),
+                m.user,
+                Some(m.id),
+                vec![vec![
+                    (
+                        t.ask_yes_button.clone(),
+                        Action::AskAnswer {
+                            episode,
+                            tell: Some(true),
+                        },
+                    ),
+                    (
+                        t.ask_no_button.clone(),
+                        Action::AskAnswer {
+                            episode,
+                            tell: Some(false),
+                        },
+                    ),
+                ]],
+            );
+            Store::register_buttons(tx, &new, ctx.now).await?;
             out.push(Envelope::reply(
                 m.chat,
-                Outgoing::text(fill(&t.ask_later, &[("time", &until), ("then", then)])),
+                Outgoing::with_buttons(
+                    fill(&t.ask_later, &[("time", &time), ("then", then)]),
+                    buttons,
+                ),
             ));
         }
         Some(true) => {

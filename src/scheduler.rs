@@ -33,6 +33,7 @@ use crate::rules::Template;
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use crate::store::{
     ClosingSlot, Conn, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings, Store,
+    is_database_error,
 };
 use crate::week;
 
@@ -45,6 +46,8 @@ const UPDATES_KEPT: Duration = Duration::hours(24);
 /// turns (`Store::begin_write`), so someone mid-conversation waits at most about that long
 /// at a peak. Smaller batches wait less but pay more commits (100: about 3 ms, and a peak
 /// of 6,000 takes half as long again).
+/// Windows closed (and plans evaluated) per write transaction.
+const CLOSE_BATCH: i64 = 200;
 const BATCH: i64 = 500;
 /// A check-in of the same dialog completed this recently satisfies a slot that opens now.
 const DONE_RECENTLY: Duration = Duration::hours(6);
@@ -190,6 +193,8 @@ impl Scheduler {
             report.reminders += 1;
         }
 
+        tx.commit().await?;
+
         let tokens =
             crate::token::Tokens::new(crate::token::os_key()?, now.timestamp_millis() as u64);
         let ew = early_warning::Ctx {
@@ -199,30 +204,62 @@ impl Scheduler {
             tokens: &tokens,
             now,
         };
-        // 4. Windows that have closed: an outcome each.
-        for c in Store::closing_slots(&mut tx, now, 5000).await? {
-            let outcome = outcome(&c, down_at(c.closes_at));
-            match outcome {
-                "completed" => report.completed += 1,
-                "partial" => report.partial += 1,
-                "missed" => report.missed += 1,
-                "paused" => report.paused += 1,
-                _ => report.closed_unknown += 1,
+        // 4. Windows that have closed: an outcome each, in batches (so people
+        //    mid-conversation wait at most for one). A slot's outcome is history: the member's
+        //    plan is evaluated in the transaction that records it (a completed check-in was
+        //    evaluated when it completed). One member's failing evaluation is logged and
+        //    skipped; it never holds up anyone's outcome.
+        for _ in 0..10_000 {
+            let mut tx = self.store.begin_write().await?;
+            let closing = Store::closing_slots(&mut tx, now, CLOSE_BATCH).await?;
+            for c in &closing {
+                let outcome = outcome(c, down_at(c.closes_at));
+                match outcome {
+                    "completed" => report.completed += 1,
+                    "partial" => report.partial += 1,
+                    "missed" => report.missed += 1,
+                    "paused" => report.paused += 1,
+                    _ => report.closed_unknown += 1,
+                }
+                Store::close_slot(&mut tx, c, outcome, now).await?;
+                if matches!(outcome, "partial" | "missed")
+                    && let Some(member) = Store::slot_member(&mut tx, c.slot).await?
+                {
+                    let mut sp = Store::savepoint(&mut tx).await?;
+                    match early_warning::after_history_change(&mut sp, member, &ew).await {
+                        Ok(out) => {
+                            Store::enqueue(&mut sp, &out, None, now).await?;
+                            sp.commit().await?;
+                        }
+                        Err(e) if is_database_error(&e) => return Err(e),
+                        Err(e) => {
+                            sp.rollback().await?;
+                            tracing::error!(member = member.0, error = %e, "early warning evaluation failed; skipped");
+                        }
+                    }
+                }
             }
-            Store::close_slot(&mut tx, &c, outcome, now).await?;
-            // A slot's outcome is history: the member's plan is evaluated in this transaction.
-            if matches!(outcome, "completed" | "partial" | "missed")
-                && let Some(member) = Store::slot_member(&mut tx, c.slot).await?
-            {
-                let out = early_warning::after_history_change(&mut tx, member, &ew).await?;
-                Store::enqueue(&mut tx, &out, None, now).await?;
+            tx.commit().await?;
+            if (closing.len() as i64) < CLOSE_BATCH {
+                break;
             }
         }
 
+        let mut tx = self.store.begin_write().await?;
         // 4b. Alerts nobody acknowledged, ask-first questions nobody answered.
-        let out = early_warning::tick(&mut tx, &ew).await?;
-        report.warnings += out.len();
-        Store::enqueue(&mut tx, &out, None, now).await?;
+        let mut sp = Store::savepoint(&mut tx).await?;
+        match early_warning::tick(&mut sp, &ew).await {
+            Ok(out) => {
+                report.warnings += out.len();
+                Store::enqueue(&mut sp, &out, None, now).await?;
+                sp.commit().await?;
+            }
+            Err(e) if is_database_error(&e) => return Err(e),
+            Err(e) => {
+                sp.rollback().await?;
+                tracing::error!(error = %e, "escalations failed; will retry");
+            }
+        }
 
         // 5. The heartbeat; after a long outage, one notice (moving the heartbeat decides who
         //    sends it, so it goes once).

@@ -3,6 +3,13 @@
 
 -- What helps, in the member's own words: shown back to them at the self-help tier only.
 ALTER TABLE members ADD COLUMN coping_notes TEXT;
+-- How the member's plan tells people: hours before an unacknowledged alert goes to the next
+-- supporter; whether the member hears when someone responds; whether supporters see the
+-- reason (or only that the member asked them to get in touch); whether carers' nudges carry it.
+ALTER TABLE members ADD COLUMN escalate_hours INTEGER NOT NULL DEFAULT 12;
+ALTER TABLE members ADD COLUMN tell_me_ack INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN alert_reason INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN nudge_reason INTEGER NOT NULL DEFAULT 0;
 
 -- A rule in a member's plan: a template from dialogs/rules.toml with their own values.
 -- tier: self_help | nudge | alert | urgent. ask_first: ask the member before telling anyone;

@@ -628,7 +628,9 @@ pub(super) fn press(
         | Action::PlanWho { .. }
         | Action::PlanAsk { .. }
         | Action::PlanOff { .. }
-        | Action::PlanCoping => super::plan::press(o, person, action, ctx),
+        | Action::PlanCoping
+        | Action::PlanSettings
+        | Action::PlanSet { .. } => super::plan::press(o, person, action, ctx),
         Action::ShareWeek { .. } | Action::ShareWeekYes { .. } | Action::ShareWeekNo => {
             super::week::press(o, person, action, ctx)
         }

@@ -54,6 +54,8 @@ pub struct Person {
     pub plan: Vec<crate::store::PlanRule>,
     /// What helps, in the member's words.
     pub coping_notes: Option<String>,
+    /// How the member's plan tells people.
+    pub plan_settings: crate::store::PlanSettings,
     /// What `/week` draws: loaded only when the input is `/week`.
     pub history: Option<crate::week::History>,
 }
@@ -75,6 +77,7 @@ impl Person {
             holds_data: false,
             plan: Vec::new(),
             coping_notes: None,
+            plan_settings: crate::store::PlanSettings::default(),
             history: None,
         }
     }
@@ -266,6 +269,12 @@ pub enum Change {
         rule: String,
     },
     SetCopingNotes(Option<String>),
+    /// How the plan tells people, with the receipt recorded as the consent wording.
+    SetPlanSettings {
+        settings: crate::store::PlanSettings,
+        wording: String,
+        version: i64,
+    },
     /// A supporter acknowledged an alert addressed to them.
     AckAlert {
         alert: i64,
@@ -324,6 +333,7 @@ impl std::fmt::Debug for Change {
             Change::SetPlanRule { .. } => "SetPlanRule",
             Change::TurnOffRule { .. } => "TurnOffRule",
             Change::SetCopingNotes(_) => "SetCopingNotes",
+            Change::SetPlanSettings { .. } => "SetPlanSettings",
             Change::AckAlert { .. } => "AckAlert",
             Change::AnswerAsk { .. } => "AnswerAsk",
             Change::ShareChart { .. } => "ShareChart",

@@ -14,7 +14,7 @@ use crate::content::fill;
 use crate::domain::Outgoing;
 use crate::domain::circle::{Action, Role, TieStatus};
 use crate::rules::{Template, Tier};
-use crate::store::{PlanRule, Share};
+use crate::store::{PlanRule, PlanSettings, Share};
 
 const MENU_TTL: Duration = Duration::hours(24);
 /// Coping notes longer than this are refused (they are shown back in one message).
@@ -116,7 +116,10 @@ pub fn command_plan(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
             },
         )]);
     }
-    rows.push(vec![(t.plan_coping_button.clone(), Action::PlanCoping)]);
+    rows.push(vec![
+        (t.plan_coping_button.clone(), Action::PlanCoping),
+        (t.plan_settings_button.clone(), Action::PlanSettings),
+    ]);
     let buttons = keyboard(o, ctx, m.telegram_user, Some(m.id), MENU_TTL, rows);
     o.reply(
         person.chat,
@@ -181,6 +184,33 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
     match action {
         Action::PlanCoping => {
             command_coping(o, person, "", ctx);
+            true
+        }
+        Action::PlanSettings => {
+            show_settings(o, person, m, person.plan_settings, ctx);
+            true
+        }
+        Action::PlanSet { what } => {
+            let mut s = person.plan_settings;
+            match what.as_str() {
+                "escalate_6" => s.escalate_hours = 6,
+                "escalate_12" => s.escalate_hours = 12,
+                "escalate_24" => s.escalate_hours = 24,
+                "tell_me_ack" => s.tell_me_ack = !s.tell_me_ack,
+                "alert_reason" => s.alert_reason = !s.alert_reason,
+                "nudge_reason" => s.nudge_reason = !s.nudge_reason,
+                _ => return false,
+            }
+            let receipt = fill(
+                &t.plan_settings_receipt,
+                &[("list", &settings_text(s, ctx))],
+            );
+            o.changes.push(Change::SetPlanSettings {
+                settings: s,
+                wording: receipt.clone(),
+                version: ctx.content.texts_version,
+            });
+            o.reply(chat, Outgoing::text(receipt));
             true
         }
         Action::PlanRule { rule } => {
@@ -315,6 +345,63 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
         }
         _ => false,
     }
+}
+
+/// The settings in words.
+fn settings_text(s: PlanSettings, ctx: &Ctx) -> String {
+    let t = &ctx.content.texts;
+    let hours = s.escalate_hours.to_string();
+    [
+        fill(&t.plan_setting_escalate, &[("hours", &hours)]),
+        if s.tell_me_ack {
+            t.plan_setting_ack_on.clone()
+        } else {
+            t.plan_setting_ack_off.clone()
+        },
+        if s.alert_reason {
+            t.plan_setting_reason_on.clone()
+        } else {
+            t.plan_setting_reason_off.clone()
+        },
+        if s.nudge_reason {
+            t.plan_setting_nudge_on.clone()
+        } else {
+            t.plan_setting_nudge_off.clone()
+        },
+    ]
+    .join("\n")
+}
+
+fn show_settings(o: &mut Outcome, person: &Person, m: &Member, s: PlanSettings, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let set = |what: &str| Action::PlanSet { what: what.into() };
+    let rows = vec![
+        vec![
+            (
+                fill(&t.plan_escalate_button, &[("hours", "6")]),
+                set("escalate_6"),
+            ),
+            (
+                fill(&t.plan_escalate_button, &[("hours", "12")]),
+                set("escalate_12"),
+            ),
+            (
+                fill(&t.plan_escalate_button, &[("hours", "24")]),
+                set("escalate_24"),
+            ),
+        ],
+        vec![(t.plan_toggle_ack_button.clone(), set("tell_me_ack"))],
+        vec![(t.plan_toggle_reason_button.clone(), set("alert_reason"))],
+        vec![(t.plan_toggle_nudge_button.clone(), set("nudge_reason"))],
+    ];
+    let buttons = keyboard(o, ctx, m.telegram_user, Some(m.id), MENU_TTL, rows);
+    o.reply(
+        person.chat,
+        Outgoing::with_buttons(
+            fill(&t.plan_settings_show, &[("list", &settings_text(s, ctx))]),
+            buttons,
+        ),
+    );
 }
 
 /// Records the rule with its consents and sends the receipt.

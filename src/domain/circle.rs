@@ -238,6 +238,12 @@ pub enum Action {
         rule: String,
     },
     PlanCoping,
+    /// `/plan` → Settings, and one setting changed (`what`: `escalate_6`, `escalate_12`,
+    /// `escalate_24`, `tell_me_ack`, `alert_reason`, `nudge_reason` (the last three toggle)).
+    PlanSettings,
+    PlanSet {
+        what: String,
+    },
     /// `/week`: offer to share the chart of the last `weeks` with this person, then send it.
     ShareWeek {
         tie: i64,

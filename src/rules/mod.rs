@@ -424,6 +424,15 @@ pub fn evaluate(
                     ..Decision::quiet()
                 };
             }
+            // A pause or an outage in the window: we cannot tell absence from silence.
+            if past.iter().any(|c| {
+                c.at > now - days && matches!(c.outcome, Outcome::Unknown | Outcome::Paused)
+            }) {
+                return Decision {
+                    calibrating: true,
+                    ..Decision::quiet()
+                };
+            }
             let recent_activity = past
                 .iter()
                 .any(|c| c.at > now - days && c.values.get(tag).is_some_and(|v| *v > 0.0));
@@ -573,6 +582,10 @@ pub fn replay(
             let seen = &history[..end];
             let at = seen[end - 1].at;
             let d = evaluate(t, params, seen, at, templates);
+            let answered = matches!(seen[end - 1].outcome, Outcome::Completed | Outcome::Partial);
+            if episode.open && !d.firing && !answered {
+                continue; // silence never counts towards re-arming
+            }
             let e = Episode {
                 clear_streak: clear,
                 ..episode

@@ -12,7 +12,7 @@ mod week;
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
-    PlanRule, RawHistory, Recipient, Share,
+    PlanRule, PlanSettings, RawHistory, Recipient, Share,
 };
 pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,

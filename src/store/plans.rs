@@ -95,6 +95,31 @@ pub struct MemberBasics {
     pub timezone: String,
     pub quiet_start: String,
     pub quiet_end: String,
+    pub settings: PlanSettings,
+}
+
+/// How a member's plan tells people (their choices in `/plan` → Settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// An alert nobody acknowledges goes to the next supporter after this many hours.
+    pub escalate_hours: i64,
+    /// Tell the member when a supporter acknowledges.
+    pub tell_me_ack: bool,
+    /// Supporters see the reason (else only that the member asked them to get in touch).
+    pub alert_reason: bool,
+    /// Carers' nudges carry the reason.
+    pub nudge_reason: bool,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        PlanSettings {
+            escalate_hours: 12,
+            tell_me_ack: true,
+            alert_reason: true,
+            nudge_reason: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -305,7 +330,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE episodes SET closed_at = ? WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
+            "UPDATE episodes SET closed_at = ?, state = 'cancelled'
+             WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
         )
         .bind(ms(now))
         .bind(member)
@@ -611,6 +637,9 @@ impl Store {
             "SELECT a.id, a.episode_id, a.member_id, e.rule_id, a.tier, a.step, e.evidence
              FROM alerts a JOIN episodes e ON e.id = a.episode_id
              WHERE a.state = 'sent' AND a.escalate_at IS NOT NULL AND a.escalate_at <= ?
+               AND e.closed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.episode_id = a.episode_id
+                               AND b.state = 'acked')
              ORDER BY a.escalate_at LIMIT 1000",
         )
         .bind(ms(now))
@@ -660,7 +689,7 @@ impl Store {
     ) -> anyhow::Result<Vec<DueAsk>> {
         let rows = sqlx::query(
             "SELECT id, member_id, rule_id FROM episodes
-             WHERE state = 'asking' AND ask_until <= ? LIMIT 1000",
+             WHERE state = 'asking' AND ask_until <= ? AND closed_at IS NULL LIMIT 1000",
         )
         .bind(ms(now))
         .fetch_all(&mut *tx)
@@ -712,7 +741,8 @@ impl Store {
         member: MemberId,
     ) -> anyhow::Result<Option<MemberBasics>> {
         let row = sqlx::query(
-            "SELECT chat_id, telegram_user_id, display_name, timezone, quiet_start, quiet_end
+            "SELECT chat_id, telegram_user_id, display_name, timezone, quiet_start, quiet_end,
+                    escalate_hours, tell_me_ack, alert_reason, nudge_reason
              FROM members WHERE id = ?",
         )
         .bind(member.0)
@@ -725,10 +755,17 @@ impl Store {
             timezone: r.get(3),
             quiet_start: r.get(4),
             quiet_end: r.get(5),
+            settings: PlanSettings {
+                escalate_hours: r.get(6),
+                tell_me_ack: r.get(7),
+                alert_reason: r.get(8),
+                nudge_reason: r.get(9),
+            },
         }))
     }
 
-    /// (member's chat, supporter's name, how) of an acknowledged alert.
+    /// (member's chat, supporter's name, how) of an acknowledged alert, if the member asked
+    /// to be told when someone responds.
     pub async fn acked_alert(
         tx: &mut SqliteConnection,
         alert: i64,
@@ -736,7 +773,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT m.chat_id, c.name, a.acked_how FROM alerts a
              JOIN members m ON m.id = a.member_id JOIN circle c ON c.id = a.circle_id
-             WHERE a.id = ? AND a.state = 'acked'",
+             WHERE a.id = ? AND a.state = 'acked' AND m.tell_me_ack = 1",
         )
         .bind(alert)
         .fetch_optional(&mut *tx)
@@ -797,5 +834,68 @@ impl Store {
                 .map(MemberId)
                 .collect(),
         )
+    }
+
+    pub async fn plan_settings(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+    ) -> anyhow::Result<PlanSettings> {
+        Ok(Self::member_basics(tx, member)
+            .await?
+            .map(|b| b.settings)
+            .unwrap_or_default())
+    }
+
+    /// Sets how the plan tells people, recorded as a consent with the receipt shown.
+    pub(super) async fn set_plan_settings(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        settings: PlanSettings,
+        wording: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let member: i64 = sqlx::query_scalar(
+            "UPDATE members SET escalate_hours = ?, tell_me_ack = ?, alert_reason = ?, nudge_reason = ?
+             WHERE chat_id = ? RETURNING id",
+        )
+        .bind(settings.escalate_hours)
+        .bind(settings.tell_me_ack)
+        .bind(settings.alert_reason)
+        .bind(settings.nudge_reason)
+        .bind(chat.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let consent: i64 = sqlx::query_scalar(
+            "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+             VALUES (?, 'plan_settings', ?, ?, ?) RETURNING id",
+        )
+        .bind(member)
+        .bind(wording)
+        .bind(version)
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let e = Entry {
+            member: Some(member),
+            consent: Some(consent),
+            actor: Some(chat),
+            ..Entry::default()
+        };
+        audit(tx, "plan_settings_changed", e, now).await
+    }
+
+    /// When an ask-first question's time runs out (if it is still being asked).
+    pub async fn episode_ask_until(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let v: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT ask_until FROM episodes WHERE id = ? AND state = 'asking' AND closed_at IS NULL",
+        )
+        .bind(episode)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(v.flatten().map(from_ms))
     }
 }

@@ -531,6 +531,14 @@ impl Store {
                     version,
                     chart,
                 } => Self::share_chart(&mut *tx, chat, *tie, wording, *version, chart, now).await?,
+                Change::SetPlanSettings {
+                    settings,
+                    wording,
+                    version,
+                } => {
+                    Self::set_plan_settings(&mut *tx, chat, *settings, wording, *version, now)
+                        .await?
+                }
                 // Answered by `early_warning` after the changes are applied.
                 Change::AnswerAsk { .. } => {}
                 Change::SetName(name) => {

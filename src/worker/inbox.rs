@@ -211,6 +211,7 @@ impl Processor {
         if let Some(m) = &person.member {
             person.plan = Store::member_plan(conn, m.id).await?;
             person.coping_notes = Store::coping_notes(conn, m.id).await?;
+            person.plan_settings = Store::plan_settings(conn, m.id).await?;
         }
         Ok(())
     }
