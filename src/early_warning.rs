@@ -364,36 +364,15 @@ async fn ask_first(
     let t = &ctx.content.texts;
     let rs = Store::recipients(tx, m.id, &rule.rule_id, rule.tier, ctx.now).await?;
     let people: Vec<&Recipient> = rs.iter().filter(|r| eligible(r, rule.tier)).collect();
-    let (buttons, new) = server_buttons(
-        ctx.tokens,
+    let buttons = ask_keyboard(
+        tx,
+        m,
+        episode,
         ctx.now + ASK_FOR + Duration::hours(1),
-        m.user,
-        Some(m.id),
-        vec![vec![
-            (
-                t.ask_yes_button.clone(),
-                Action::AskAnswer {
-                    episode,
-                    tell: Some(true),
-                },
-            ),
-            (
-                t.ask_no_button.clone(),
-                Action::AskAnswer {
-                    episode,
-                    tell: Some(false),
-                },
-            ),
-            (
-                t.ask_later_button.clone(),
-                Action::AskAnswer {
-                    episode,
-                    tell: None,
-                },
-            ),
-        ]],
-    );
-    Store::register_buttons(tx, &new, ctx.now).await?;
+        true,
+        ctx,
+    )
+    .await?;
     let text = fill(
         &t.ask_first_question,
         &[("reason", reason), ("people", &names(&people))],
@@ -402,6 +381,29 @@ async fn ask_first(
         m.chat,
         Outgoing::with_buttons(text, buttons),
     )])
+}
+
+/// The ask-first buttons (Yes / No, and Not now the first time), only the member can press.
+async fn ask_keyboard(
+    tx: &mut Conn,
+    m: &Who,
+    episode: i64,
+    expires: DateTime<Utc>,
+    with_later: bool,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Vec<crate::domain::Button>>> {
+    let t = &ctx.content.texts;
+    let answer = |tell| Action::AskAnswer { episode, tell };
+    let mut row = vec![
+        (t.ask_yes_button.clone(), answer(Some(true))),
+        (t.ask_no_button.clone(), answer(Some(false))),
+    ];
+    if with_later {
+        row.push((t.ask_later_button.clone(), answer(None)));
+    }
+    let (buttons, new) = server_buttons(ctx.tokens, expires, m.user, Some(m.id), vec![row]);
+    Store::register_buttons(tx, &new, ctx.now).await?;
+    Ok(buttons)
 }
 
 /// Tells the people the member chose for this rule's tier (step 0), or the next supporter
@@ -679,29 +681,8 @@ pub async fn answer_ask(
             } else {
                 &t.ask_then_dont
             };
-            let (buttons, new) = server_buttons(
-                ctx.tokens,
-                until + Duration::hours(1),
-                m.user,
-                Some(m.id),
-                vec![vec![
-                    (
-                        t.ask_yes_button.clone(),
-                        Action::AskAnswer {
-                            episode,
-                            tell: Some(true),
-                        },
-                    ),
-                    (
-                        t.ask_no_button.clone(),
-                        Action::AskAnswer {
-                            episode,
-                            tell: Some(false),
-                        },
-                    ),
-                ]],
-            );
-            Store::register_buttons(tx, &new, ctx.now).await?;
+            let buttons =
+                ask_keyboard(tx, &m, episode, until + Duration::hours(1), false, ctx).await?;
             out.push(Envelope::reply(
                 m.chat,
                 Outgoing::with_buttons(
