@@ -28,9 +28,6 @@ const HISTORY_DAYS: i64 = 90;
 pub const REARM_AFTER: u32 = 2;
 /// And never fires twice within this.
 pub const COOLDOWN: Duration = Duration::hours(72);
-/// An alert not acknowledged within this goes to the next supporter (the member's setting;
-/// this is its default).
-pub const ESCALATE_AFTER: Duration = Duration::hours(12);
 /// An ask-first question waits this long for the member.
 pub const ASK_FOR: Duration = Duration::hours(2);
 /// Acknowledge buttons work for this long.
@@ -346,6 +343,21 @@ fn eligible(r: &Recipient, tier: Tier) -> bool {
     role_ok && r.consent.is_some() && !r.unreachable
 }
 
+/// A recipient's quiet hours: their own if they are a member too, else UK nights.
+fn quiet_of(r: &Recipient) -> (QuietHours, Tz) {
+    let default = QuietHours::default();
+    match &r.own_quiet {
+        Some((tz, qs, qe)) => (
+            QuietHours {
+                start: crate::schedule::LocalTime::parse(qs).unwrap_or(default.start),
+                end: crate::schedule::LocalTime::parse(qe).unwrap_or(default.end),
+            },
+            tz.parse().unwrap_or(chrono_tz::Europe::London),
+        ),
+        None => (default, chrono_tz::Europe::London),
+    }
+}
+
 fn names(rs: &[&Recipient]) -> String {
     rs.iter()
         .map(|r| r.name.as_str())
@@ -471,8 +483,9 @@ async fn tell(
                         fill(&t.nudge, &[("name", &m.name)])
                     }),
                 };
-                // Carers' quiet hours: UK evenings and nights by default.
-                let at = QuietHours::default().next_allowed(now, chrono_tz::Europe::London);
+                // Never in the carer's quiet hours (their own, or UK nights).
+                let (quiet, tz) = quiet_of(r);
+                let at = quiet.next_allowed(now, tz);
                 Store::enqueue_consented(tx, &env, consent, m.id, now, at).await?;
             }
         }

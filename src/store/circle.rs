@@ -639,6 +639,17 @@ impl Store {
              WHERE consent_id = ? AND state = 'pending'",
         )
         .bind(consent)
+        .execute(&mut *tx)
+        .await?;
+        // An alert that will now never reach its supporter goes to the next one at once.
+        sqlx::query(
+            "UPDATE alerts SET escalate_at = ?
+             WHERE consent_id = ? AND state = 'sent' AND escalate_at IS NOT NULL
+               AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = alerts.outbox_id
+                           AND o.state = 'cancelled')",
+        )
+        .bind(ms(now))
+        .bind(consent)
         .execute(tx)
         .await?;
         Ok(())

@@ -43,6 +43,8 @@ pub struct Recipient {
     pub unreachable: bool,
     /// The standing consent to tell them about this rule at this tier.
     pub consent: Option<i64>,
+    /// Their own timezone and quiet hours, if they are a member too.
+    pub own_quiet: Option<(String, String, String)>,
 }
 
 /// Raw history: slots and sessions with their answers, for `early_warning` to read.
@@ -548,8 +550,10 @@ impl Store {
                     EXISTS (SELECT 1 FROM chats h WHERE h.chat_id = c.chat_id AND h.unreachable_at IS NOT NULL),
                     (SELECT k.id FROM consents k WHERE k.circle_id = c.id AND k.rule_id = ?
                         AND k.tier = ? AND k.purpose = 'share_rule' AND k.revoked_at IS NULL
-                     ORDER BY k.id DESC LIMIT 1)
-             FROM circle c WHERE c.member_id = ? AND c.status = 'active'
+                     ORDER BY k.id DESC LIMIT 1),
+                    o.timezone, o.quiet_start, o.quiet_end
+             FROM circle c LEFT JOIN members o ON o.chat_id = c.chat_id
+             WHERE c.member_id = ? AND c.status = 'active'
              ORDER BY c.position, c.id",
         )
         .bind(ms(now))
@@ -570,6 +574,10 @@ impl Store {
                     away: r.get(5),
                     unreachable: r.get(6),
                     consent: r.get(7),
+                    own_quiet: match (r.get(8), r.get(9), r.get(10)) {
+                        (Some(tz), Some(qs), Some(qe)) => Some((tz, qs, qe)),
+                        _ => None,
+                    },
                 })
             })
             .collect())

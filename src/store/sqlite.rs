@@ -1062,7 +1062,11 @@ impl Store {
     /// Marks rows as being sent, just before the requests go out. Returns the rows actually
     /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
     /// must not be sent.
-    pub async fn claim(&self, ids: &[OutboxId]) -> anyhow::Result<Vec<OutboxId>> {
+    pub async fn claim(
+        &self,
+        ids: &[OutboxId],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<OutboxId>> {
         let mut tx = self.begin_write().await?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
@@ -1089,6 +1093,7 @@ impl Store {
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
+                Self::escalate_now(&mut tx, *id, now).await?;
             }
         }
         tx.commit().await?;
@@ -1150,6 +1155,7 @@ impl Store {
                         .bind(id.0)
                         .execute(&mut *tx)
                         .await?;
+                    Self::escalate_now(&mut tx, *id, now).await?;
                 }
                 DeliveryRecord::Unreachable { id, chat, reason } => {
                     let r = sqlx::query(
@@ -1162,10 +1168,31 @@ impl Store {
                     if r.rows_affected() == 1 {
                         Self::set_unreachable(&mut tx, *chat, reason, now).await?;
                     }
+                    Self::escalate_now(&mut tx, *id, now).await?;
                 }
             }
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// An alert whose message can no longer reach its supporter (blocked, refused, given up)
+    /// goes to the next one at the next tick, not after the usual wait.
+    async fn escalate_now(
+        tx: &mut SqliteConnection,
+        outbox: OutboxId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET escalate_at = ?
+             WHERE outbox_id = ? AND state = 'sent' AND escalate_at IS NOT NULL
+               AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = alerts.outbox_id
+                           AND o.state IN ('failed', 'unreachable', 'cancelled'))",
+        )
+        .bind(ms(now))
+        .bind(outbox.0)
+        .execute(tx)
+        .await?;
         Ok(())
     }
 

@@ -205,7 +205,8 @@ impl<M: Messenger> Delivery<M> {
         }
         if !chosen.is_empty() {
             let ids: Vec<_> = chosen.iter().map(|r| r.id).collect();
-            let claimed: HashSet<OutboxId> = self.store.claim(&ids).await?.into_iter().collect();
+            let claimed: HashSet<OutboxId> =
+                self.store.claim(&ids, now).await?.into_iter().collect();
             for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
                 if row.lane != Lane::Urgent {
                     flight.chats.insert(row.chat);
@@ -250,7 +251,8 @@ impl<M: Messenger> Delivery<M> {
                 break;
             }
             let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
-            let claimed: HashSet<OutboxId> = self.store.claim(&ids).await?.into_iter().collect();
+            let claimed: HashSet<OutboxId> =
+                self.store.claim(&ids, now).await?.into_iter().collect();
             let mut records = Vec::new();
             for row in rows.into_iter().filter(|r| claimed.contains(&r.id)) {
                 let body = if row.repeat {
