@@ -334,6 +334,8 @@ pub struct Texts {
     pub plan_setting_nudge_on: String,
     pub plan_setting_nudge_off: String,
     pub plan_escalate_button: String,
+    pub plan_ask_hours_button: String,
+    pub plan_setting_ask: String,
     pub plan_toggle_ack_button: String,
     pub plan_toggle_reason_button: String,
     pub plan_toggle_nudge_button: String,

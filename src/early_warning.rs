@@ -28,8 +28,6 @@ const HISTORY_DAYS: i64 = 90;
 pub const REARM_AFTER: u32 = 2;
 /// And never fires twice within this.
 pub const COOLDOWN: Duration = Duration::hours(72);
-/// An ask-first question waits this long for the member.
-pub const ASK_FOR: Duration = Duration::hours(2);
 /// Acknowledge buttons work for this long.
 const ACK_TTL: Duration = Duration::days(7);
 
@@ -307,7 +305,8 @@ pub async fn after_history_change(
                 .to_string();
                 let ask = rule.ask_first && matches!(rule.tier, Tier::Nudge | Tier::Alert);
                 let state = if ask { "asking" } else { "told" };
-                let until = ask.then_some(ctx.now + ASK_FOR);
+                let until =
+                    ask.then_some(ctx.now + Duration::hours(m.settings.ask_hours.clamp(1, 24)));
                 let Some(episode) = Store::open_new_episode(
                     tx,
                     member,
@@ -380,7 +379,7 @@ async fn ask_first(
         tx,
         m,
         episode,
-        ctx.now + ASK_FOR + Duration::hours(1),
+        ctx.now + Duration::hours(m.settings.ask_hours.clamp(1, 24) + 1),
         true,
         ctx,
     )

@@ -10,6 +10,8 @@ ALTER TABLE members ADD COLUMN escalate_hours INTEGER NOT NULL DEFAULT 12;
 ALTER TABLE members ADD COLUMN tell_me_ack INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE members ADD COLUMN alert_reason INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE members ADD COLUMN nudge_reason INTEGER NOT NULL DEFAULT 0;
+-- How long an ask-first question waits for the member before their advance decision applies.
+ALTER TABLE members ADD COLUMN ask_hours INTEGER NOT NULL DEFAULT 2;
 
 -- A rule in a member's plan: a template from dialogs/rules.toml with their own values.
 -- tier: self_help | nudge | alert | urgent. ask_first: ask the member before telling anyone;

@@ -9,6 +9,8 @@ pub enum Line {
     /// A bare number: press that button of the latest message with buttons.
     PressNumber(usize),
     Press(String),
+    /// Press it if there is such a button, else do nothing (for generated scripts).
+    PressIf(String),
     As(String),
     Open(Option<String>),
     Wait(Duration),
@@ -22,7 +24,7 @@ pub enum Line {
     Problem(String),
 }
 
-const HELP: &str = "meta-commands: :as NAME, :open [LINK], :wait 30m|3h|2d, :press LABEL, :expect TEXT, :expect-none TEXT, :now, :who, :quit";
+const HELP: &str = "meta-commands: :as NAME, :open [LINK], :wait 30m|3h|2d, :press LABEL, :press-if LABEL, :expect TEXT, :expect-none TEXT, :now, :who, :quit";
 
 pub fn parse(line: &str) -> Line {
     let line = line.trim();
@@ -56,6 +58,8 @@ pub fn parse(line: &str) -> Line {
         },
         ("press", "") => Line::Problem("`:press` needs a label, like :press Yes".into()),
         ("press", label) => Line::Press(label.to_string()),
+        ("press-if", "") => Line::Problem("`:press-if` needs a label, like :press-if Yes".into()),
+        ("press-if", label) => Line::PressIf(label.to_string()),
         ("expect", "") | ("expect-none", "") => Line::Problem(format!("`:{word}` needs some text to look for")),
         ("expect", text) => Line::Expect(text.to_string()),
         ("expect-none", text) => Line::ExpectNone(text.to_string()),

@@ -305,6 +305,25 @@ impl World {
                     }
                 }
             }
+            Line::PressIf(label) => {
+                let wanted = label.to_lowercase();
+                let (chat, _) = self.me();
+                let latest = self.screen().latest_buttons(chat);
+                let there = latest.is_some_and(|(_, b)| {
+                    b.iter().any(|b| b.label.to_lowercase().contains(&wanted))
+                });
+                if there {
+                    self.press(|buttons| {
+                        buttons
+                            .iter()
+                            .position(|b| b.label.to_lowercase().contains(&wanted))
+                    })
+                    .await?
+                } else {
+                    println!("(no button {label:?} here; nothing pressed)");
+                    Outcome::Ok
+                }
+            }
             Line::Press(label) => {
                 let wanted = label.to_lowercase();
                 self.press(|buttons| {

@@ -73,11 +73,13 @@ fn doing(ctx: &Ctx, person: &Person, tier: Tier, ask: &str) -> String {
         Tier::Urgent => fill(&t.plan_do_urgent, &[("people", &who)]),
     };
     if ask != "no" && matches!(tier, Tier::Nudge | Tier::Alert) {
-        s.push_str(if ask == "tell" {
+        let hours = person.plan_settings.ask_hours.to_string();
+        let then = if ask == "tell" {
             &t.plan_ask_first_tell
         } else {
             &t.plan_ask_first_dont
-        });
+        };
+        s.push_str(&fill(then, &[("hours", &hours)]));
     }
     s
 }
@@ -199,6 +201,9 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
                 "tell_me_ack" => s.tell_me_ack = !s.tell_me_ack,
                 "alert_reason" => s.alert_reason = !s.alert_reason,
                 "nudge_reason" => s.nudge_reason = !s.nudge_reason,
+                "ask_1" => s.ask_hours = 1,
+                "ask_2" => s.ask_hours = 2,
+                "ask_4" => s.ask_hours = 4,
                 _ => return false,
             }
             let receipt = fill(
@@ -353,6 +358,7 @@ fn settings_text(s: PlanSettings, ctx: &Ctx) -> String {
     let hours = s.escalate_hours.to_string();
     [
         fill(&t.plan_setting_escalate, &[("hours", &hours)]),
+        fill(&t.plan_setting_ask, &[("hours", &s.ask_hours.to_string())]),
         if s.tell_me_ack {
             t.plan_setting_ack_on.clone()
         } else {
@@ -388,6 +394,20 @@ fn show_settings(o: &mut Outcome, person: &Person, m: &Member, s: PlanSettings, 
             (
                 fill(&t.plan_escalate_button, &[("hours", "24")]),
                 set("escalate_24"),
+            ),
+        ],
+        vec![
+            (
+                fill(&t.plan_ask_hours_button, &[("hours", "1")]),
+                set("ask_1"),
+            ),
+            (
+                fill(&t.plan_ask_hours_button, &[("hours", "2")]),
+                set("ask_2"),
+            ),
+            (
+                fill(&t.plan_ask_hours_button, &[("hours", "4")]),
+                set("ask_4"),
             ),
         ],
         vec![(t.plan_toggle_ack_button.clone(), set("tell_me_ack"))],

@@ -111,6 +111,8 @@ pub struct PlanSettings {
     pub alert_reason: bool,
     /// Carers' nudges carry the reason.
     pub nudge_reason: bool,
+    /// An ask-first question waits this many hours for the member.
+    pub ask_hours: i64,
 }
 
 impl Default for PlanSettings {
@@ -120,6 +122,7 @@ impl Default for PlanSettings {
             tell_me_ack: true,
             alert_reason: true,
             nudge_reason: false,
+            ask_hours: 2,
         }
     }
 }
@@ -750,7 +753,7 @@ impl Store {
     ) -> anyhow::Result<Option<MemberBasics>> {
         let row = sqlx::query(
             "SELECT chat_id, telegram_user_id, display_name, timezone, quiet_start, quiet_end,
-                    escalate_hours, tell_me_ack, alert_reason, nudge_reason
+                    escalate_hours, tell_me_ack, alert_reason, nudge_reason, ask_hours
              FROM members WHERE id = ?",
         )
         .bind(member.0)
@@ -768,6 +771,7 @@ impl Store {
                 tell_me_ack: r.get(7),
                 alert_reason: r.get(8),
                 nudge_reason: r.get(9),
+                ask_hours: r.get(10),
             },
         }))
     }
@@ -864,13 +868,15 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let member: i64 = sqlx::query_scalar(
-            "UPDATE members SET escalate_hours = ?, tell_me_ack = ?, alert_reason = ?, nudge_reason = ?
+            "UPDATE members SET escalate_hours = ?, tell_me_ack = ?, alert_reason = ?, nudge_reason = ?,
+                    ask_hours = ?
              WHERE chat_id = ? RETURNING id",
         )
         .bind(settings.escalate_hours)
         .bind(settings.tell_me_ack)
         .bind(settings.alert_reason)
         .bind(settings.nudge_reason)
+        .bind(settings.ask_hours)
         .bind(chat.0)
         .fetch_one(&mut *tx)
         .await?;

@@ -275,3 +275,128 @@ fn the_backtest_replays_a_kept_world_and_finds_the_alert_that_fired() {
     // It reads only: no answers in its output, nothing written.
     assert!(!shown.contains("Fairly good"));
 }
+
+/// Random lives in virtual time, through the real binary, with a restart half way (a second
+/// process on the same database): check-ins, days passing, acknowledgements or none,
+/// a consent withdrawn. Then the alert lifecycle's invariants, read from the database.
+#[test]
+fn random_lives_in_virtual_time_keep_the_alert_lifecycle_invariants() {
+    const SETUP: &str = "/start\n:press Yes, store my answers\nAlex\n:press UK time\n:press Not now\n\
+        /supporters\n:press Invite someone\n:press Supporter: alerts\n:as sam\n:open\n:press Accept\n:as alex\n:press Yes, add Sam\n\
+        /supporters\n:press Invite someone\n:press Supporter: alerts\n:as jo\n:open\n:press Accept\n:as alex\n:press Yes, add Jo\n\
+        /plan\n:press Low mood several days running\n:press mood 3 or lower on 3\n:press My supporters\n:press Just tell them\n";
+    let check_in = |mood: u64| {
+        let mut s = format!(
+            "/checkin\n:press {mood}\n:press 5\n:press Fairly good\n:press Skip\n:press None of these\n:press Done\n:press Yes\n"
+        );
+        if mood <= 3 {
+            s.push_str(":press Yes, I feel safe\n:press Carry on with my check-in\n");
+        }
+        s.push_str(":press Skip\n");
+        s
+    };
+    let mut alerts_seen = 0;
+    for seed in [5u64, 17] {
+        let mut x = seed;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("world.db");
+        let mut halves = [SETUP.to_string(), ":as sam\n:as jo\n:as alex\n".to_string()];
+        let mut withdrawn = false;
+        for step in 0..24 {
+            let half = usize::from(step >= 12);
+            let line = match next(8) {
+                0..=3 => check_in(if next(4) == 0 { 8 } else { 2 }),
+                4 => format!(":wait {}h\n", 1 + next(20)),
+                5 => ":as sam\n:press-if I'll reach out\n:as alex\n".to_string(),
+                6 => ":as jo\n:press-if I've been in touch\n:as alex\n".to_string(),
+                _ if !withdrawn && step > 8 => {
+                    withdrawn = true;
+                    "/consents\n:press-if Withdraw: Sam, alerts\n".to_string()
+                }
+                _ => ":wait 13h\n".to_string(),
+            };
+            halves[half].push_str(&line);
+        }
+        // Long enough afterwards for every escalation to have happened.
+        halves[1].push_str(":wait 2d\n");
+        let starts = ["2026-03-02T08:00".to_string(), {
+            // The first half's virtual time, carried over to the second process.
+            let first: u64 = halves[0]
+                .lines()
+                .filter_map(|l| l.strip_prefix(":wait ").and_then(|h| h.strip_suffix('h')))
+                .filter_map(|h| h.parse::<u64>().ok())
+                .sum();
+            let t = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+                .unwrap()
+                .and_hms_opt(8, 0, 0)
+                .unwrap()
+                + chrono::Duration::hours(first as i64 + 1);
+            t.format("%Y-%m-%dT%H:%M").to_string()
+        }];
+        for (half, start) in halves.iter().zip(&starts) {
+            let script = dir.path().join("life.txt");
+            std::fs::write(&script, half).unwrap();
+            let out = chat(dir.path())
+                .arg("--db")
+                .arg(&db)
+                .arg("--start")
+                .arg(start)
+                .arg("--script")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "seed {seed}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+        alerts_seen += count("SELECT count(*) FROM alerts");
+        // Never sent without a consent standing when it was sent.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM outbox o WHERE o.consent_id IS NOT NULL AND o.state = 'sent'
+                 AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.id = o.consent_id
+                     AND c.granted_at <= o.sent_at AND (c.revoked_at IS NULL OR c.revoked_at > o.sent_at))"
+            ),
+            0,
+            "seed {seed}"
+        );
+        // At most one alert per episode and person, one open episode.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM (SELECT 1 FROM alerts GROUP BY episode_id, circle_id, tier HAVING count(*) > 1)"
+            ),
+            0
+        );
+        assert!(count("SELECT count(*) FROM episodes WHERE closed_at IS NULL") <= 1);
+        // Every alert was acknowledged or escalated by the end (escalation after nobody is
+        // left tells the member): none is left waiting past its time.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM alerts a JOIN episodes e ON e.id = a.episode_id
+                 WHERE a.state = 'sent' AND a.escalate_at IS NOT NULL AND e.closed_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.episode_id = a.episode_id AND b.state = 'acked')"
+            ),
+            0,
+            "seed {seed}: an alert was left hanging"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM audit WHERE event = 'alert_acknowledged'"),
+            count("SELECT count(*) FROM alerts WHERE state = 'acked'")
+        );
+    }
+    assert!(
+        alerts_seen > 0,
+        "the random lives should include some alerts"
+    );
+}
