@@ -229,3 +229,61 @@ async fn an_update_that_keeps_failing_is_set_aside_with_an_apology_and_the_chat_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_real_process_logs_no_message_text_names_answers_or_tokens() {
+    // The real binary at debug level: whatever people write, their names and invite tokens
+    // must not reach its log (ids and kinds only).
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = spawn_process(&fake, dir.path(), None);
+    let chat = 931;
+    let press = |n: usize, data: &str| {
+        let sent = fake.sent_to(chat);
+        let id = sent[n].message_id;
+        fake.push_callback(chat, chat, id, data);
+    };
+    fake.push_text(chat, "/start");
+    let sent = fake.wait_for_sent(chat, 3, WAIT).await;
+    let consent = button_data(&sent[2])[0].clone();
+    press(2, &consent);
+    fake.wait_for_sent(chat, 4, WAIT).await;
+    fake.push_text(chat, "Zephyrine");
+    fake.wait_for_sent(chat, 5, WAIT).await;
+    press(4, "tz:london");
+    fake.wait_for_sent(chat, 6, WAIT).await;
+    press(5, "ct:none");
+    fake.wait_for_sent(chat, 7, WAIT).await;
+    fake.push_text(chat, "my private words QUOKKA-7731 about today");
+    fake.wait_for_sent(chat, 8, WAIT).await;
+    let token = "Zq".repeat(21) + "x";
+    fake.push_text(chat, &format!("/start {token}"));
+    fake.wait_for_sent(chat, 9, WAIT).await;
+    fake.push_text(chat, "I want to end it all PELICAN-5512");
+    fake.wait_for_sent(chat, 10, WAIT).await;
+    bot.terminate().await;
+    let mut logs = String::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("stderr-")
+        {
+            logs.push_str(&std::fs::read_to_string(p).unwrap());
+        }
+    }
+    assert!(
+        logs.contains("update processed"),
+        "debug logs were written:\n{logs}"
+    );
+    for secret in [
+        "Zephyrine",
+        "QUOKKA-7731",
+        "PELICAN-5512",
+        "end it all",
+        token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "the log holds {secret:?}:\n{logs}");
+    }
+}
