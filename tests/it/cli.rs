@@ -185,3 +185,45 @@ fn check_refuses_what_serve_would_refuse() {
         "{text}"
     );
 }
+
+#[test]
+fn a_broken_rule_file_fails_check_with_its_position_and_serve_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dialogs = dir.path().join("dialogs");
+    std::fs::create_dir(&dialogs).unwrap();
+    for e in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dialogs.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let rules = std::fs::read_to_string(dialogs.join("rules.toml"))
+        .unwrap()
+        .replace("reads = \"mood\"", "reads = \"moood\"");
+    std::fs::write(dialogs.join("rules.toml"), &rules).unwrap();
+    let line = rules.lines().position(|l| l.contains("moood")).unwrap() + 1;
+    let out = staywell(dir.path())
+        .args(["check", "--dialogs"])
+        .arg(&dialogs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "rules.toml:{line}:9: error: `reads` names tag `moood`"
+        )),
+        "{text}"
+    );
+    // serve refuses to start on it (before it would need Telegram).
+    let out = staywell(dir.path())
+        .args(["serve", "--dialogs"])
+        .arg(&dialogs)
+        .env("TELOXIDE_TOKEN", "123:abc")
+        .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules.toml has errors"), "{err}");
+}
