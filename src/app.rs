@@ -86,6 +86,26 @@ impl Application {
             down_after: crate::scheduler::DOWN_AFTER,
             rules: self.rules.clone(),
         };
+        // Invite links need the bot's username: if Telegram was unreachable at start, keep
+        // asking (once a minute) until it answers.
+        let username = Arc::new(std::sync::RwLock::new(self.bot_username.clone()));
+        if self.bot_username.is_none() {
+            let (bots, username, mut stop) = (self.bots.clone(), username.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                        _ = stop.changed() => return,
+                    }
+                    if let Ok(Some(name)) = bots.check_token().await {
+                        if let Ok(mut u) = username.write() {
+                            *u = Some(name);
+                        }
+                        return;
+                    }
+                }
+            });
+        }
         let processor = Processor {
             store: self.store.clone(),
             content: self.content.clone(),
@@ -96,7 +116,7 @@ impl Application {
             schedules_changed: schedules_changed.clone(),
             crash_at: self.settings.crash_at,
             token_key: self.token_key,
-            bot_username: self.bot_username.clone(),
+            bot_username: username.clone(),
             rules: self.rules.clone(),
         };
         let delivery = Delivery {

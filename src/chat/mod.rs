@@ -117,7 +117,7 @@ impl World {
             crash_at: None,
             token_key: crate::token::os_key()?,
             // Links shown in the terminal open with `:open`; they never reach Telegram.
-            bot_username: Some("staywell_bot".into()),
+            bot_username: Arc::new(std::sync::RwLock::new(Some("staywell_bot".into()))),
             rules,
         };
         let delivery = Delivery {

@@ -50,8 +50,8 @@ pub struct Processor {
     pub crash_at: Option<CrashPoint>,
     /// Key for invite and button tokens (from the OS random source, read at start-up).
     pub token_key: [u8; 32],
-    /// The bot's Telegram username, for invite links.
-    pub bot_username: Option<String>,
+    /// The bot's Telegram username, for invite links (filled in once `getMe` answers).
+    pub bot_username: Arc<std::sync::RwLock<Option<String>>>,
     /// Early-warning rule templates.
     pub rules: Arc<BTreeMap<String, Template>>,
 }
@@ -319,6 +319,11 @@ impl Processor {
             self.load_circle_side(conn, &mut person, &incoming, now)
                 .await?;
             let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
+            let bot_username = self
+                .bot_username
+                .read()
+                .map(|u| u.clone())
+                .unwrap_or_default();
             let sharing = matches!(
                 &person.pressed,
                 Some(Pressed::Live {
@@ -344,7 +349,7 @@ impl Processor {
                 now,
                 titles: self.dialogs.titles(),
                 tokens: &tokens,
-                bot_username: self.bot_username.as_deref(),
+                bot_username: bot_username.as_deref(),
                 rules: &self.rules,
             };
             let outcome = conversation::respond(&person, &incoming, &ctx);
