@@ -576,6 +576,19 @@ pub fn replay(
 ) -> Vec<Firing> {
     let mut out = Vec::new();
     for (t, params) in rules {
+        if t.kind == Kind::Flagged {
+            // Every "I don't feel safe" is heard, as the bot does: no episodes, no cooldown.
+            let flag = t.flag.as_deref().unwrap_or("");
+            for c in history.iter().filter(|c| c.flags.iter().any(|f| f == flag)) {
+                out.push(Firing {
+                    at: c.at,
+                    date: c.date,
+                    rule: t.id.clone(),
+                    reason: t.explain(params),
+                });
+            }
+            continue;
+        }
         let mut episode = Episode::default();
         let mut clear = 0u32;
         for end in 1..=history.len() {

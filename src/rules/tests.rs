@@ -255,3 +255,26 @@ explains = "x"
     );
     assert!(d[0].to_string().contains("rules.toml:"), "{}", d[0]);
 }
+
+#[test]
+fn the_replay_gives_one_firing_per_episode_and_hears_every_not_safe() {
+    let all = shipped();
+    let low = &all["low_mood_run"];
+    let safe = &all["not_safe"];
+    let plan = vec![(low, low.defaults()), (safe, safe.defaults())];
+    // Low run (fires once), recovery (re-arms), low run again after the cooldown; two
+    // "not safe" answers two days apart.
+    let mut h = history("mood", "2 2 2 2 7 7 2 2 2");
+    h.extend(history("", "! - !").into_iter().map(|mut c| {
+        c.at += Duration::days(20);
+        c.date = c.at.date_naive();
+        c
+    }));
+    let fired = replay(&plan, &h, &all, 2, Duration::hours(72));
+    let rules: Vec<&str> = fired.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["low_mood_run", "low_mood_run", "not_safe", "not_safe"],
+        "{fired:?}"
+    );
+}
