@@ -37,6 +37,19 @@ use crate::week;
 const MAX_ATTEMPTS: i64 = 3;
 const BATCH: i64 = 200;
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// Commands whose reply depends on the person's circle, consents or plan.
+const CIRCLE_COMMANDS: &[&str] = &[
+    "supporters",
+    "consents",
+    "members",
+    "leave",
+    "away",
+    "mydata",
+    "delete",
+    "plan",
+    "coping",
+    "week",
+];
 
 pub struct Processor {
     pub store: Store,
@@ -226,7 +239,11 @@ impl Processor {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         match &incoming.input {
-            Input::Command { name, args } => {
+            // Only the commands that show or change the circle or the plan read them.
+            Input::Command { name, args }
+                if CIRCLE_COMMANDS.contains(&name.as_str())
+                    || (name == "start" && !args.is_empty()) =>
+            {
                 Store::load_circle(conn, person, now).await?;
                 Self::load_plan(conn, person).await?;
                 if name == "mydata" || name == "delete" {
