@@ -512,6 +512,8 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
     let mut sim = cohort(opts.members, &mut rng, start, opts.days as i64);
     let mut interrupted = false;
     let mut steps: u64 = 0;
+    // Wall seconds spent: storing inputs, processing, the scheduler, delivery, the rest.
+    let mut spent = [0.0f64; 5];
     loop {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
@@ -529,6 +531,12 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
                 batch.push(inc);
             }
         }
+        let mut lap = std::time::Instant::now();
+        let mut split = |name: usize, lap: &mut std::time::Instant| {
+            let t = std::time::Instant::now();
+            spent[name] += (t - *lap).as_secs_f64();
+            *lap = t;
+        };
         if !batch.is_empty() {
             sim.obs.inputs += batch.len() as u64;
             world
@@ -536,11 +544,15 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
                 .save_updates(&batch, sim.next_update + 1, now)
                 .await?;
         }
+        split(0, &mut lap);
         while world.processor.process_batch().await? > 0 {}
+        split(1, &mut lap);
         if world.store.next_due().await?.is_some_and(|t| t <= now) {
             world.scheduler.tick(now).await?;
         }
+        split(2, &mut lap);
         let (_, wake) = world.delivery.deliver_paced(&mut pacer).await?;
+        split(3, &mut lap);
         for s in net.take() {
             sim.seen(s);
         }
@@ -554,6 +566,7 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
         .into_iter()
         .flatten()
         .min();
+        split(4, &mut lap);
         let Some(next) = next else { break };
         if next >= end {
             break;
@@ -590,6 +603,7 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
         interrupted,
         steps,
         wall,
+        spent,
     )
     .await?;
     world.store.close().await;

@@ -81,6 +81,9 @@ pub struct Report {
     /// The simulation's own wall time (not part of the deterministic report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
+    /// Where that wall time went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_split_seconds: Option<BTreeMap<String, f64>>,
 }
 
 fn spread(mut v: Vec<f64>) -> Spread {
@@ -130,6 +133,7 @@ pub(super) async fn build(
     partial: bool,
     steps: u64,
     wall: std::time::Instant,
+    spent: [f64; 5],
 ) -> anyhow::Result<Report> {
     let (per_minute, calls, retry_afters, violations) = {
         let n = net.lock();
@@ -242,6 +246,19 @@ pub(super) async fn build(
         setups_unfinished: sim.people.iter().filter(|p| !p.script.is_empty()).count(),
         steps,
         wall_seconds: Some(wall.elapsed().as_secs_f64()),
+        wall_split_seconds: Some(
+            [
+                "storing inputs",
+                "processing",
+                "scheduler",
+                "delivery",
+                "people and next due",
+            ]
+            .iter()
+            .zip(spent)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        ),
     })
 }
 
@@ -345,7 +362,13 @@ impl Report {
             ));
         }
         if let Some(w) = self.wall_seconds {
-            s.push_str(&format!("wall time {w:.1} s ({} steps)\n", self.steps));
+            s.push_str(&format!("wall time {w:.1} s ({} steps)", self.steps));
+            if let Some(split) = &self.wall_split_seconds {
+                let parts: Vec<String> =
+                    split.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
+                s.push_str(&format!(": {}", parts.join(", ")));
+            }
+            s.push('\n');
         }
         s
     }
