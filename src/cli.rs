@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `migrate`.
+//! The command line: `serve`, `check`, `migrate`, `chat`, `simulate`, `rules`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
     },
+    /// Run a synthetic cohort through the real bot on a virtual clock, against a simulated
+    /// Telegram with the real limits, and report load, latency and alerts.
+    Simulate {
+        /// How many members (each with 0–3 supporters).
+        #[arg(long, default_value_t = 6000)]
+        members: u32,
+        /// How many virtual days.
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// The cohort is generated from this seed: the same seed gives the same report.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Keep the virtual world in this SQLite file (default: in memory).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// Also write the report as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Early-warning rules: tools for operators.
     Rules {
         #[command(subcommand)]
@@ -109,6 +128,24 @@ pub async fn run(cli: Cli) -> ExitCode {
                 },
         } => return crate::backtest::run(settings, member, since, all_templates).await,
         Command::Migrate => migrate(settings).await,
+        Command::Simulate {
+            members,
+            days,
+            seed,
+            db,
+            json,
+        } => {
+            return crate::simulate::run(crate::simulate::SimOptions {
+                members,
+                days,
+                seed,
+                db,
+                json,
+                dialogs_dir: settings.dialogs_dir,
+                reminder_minutes: settings.reminder_minutes,
+            })
+            .await;
+        }
         Command::Check => return check(settings, 0).await,
         Command::Chat {
             db,

@@ -15,6 +15,7 @@ pub mod pacing;
 pub mod rules;
 pub mod schedule;
 pub mod scheduler;
+pub mod simulate;
 pub mod store;
 pub mod telegram;
 pub mod token;

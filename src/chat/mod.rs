@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod terminal;
+pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -15,14 +16,12 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::Notify;
 
 use self::command::{Line, parse};
 use self::terminal::{Screen, TerminalMessenger};
-use crate::app::load_dialogs;
+use self::world::{Machinery, WorldOptions};
 use crate::clock::{Clock, ManualClock};
 use crate::config::OutboxSettings;
-use crate::content::Content;
 use crate::domain::{ChatId, Incoming, Input, Sender, UpdateId, UserId};
 use crate::scheduler::Scheduler;
 use crate::store::{InstanceLock, Store};
@@ -78,58 +77,34 @@ impl World {
             .earliest()
             .context("--start is not a valid local time in --tz")?
             .with_timezone(&Utc);
-        let clock = ManualClock::new(start);
-        let url = match &opts.db {
-            Some(p) => format!("sqlite://{}", p.display()),
-            None => "sqlite::memory:".to_string(),
-        };
-        let lock = InstanceLock::acquire(&url)?;
-        let store = Store::connect(&url).await?;
-        store.migrate().await?;
-        let content = Arc::new(Content::load_or_fail(
-            &opts.dialogs_dir,
-            start.date_naive(),
-        )?);
-        let dialogs = Arc::new(load_dialogs(&opts.dialogs_dir, &store, start).await?);
-        let rules = Arc::new(crate::app::load_templates(&opts.dialogs_dir, &dialogs)?);
-        let screen = Arc::new(Mutex::new(Screen::new(opts.tz, clock.clone(), color)));
-        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-        let scheduler = Scheduler {
-            store: store.clone(),
-            content: content.clone(),
-            dialogs: dialogs.clone(),
-            clock: shared.clone(),
-            outbox_ready: Arc::new(Notify::new()),
-            wake: Arc::new(Notify::new()),
-            reminder_delay: chrono::Duration::minutes(opts.reminder_minutes as i64),
-            // The virtual world never goes down: time jumps are not outages.
-            down_after: chrono::Duration::days(36_500),
-            rules: rules.clone(),
-        };
-        let processor = Processor {
-            store: store.clone(),
-            content: content.clone(),
-            dialogs,
-            clock: shared.clone(),
-            inbox_ready: Arc::new(Notify::new()),
-            outbox_ready: Arc::new(Notify::new()),
-            schedules_changed: Arc::new(Notify::new()),
-            crash_at: None,
-            token_key: crate::token::os_key()?,
-            // Links shown in the terminal open with `:open`; they never reach Telegram.
-            bot_username: Arc::new(std::sync::RwLock::new(Some("staywell_bot".into()))),
-            rules,
-        };
-        let delivery = Delivery {
-            store: store.clone(),
-            messenger: Arc::new(TerminalMessenger {
-                screen: screen.clone(),
-            }),
-            clock: shared,
-            settings: OutboxSettings::default(),
-            outbox_ready: Arc::new(Notify::new()),
-            repeat_notice: content.texts.repeat_notice.clone(),
-        };
+        let screen_cell: std::cell::OnceCell<Arc<Mutex<Screen>>> = std::cell::OnceCell::new();
+        let parts = Machinery::build(
+            WorldOptions {
+                db: opts.db.clone(),
+                dialogs_dir: &opts.dialogs_dir,
+                start,
+                reminder_minutes: opts.reminder_minutes,
+                outbox: OutboxSettings::default(),
+            },
+            |clock, _| {
+                let screen = Arc::new(Mutex::new(Screen::new(opts.tz, clock.clone(), color)));
+                let _ = screen_cell.set(screen.clone());
+                TerminalMessenger { screen }
+            },
+        )
+        .await?;
+        let screen = screen_cell
+            .into_inner()
+            .context("the terminal was not built")?;
+        let Machinery {
+            store,
+            processor,
+            scheduler,
+            delivery,
+            clock,
+            lock,
+            ..
+        } = parts;
         let mut world = World {
             store,
             processor,

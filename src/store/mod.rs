@@ -6,6 +6,7 @@
 mod circle;
 mod plans;
 mod schedules;
+mod simulate;
 mod sqlite;
 mod week;
 
@@ -17,6 +18,7 @@ pub use plans::{
 pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
 };
+pub use simulate::SimAlert;
 pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};

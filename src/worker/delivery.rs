@@ -269,6 +269,61 @@ impl<M: Messenger> Delivery<M> {
         Ok(calls)
     }
 
+    /// Delivers every due row the pacer allows at the clock's current time, one call after
+    /// another (calls take no time: a virtual world's transport), with the loop's rules: most
+    /// urgent lane first, a chat's routine rows in order, the same claims, policy and
+    /// records. Returns how many calls were made and when the pacer next allows one of the
+    /// rows still due (or the next row becomes due). For `staywell simulate`.
+    pub async fn deliver_paced(
+        &self,
+        pacer: &mut Pacer,
+    ) -> anyhow::Result<(usize, Option<DateTime<Utc>>)> {
+        let now = self.clock.now();
+        let mut calls = 0;
+        let mut wake: Option<DateTime<Utc>> = None;
+        // Bounded, like `drain`.
+        for _ in 0..10_000 {
+            let rows = self.store.due_outbox(now, FETCH).await?;
+            let mut chosen: Vec<OutboxRow> = Vec::new();
+            let mut seen = HashSet::new();
+            for row in rows {
+                let urgent = row.lane == Lane::Urgent;
+                // One row per chat per round keeps each chat's queue in order.
+                if !seen.insert(row.chat) && !urgent {
+                    continue;
+                }
+                match pacer.try_acquire(row.chat, row.body.is_paced_per_chat(), now) {
+                    Ok(()) => chosen.push(row),
+                    Err(at) => wake = earliest(wake, Some(at)),
+                }
+            }
+            if chosen.is_empty() {
+                break;
+            }
+            let ids: Vec<_> = chosen.iter().map(|r| r.id).collect();
+            let claimed: HashSet<OutboxId> =
+                self.store.claim(&ids, now).await?.into_iter().collect();
+            let mut records = Vec::new();
+            for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
+                let body = if row.repeat {
+                    mark_repeat(&row.body, &self.repeat_notice)
+                } else {
+                    row.body.clone()
+                };
+                let result = self.messenger.deliver(row.chat, body).await;
+                records.push(policy(&row, result, now, pacer));
+                calls += 1;
+            }
+            self.store.record(&records, now).await?;
+        }
+        if let Some(next) = self.store.next_outbox_due().await?
+            && next > now
+        {
+            wake = earliest(wake, Some(next));
+        }
+        Ok((calls, wake))
+    }
+
     /// Rows left `sending` by a crash may or may not have reached Telegram.
     async fn recover(&self) -> anyhow::Result<()> {
         let interrupted = self.store.interrupted().await?;

@@ -14,5 +14,6 @@ mod fake_telegram;
 mod helpers;
 mod plan;
 mod schedules;
+mod simulate;
 mod transcripts;
 mod week;

@@ -1,0 +1,611 @@
+//! `staywell simulate`: a synthetic cohort through the real processor, scheduler, store,
+//! dialogs, plans and rules on a virtual clock, against a simulated Telegram that enforces
+//! the real limits, with the real pacer. Prints a report (and writes it as JSON).
+//!
+//! People act only through inputs, as `staywell chat` does (commands, typed text, button
+//! presses stored in the inbox). Virtual time jumps from one due moment to the next: a
+//! person's action, a slot, a reminder, a window closing, the pacer allowing the next call.
+
+pub mod people;
+pub mod report;
+pub mod telegram;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use self::people::{Person, Rng, Role, Step, Take, checkin_minute, fingerprint, name};
+use self::report::{Observed, Report};
+use self::telegram::SimTelegram;
+use crate::chat::world::{Machinery, WorldOptions};
+use crate::clock::Clock;
+use crate::config::OutboxSettings;
+use crate::domain::{ChatId, Incoming, Input, Outgoing, Sender, UpdateId, UserId};
+use crate::pacing::Pacer;
+
+pub struct SimOptions {
+    pub members: u32,
+    pub days: u32,
+    pub seed: u64,
+    pub db: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub dialogs_dir: PathBuf,
+    pub reminder_minutes: u32,
+}
+
+/// The virtual world starts on Sunday 1 March 2026, 08:00 in London.
+const TZ: Tz = chrono_tz::Europe::London;
+
+fn start_time() -> DateTime<Utc> {
+    // 08:00 GMT: London is on UTC until the end of March.
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// Checks the options; `Err` is one sentence for the operator.
+pub fn validate(members: u32, days: u32) -> Result<(), String> {
+    if members == 0 {
+        return Err("--members must be at least 1 (try --members 50)".into());
+    }
+    if members > 1_000_000 {
+        return Err("--members must be at most 1,000,000".into());
+    }
+    if days == 0 || days > 366 {
+        return Err("--days must be between 1 and 366".into());
+    }
+    Ok(())
+}
+
+/// Runs the simulation; exit 0 with a report, 1 on an error, 2 on bad options.
+pub async fn run(opts: SimOptions) -> ExitCode {
+    if let Err(e) = validate(opts.members, opts.days) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    match simulate(&opts, &stop).await {
+        Ok(report) => {
+            print!("{}", report.text());
+            if let Some(path) = &opts.json {
+                let json = match serde_json::to_string_pretty(&report) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        eprintln!("error: cannot write the report: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                if let Err(e) = std::fs::write(path, json + "\n") {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A person's action waits in this queue: (virtual ms, sequence, person).
+type Queue = BinaryHeap<Reverse<(i64, u64, usize)>>;
+
+struct Sim {
+    people: Vec<Person>,
+    by_chat: HashMap<ChatId, usize>,
+    rng: Rng,
+    queue: Queue,
+    seq: u64,
+    next_update: i64,
+    next_query: u64,
+    start: DateTime<Utc>,
+    obs: Observed,
+}
+
+impl Sim {
+    fn at(&mut self, who: usize, when: DateTime<Utc>) {
+        // Whole seconds: people's actions in the same second go in together.
+        let ms = (when.timestamp_millis() + 999) / 1000 * 1000;
+        self.seq += 1;
+        self.queue.push(Reverse((ms, self.seq, who)));
+        self.people[who].wake_pending = true;
+    }
+
+    fn day(&self, now: DateTime<Utc>) -> i64 {
+        (now - self.start).num_days()
+    }
+
+    fn local_date(now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&TZ).date_naive()
+    }
+
+    fn incoming(&mut self, who: usize, input: Input, now: DateTime<Utc>) -> Incoming {
+        let p = &self.people[who];
+        self.next_update += 1;
+        Incoming {
+            update_id: UpdateId(self.next_update),
+            chat: Some(p.chat),
+            sender: Some(Sender {
+                user_id: UserId(p.chat.0),
+                first_name: p.name.clone(),
+                username: None,
+            }),
+            kind: "message".into(),
+            input,
+            sent_at: Some(now),
+        }
+    }
+
+    fn press(&mut self, who: usize, index: usize, now: DateTime<Utc>) -> Option<Incoming> {
+        let (message_id, buttons) = self.people[who].keyboard.clone()?;
+        let b = buttons.get(index)?;
+        let p = &mut self.people[who];
+        p.acted = fingerprint(message_id, &buttons);
+        p.acted_on.push(p.acted);
+        if p.acted_on.len() > 8 {
+            p.acted_on.remove(0);
+        }
+        self.next_query += 1;
+        let input = Input::Callback {
+            query_id: format!("q{}", self.next_query),
+            data: Some(b.data.clone()),
+            message_id: Some(message_id),
+        };
+        Some(self.incoming(who, input, now))
+    }
+
+    fn fresh_keyboard(&self, who: usize) -> Option<&[crate::domain::Button]> {
+        let p = &self.people[who];
+        let (id, buttons) = p.keyboard.as_ref()?;
+        (fingerprint(*id, buttons) != p.acted).then_some(buttons.as_slice())
+    }
+
+    /// What the person does when they wake: the next step of their script, an
+    /// acknowledgement, or the next answer of a check-in.
+    fn act(&mut self, who: usize, now: DateTime<Utc>) -> Option<Incoming> {
+        self.people[who].wake_pending = false;
+        if let Some((message_id, data)) = self.people[who].ack.take() {
+            self.next_query += 1;
+            let input = Input::Callback {
+                query_id: format!("q{}", self.next_query),
+                data: Some(data),
+                message_id: Some(message_id),
+            };
+            self.obs.acks_pressed += 1;
+            return Some(self.incoming(who, input, now));
+        }
+        if let Some(step) = self.people[who].script.front().cloned() {
+            return match step {
+                Step::Say(text) => {
+                    self.people[who].script.pop_front();
+                    Some(self.incoming(who, Input::from_text(&text), now))
+                }
+                Step::Press(label) => {
+                    let p = &self.people[who];
+                    let (keyboard, i) = p.recent.iter().rev().find_map(|(id, buttons)| {
+                        if p.acted_on.contains(&fingerprint(*id, buttons)) {
+                            return None;
+                        }
+                        let i = buttons.iter().position(|b| b.label.contains(&label))?;
+                        Some(((*id, buttons.clone()), i))
+                    })?;
+                    let p = &mut self.people[who];
+                    p.script.pop_front();
+                    p.keyboard = Some(keyboard);
+                    self.press(who, i, now)
+                }
+            };
+        }
+        if self.people[who].role != Role::Member || !self.people[who].in_checkin {
+            return None;
+        }
+        let buttons = self.fresh_keyboard(who)?.to_vec();
+        let p = &self.people[who];
+        if let Take::Partial(n) = p.take
+            && p.answered_today >= n
+        {
+            self.people[who].in_checkin = false;
+            return None;
+        }
+        let has = |s: &str| buttons.iter().position(|b| b.label.contains(s));
+        let numeric = buttons.iter().all(|b| b.label.parse::<i64>().is_ok());
+        let day = self.day(now);
+        let choice = if numeric {
+            let mood = self.people[who].mood(day, &mut self.rng);
+            let value = if self.people[who].scales_today == 0 {
+                mood
+            } else {
+                (10 - mood + (self.rng.normal() * 1.5).round() as i64).clamp(0, 10)
+            };
+            self.people[who].scales_today += 1;
+            buttons.iter().position(|b| b.label == value.to_string())
+        } else if buttons.iter().any(|b| b.label.starts_with('✓')) {
+            // A choice made (several may be, then Done); without Done, the check-in is over.
+            if has("Done").is_none() {
+                self.people[who].in_checkin = false;
+                return None;
+            }
+            has("Done")
+        } else {
+            has("Yes, I feel safe")
+                .or_else(|| has("Carry on"))
+                .or_else(|| has("None of these"))
+                .or_else(|| has("Skip"))
+                .or_else(|| has("Fairly good"))
+                .or_else(|| buttons.iter().position(|b| b.label == "Yes"))
+        };
+        let Some(i) = choice else {
+            if std::env::var_os("SIM_DEBUG").is_some() {
+                let labels: Vec<_> = buttons.iter().map(|b| b.label.as_str()).collect();
+                eprintln!("unrecognised keyboard: {labels:?}");
+            }
+            self.obs.unrecognised_keyboards += 1;
+            self.people[who].in_checkin = false;
+            return None;
+        };
+        self.people[who].answered_today += 1;
+        self.people[who].awaiting = Some(now);
+        self.press(who, i, now)
+    }
+
+    /// A call reached a person: remember keyboards and links, time replies, decide what
+    /// they will do and when.
+    fn seen(&mut self, s: telegram::Seen) {
+        let Some(&who) = self.by_chat.get(&s.chat) else {
+            return;
+        };
+        let now = s.at;
+        let mut new_keyboard = false;
+        let mut alert = None;
+        match &s.body {
+            Outgoing::Message {
+                text,
+                buttons,
+                protect,
+                ..
+            } => {
+                if let Some(t) = self.people[who].awaiting.take() {
+                    self.obs
+                        .reply_latency
+                        .push((t, (now - t).num_milliseconds()));
+                }
+                if !buttons.is_empty() {
+                    let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
+                    if *protect {
+                        alert = flat.first().map(|b| (s.message_id, b.data.clone()));
+                    }
+                    remember(&mut self.people[who], s.message_id, flat.clone());
+                    self.people[who].keyboard = Some((s.message_id, flat));
+                    new_keyboard = true;
+                }
+                if let Some(pos) = text.find("start=") {
+                    let token: String = text[pos + 6..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                        .collect();
+                    if let Some(sup) = self.people[who].invites_for.pop_front() {
+                        let p = &mut self.people[sup];
+                        p.script.push_back(Step::Say(format!("/start {token}")));
+                        p.script.push_back(Step::Press("Accept".into()));
+                        let delay = self.rng.lognormal(600.0, 1.0).min(6.0 * 3600.0);
+                        self.at(sup, now + ms(delay));
+                    }
+                }
+            }
+            Outgoing::EditButtons {
+                message_id,
+                buttons,
+            } => {
+                let p = &mut self.people[who];
+                let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
+                p.recent.retain(|(id, _)| id != message_id);
+                if !flat.is_empty() {
+                    remember(p, *message_id, flat);
+                }
+                if p.keyboard.as_ref().map(|k| k.0) == Some(*message_id) {
+                    if buttons.is_empty() {
+                        p.keyboard = None;
+                    } else {
+                        p.keyboard =
+                            Some((*message_id, buttons.iter().flatten().cloned().collect()));
+                        new_keyboard = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.people[who].wake_pending {
+            return;
+        }
+        if let Role::Supporter { .. } = self.people[who].role
+            && let Some(a) = alert
+        {
+            self.obs.alerts_seen += 1;
+            if self.rng.chance(0.85) {
+                self.people[who].ack = Some(a);
+                let delay = self.rng.lognormal(2.0 * 3600.0, 1.0).min(30.0 * 3600.0);
+                self.at(who, now + ms(delay));
+            }
+            return;
+        }
+
+        if !self.people[who].script.is_empty() {
+            let delay = self.rng.lognormal(8.0, 0.6).clamp(2.0, 120.0);
+            self.at(who, now + ms(delay));
+            return;
+        }
+        if self.people[who].role != Role::Member || !new_keyboard {
+            return;
+        }
+        // A numeric keyboard on a new local date opens the day's check-in for this person.
+        let numeric = self.people[who]
+            .keyboard
+            .as_ref()
+            .is_some_and(|(_, b)| b.iter().all(|b| b.label.parse::<i64>().is_ok()));
+        let date = Sim::local_date(now);
+        let day = (date - Sim::local_date(self.start)).num_days();
+        if numeric && self.people[who].take_day != day {
+            let r = self.rng.f64();
+            let p = &mut self.people[who];
+            p.take_day = day;
+            p.answered_today = 0;
+            p.scales_today = 0;
+            p.take = if r < 0.75 {
+                Take::Full
+            } else if r < 0.82 {
+                Take::Partial(1 + (r * 1000.0) as u32 % 3)
+            } else {
+                Take::Ignore
+            };
+            p.in_checkin = p.take != Take::Ignore;
+            if p.in_checkin {
+                // The first answer: minutes, sometimes hours, after the prompt.
+                let delay = self.rng.lognormal(240.0, 1.1).clamp(5.0, 4.0 * 3600.0);
+                self.at(who, now + ms(delay));
+            }
+            return;
+        }
+        if self.people[who].in_checkin {
+            let delay = self.rng.lognormal(9.0, 0.5).clamp(2.0, 90.0);
+            self.at(who, now + ms(delay));
+        }
+    }
+}
+
+fn remember(p: &mut Person, message_id: i32, buttons: Vec<crate::domain::Button>) {
+    p.recent.retain(|(id, _)| *id != message_id);
+    p.recent.push_back((message_id, buttons));
+    if p.recent.len() > 6 {
+        p.recent.pop_front();
+    }
+}
+
+fn ms(secs: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((secs * 1000.0) as i64)
+}
+
+/// Builds the cohort: members first (chats 1..), then their supporters.
+fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
+    let mut people = Vec::new();
+    for i in 0..members as usize {
+        let mut p = Person::new(ChatId(i as i64 + 1), name(i, "M"), Role::Member);
+        p.checkin_minute = checkin_minute(rng);
+        p.base_mood = rng.range(3.5, 8.0);
+        let mut d = rng.range(0.0, 7.0) as i64;
+        while d < days {
+            if rng.chance(0.4) {
+                p.declines
+                    .push((d, rng.range(3.0, 8.0) as i64, rng.range(2.5, 5.0)));
+            }
+            d += rng.range(7.0, 21.0) as i64;
+        }
+        people.push(p);
+    }
+    let mut next_chat = 1_000_000_i64;
+    for m in 0..members as usize {
+        let k = match rng.f64() {
+            r if r < 0.3 => 0,
+            r if r < 0.65 => 1,
+            r if r < 0.88 => 2,
+            _ => 3,
+        };
+        for j in 0..k {
+            next_chat += 1;
+            let s = people.len();
+            people.push(Person::new(
+                ChatId(next_chat),
+                name(j, &format!("{}s", people[m].name)),
+                Role::Supporter { of: m },
+            ));
+            people[m].supporters.push(s);
+        }
+        people[m].plan = k > 0 && rng.chance(0.6);
+    }
+    let mut sim = Sim {
+        by_chat: people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.chat, i))
+            .collect(),
+        people,
+        rng: rng.clone(),
+        queue: BinaryHeap::new(),
+        seq: 0,
+        next_update: 0,
+        next_query: 0,
+        start,
+        obs: Observed::default(),
+    };
+    for m in 0..members as usize {
+        let minute = sim.people[m].checkin_minute;
+        let time = format!("{:02}:{:02}", minute / 60, minute % 60);
+        let p = &mut sim.people[m];
+        let mut script = vec![
+            Step::Say("/start".into()),
+            Step::Press("Yes, store my answers".into()),
+            Step::Say(p.name.clone()),
+            Step::Press("UK time".into()),
+        ];
+        script.push(if time == "09:00" || time == "19:00" {
+            Step::Press(time)
+        } else {
+            Step::Say(time)
+        });
+        for &s in &p.supporters {
+            script.push(Step::Say("/supporters".into()));
+            script.push(Step::Press("Invite someone".into()));
+            script.push(Step::Press("Supporter: alerts".into()));
+            script.push(Step::Press("Yes, add".into()));
+            p.invites_for.push_back(s);
+        }
+        if p.plan {
+            script.extend([
+                Step::Say("/plan".into()),
+                Step::Press("Low mood several days running".into()),
+                Step::Press("mood 3 or lower on 3 check-ins in a row".into()),
+                Step::Press("My supporters".into()),
+                Step::Press("Just tell them".into()),
+            ]);
+        }
+        p.script = script.into();
+        // Everyone joins during the first day, between 08:00 and 20:00.
+        let join = sim.rng.range(0.0, 12.0 * 3600.0);
+        sim.at(m, start + ms(join));
+    }
+    sim
+}
+
+async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report> {
+    let wall = std::time::Instant::now();
+    let start = start_time();
+    let end = start + chrono::Duration::days(opts.days as i64);
+    let world = Machinery::build(
+        WorldOptions {
+            db: opts.db.clone(),
+            dialogs_dir: &opts.dialogs_dir,
+            start,
+            reminder_minutes: opts.reminder_minutes,
+            outbox: OutboxSettings::default(),
+        },
+        |clock, _| SimTelegram::new(clock.clone()),
+    )
+    .await?;
+    let net = world.delivery.messenger.clone();
+    let mut pacer = Pacer::new(world.delivery.settings.clone());
+    let mut rng = Rng::new(opts.seed);
+    let mut sim = cohort(opts.members, &mut rng, start, opts.days as i64);
+    let mut interrupted = false;
+    let mut steps: u64 = 0;
+    // Wall seconds spent: storing inputs, processing, the scheduler, delivery, the rest.
+    let mut spent = [0.0f64; 5];
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        steps += 1;
+        let now = world.clock.now();
+        let mut batch = Vec::new();
+        while let Some(Reverse((t, _, who))) = sim.queue.peek().copied() {
+            if t > now.timestamp_millis() {
+                break;
+            }
+            sim.queue.pop();
+            if let Some(inc) = sim.act(who, now) {
+                batch.push(inc);
+            }
+        }
+        let mut lap = std::time::Instant::now();
+        let mut split = |name: usize, lap: &mut std::time::Instant| {
+            let t = std::time::Instant::now();
+            spent[name] += (t - *lap).as_secs_f64();
+            *lap = t;
+        };
+        if !batch.is_empty() {
+            sim.obs.inputs += batch.len() as u64;
+            world
+                .store
+                .save_updates(&batch, sim.next_update + 1, now)
+                .await?;
+        }
+        split(0, &mut lap);
+        while world.processor.process_batch().await? > 0 {}
+        split(1, &mut lap);
+        if world.store.next_due().await?.is_some_and(|t| t <= now) {
+            world.scheduler.tick(now).await?;
+        }
+        split(2, &mut lap);
+        let (_, wake) = world.delivery.deliver_paced(&mut pacer).await?;
+        split(3, &mut lap);
+        for s in net.take() {
+            sim.seen(s);
+        }
+        let next = [
+            sim.queue
+                .peek()
+                .and_then(|Reverse((t, _, _))| DateTime::from_timestamp_millis(*t)),
+            world.store.next_due().await?,
+            wake,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        split(4, &mut lap);
+        let Some(next) = next else { break };
+        if next >= end {
+            break;
+        }
+        // Never stand still: something due now that nothing could move waits a second.
+        let next = if next <= now {
+            now + chrono::Duration::seconds(1)
+        } else {
+            next
+        };
+        if steps.is_multiple_of(100_000) {
+            pacer.forget_idle(now);
+        }
+        world.clock.set(next);
+    }
+    let at = if interrupted { world.clock.now() } else { end };
+    if !interrupted {
+        // Whatever closes by the end closes: every due slot gets its outcome.
+        world.clock.set(at);
+        while world.processor.process_batch().await? > 0 {}
+        world.scheduler.tick(at).await?;
+        world.delivery.deliver_paced(&mut pacer).await?;
+        for s in net.take() {
+            sim.seen(s);
+        }
+    }
+    let report = report::build(
+        &world.store,
+        &net,
+        &sim,
+        opts,
+        start,
+        at,
+        interrupted,
+        steps,
+        wall,
+        spent,
+    )
+    .await?;
+    world.store.close().await;
+    Ok(report)
+}

@@ -1,0 +1,375 @@
+//! The simulation's report: what the cohort did to the bot and what the bot did back.
+//! Counts, ids and virtual times only; never message text.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Timelike, Utc};
+use serde::Serialize;
+
+use super::telegram::SimTelegram;
+use super::{Sim, SimOptions, TZ};
+use crate::store::Store;
+
+/// What the simulation itself noticed while running.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub inputs: u64,
+    /// (when the person answered mid-check-in, ms until the bot's next message reached them)
+    pub reply_latency: Vec<(DateTime<Utc>, i64)>,
+    pub unrecognised_keyboards: u64,
+    pub alerts_seen: u64,
+    pub acks_pressed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Spread {
+    pub count: usize,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PerRecipient {
+    /// How many messages of this tier were sent in all.
+    pub total: usize,
+    /// Recipients counted (everyone who could hear, including those who heard nothing).
+    pub recipients: usize,
+    pub mean_per_week: f64,
+    pub p95_per_week: f64,
+    pub max_per_week: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub members: u32,
+    pub supporters: usize,
+    pub days: u32,
+    pub seed: u64,
+    /// Stopped by Ctrl-C: everything below is up to `simulated_until`.
+    pub partial: bool,
+    pub simulated_until: DateTime<Utc>,
+    pub inputs: u64,
+    pub calls: u64,
+    pub peak_hour: Option<(DateTime<Utc>, u32)>,
+    pub peak_minute: Option<(DateTime<Utc>, u32)>,
+    pub mean_calls_per_hour: f64,
+    /// Scheduled prompts and reminders queued in one minute: that minute, how many, and the
+    /// virtual seconds from its start until the last was delivered.
+    pub busiest_prompt_minute: Option<(DateTime<Utc>, i64, Option<f64>)>,
+    /// Seconds from an answer mid-check-in to the bot's next message, for answers sent in
+    /// the 09:00 and 19:00 local hours (the peaks), and for all.
+    pub reply_latency_peak_s: Spread,
+    pub reply_latency_all_s: Spread,
+    pub retry_afters: u64,
+    pub limit_violations: u64,
+    pub checkins: BTreeMap<String, i64>,
+    pub slots_closed_without_outcome: i64,
+    pub alerts: PerRecipient,
+    pub nudges: PerRecipient,
+    pub self_help: PerRecipient,
+    pub urgent: PerRecipient,
+    pub acknowledged: usize,
+    pub escalations: usize,
+    pub alerts_sent_to_circle: i64,
+    pub alerts_without_standing_consent: i64,
+    pub unrecognised_keyboards: u64,
+    /// People whose setup (onboarding, invites, plan) did not finish.
+    pub setups_unfinished: usize,
+    pub steps: u64,
+    /// The simulation's own wall time (not part of the deterministic report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+    /// Where that wall time went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_split_seconds: Option<BTreeMap<String, f64>>,
+}
+
+fn spread(mut v: Vec<f64>) -> Spread {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| -> f64 {
+        if v.is_empty() {
+            return 0.0;
+        }
+        let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i]
+    };
+    Spread {
+        count: v.len(),
+        p50: q(0.50),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: v.last().copied().unwrap_or(0.0),
+    }
+}
+
+fn per_recipient(counts: Vec<usize>, recipients: usize, weeks: f64) -> PerRecipient {
+    let total: usize = counts.iter().sum();
+    let mut v: Vec<f64> = counts.iter().map(|c| *c as f64 / weeks).collect();
+    v.resize(recipients.max(v.len()), 0.0);
+    let s = spread(v.clone());
+    PerRecipient {
+        total,
+        recipients: v.len(),
+        mean_per_week: if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        },
+        p95_per_week: s.p95,
+        max_per_week: s.max,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn build(
+    store: &Store,
+    net: &SimTelegram,
+    sim: &Sim,
+    opts: &SimOptions,
+    start: DateTime<Utc>,
+    at: DateTime<Utc>,
+    partial: bool,
+    steps: u64,
+    wall: std::time::Instant,
+    spent: [f64; 5],
+) -> anyhow::Result<Report> {
+    let (per_minute, calls, retry_afters, violations) = {
+        let n = net.lock();
+        (n.per_minute.clone(), n.calls, n.retry_afters, n.violations)
+    };
+    let mut per_hour: BTreeMap<i64, u32> = BTreeMap::new();
+    for (m, c) in &per_minute {
+        *per_hour.entry(m / 60).or_insert(0) += c;
+    }
+    let top = |map: &BTreeMap<i64, u32>, unit: i64| {
+        map.iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .and_then(|(k, v)| DateTime::from_timestamp(k * unit, 0).map(|t| (t, *v)))
+    };
+    let hours = ((at - start).num_seconds() as f64 / 3600.0).max(1.0);
+    let peak_hours = |t: &DateTime<Utc>| matches!(t.with_timezone(&TZ).hour(), 9 | 19);
+    let lat_peak = sim
+        .obs
+        .reply_latency
+        .iter()
+        .filter(|(t, _)| peak_hours(t))
+        .map(|(_, ms)| *ms as f64 / 1000.0)
+        .collect();
+    let lat_all = sim
+        .obs
+        .reply_latency
+        .iter()
+        .map(|(_, ms)| *ms as f64 / 1000.0)
+        .collect();
+    let busiest = store
+        .sim_busiest_prompt_minute()
+        .await?
+        .map(|(m, n, last)| {
+            (
+                m,
+                n,
+                last.map(|l| (l - m).num_milliseconds() as f64 / 1000.0),
+            )
+        });
+    let (outcomes, unsettled) = store.sim_slot_outcomes(at).await?;
+    let checkins = outcomes
+        .into_iter()
+        .map(|(o, n)| (o.unwrap_or_else(|| "open".into()), n))
+        .collect();
+    let alerts = store.sim_alerts().await?;
+    let weeks = ((at - start).num_seconds() as f64 / (7.0 * 86_400.0)).max(1.0 / 7.0);
+    let supporters = sim
+        .people
+        .iter()
+        .filter(|p| p.role != super::Role::Member)
+        .count();
+    let tier_counts = |tier: &str, by_member: bool| -> Vec<usize> {
+        let mut m: HashMap<i64, usize> = HashMap::new();
+        for a in alerts.iter().filter(|a| a.tier == tier) {
+            let key = if by_member {
+                a.member_id
+            } else {
+                a.circle_id.unwrap_or(-1)
+            };
+            *m.entry(key).or_insert(0) += 1;
+        }
+        let mut v: Vec<usize> = m.into_values().collect();
+        v.sort();
+        v
+    };
+    let (to_circle, without) = store.sim_alerts_without_consent().await?;
+    if std::env::var_os("SIM_DEBUG").is_some() {
+        for p in sim.people.iter().filter(|p| !p.script.is_empty()) {
+            let labels: Vec<_> = p
+                .keyboard
+                .iter()
+                .flat_map(|k| k.1.iter().map(|b| b.label.as_str()))
+                .collect();
+            eprintln!(
+                "{} stalled at {:?} with {:?}",
+                p.name,
+                p.script.front(),
+                labels
+            );
+        }
+    }
+    Ok(Report {
+        members: opts.members,
+        supporters,
+        days: opts.days,
+        seed: opts.seed,
+        partial,
+        simulated_until: at,
+        inputs: sim.obs.inputs,
+        calls,
+        peak_hour: top(&per_hour, 3600),
+        peak_minute: top(&per_minute, 60),
+        mean_calls_per_hour: calls as f64 / hours,
+        busiest_prompt_minute: busiest,
+        reply_latency_peak_s: spread(lat_peak),
+        reply_latency_all_s: spread(lat_all),
+        retry_afters,
+        limit_violations: violations,
+        checkins,
+        slots_closed_without_outcome: unsettled,
+        alerts: per_recipient(tier_counts("alert", false), supporters, weeks),
+        nudges: per_recipient(tier_counts("nudge", false), supporters, weeks),
+        self_help: per_recipient(tier_counts("self_help", true), opts.members as usize, weeks),
+        urgent: per_recipient(tier_counts("urgent", false), supporters, weeks),
+        acknowledged: alerts.iter().filter(|a| a.acked_at.is_some()).count(),
+        escalations: alerts.iter().filter(|a| a.step > 0).count(),
+        alerts_sent_to_circle: to_circle,
+        alerts_without_standing_consent: without,
+        unrecognised_keyboards: sim.obs.unrecognised_keyboards,
+        setups_unfinished: sim.people.iter().filter(|p| !p.script.is_empty()).count(),
+        steps,
+        wall_seconds: Some(wall.elapsed().as_secs_f64()),
+        wall_split_seconds: Some(
+            [
+                "storing inputs",
+                "processing",
+                "scheduler",
+                "delivery",
+                "people and next due",
+            ]
+            .iter()
+            .zip(spent)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        ),
+    })
+}
+
+fn t(v: &Option<(DateTime<Utc>, u32)>) -> String {
+    match v {
+        Some((at, n)) => format!("{n} at {}", at.with_timezone(&TZ).format("%a %-d %b %H:%M")),
+        None => "none".into(),
+    }
+}
+
+fn line(name: &str, r: &PerRecipient) -> String {
+    format!(
+        "{name:<11} {:>6} sent; per recipient per week ({} recipients): mean {:.3}, p95 {:.2}, max {:.2}\n",
+        r.total, r.recipients, r.mean_per_week, r.p95_per_week, r.max_per_week
+    )
+}
+
+impl Report {
+    /// The report for the operator's terminal.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "staywell simulate: {} members, {} supporters, {} days, seed {}{}\n",
+            self.members,
+            self.supporters,
+            self.days,
+            self.seed,
+            if self.partial {
+                format!(
+                    " — PARTIAL (interrupted at {})",
+                    self.simulated_until
+                        .with_timezone(&TZ)
+                        .format("%a %-d %b %H:%M")
+                )
+            } else {
+                String::new()
+            }
+        ));
+        s.push_str(&format!(
+            "inputs {}; calls to Telegram {} ({:.0} per hour on average)\n",
+            self.inputs, self.calls, self.mean_calls_per_hour
+        ));
+        s.push_str(&format!(
+            "peak hour {}; peak minute {}\n",
+            t(&self.peak_hour),
+            t(&self.peak_minute)
+        ));
+        if let Some((m, n, drain)) = &self.busiest_prompt_minute {
+            s.push_str(&format!(
+                "busiest minute for prompts: {n} queued at {}; all delivered after {}\n",
+                m.with_timezone(&TZ).format("%a %-d %b %H:%M"),
+                drain.map_or("(not all delivered)".into(), |d| format!("{d:.1} s"))
+            ));
+        }
+        for (name, l) in [
+            (
+                "reply latency mid-check-in, 09:00 and 19:00 hours",
+                &self.reply_latency_peak_s,
+            ),
+            ("reply latency mid-check-in, all", &self.reply_latency_all_s),
+        ] {
+            s.push_str(&format!(
+                "{name}: {} replies, p50 {:.1} s, p95 {:.1} s, p99 {:.1} s, max {:.1} s\n",
+                l.count, l.p50, l.p95, l.p99, l.max
+            ));
+        }
+        s.push_str(&format!(
+            "429s received {}; limit violations {}\n",
+            self.retry_afters, self.limit_violations
+        ));
+        s.push_str(&format!(
+            "check-ins: {}; closed without an outcome: {}\n",
+            self.checkins
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.slots_closed_without_outcome
+        ));
+        s.push_str(&line("alerts", &self.alerts));
+        s.push_str(&line("urgent", &self.urgent));
+        s.push_str(&line("nudges", &self.nudges));
+        s.push_str(&line("self-help", &self.self_help));
+        s.push_str(&format!(
+            "acknowledged {}; escalations {}; alerts sent to the circle {}, without a standing consent {}\n",
+            self.acknowledged,
+            self.escalations,
+            self.alerts_sent_to_circle,
+            self.alerts_without_standing_consent
+        ));
+        if self.unrecognised_keyboards > 0 {
+            s.push_str(&format!(
+                "keyboards the synthetic people did not know how to answer: {}\n",
+                self.unrecognised_keyboards
+            ));
+        }
+        if self.setups_unfinished > 0 {
+            s.push_str(&format!(
+                "people whose setup did not finish: {}\n",
+                self.setups_unfinished
+            ));
+        }
+        if let Some(w) = self.wall_seconds {
+            s.push_str(&format!("wall time {w:.1} s ({} steps)", self.steps));
+            if let Some(split) = &self.wall_split_seconds {
+                let parts: Vec<String> =
+                    split.iter().map(|(k, v)| format!("{k} {v:.1} s")).collect();
+                s.push_str(&format!(": {}", parts.join(", ")));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
