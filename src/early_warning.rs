@@ -72,24 +72,6 @@ async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<O
     }))
 }
 
-/// A numeric value for an answer: scales and numbers as they are, a choice by its score, a
-/// multi by how many were chosen (not counting its "none of these"), yes/no as 1/0.
-fn numeric(kind: &StepKind, value: &AnswerValue) -> Option<f64> {
-    match (kind, value) {
-        (_, AnswerValue::Number(v)) => Some(*v),
-        (StepKind::Choice { options }, AnswerValue::Code(c)) => {
-            options.iter().find(|o| &o.code == c).and_then(|o| o.score)
-        }
-        (StepKind::YesNo, AnswerValue::Code(c)) => Some(if c == "yes" { 1.0 } else { 0.0 }),
-        (StepKind::Multi { exclusive, .. }, AnswerValue::Codes(cs)) => Some(
-            cs.iter()
-                .filter(|c| exclusive.as_deref() != Some(c.as_str()))
-                .count() as f64,
-        ),
-        _ => None,
-    }
-}
-
 /// Turns stored slots, sessions and answers into check-ins with values by tag (pure).
 pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckIn> {
     let mut values: BTreeMap<i64, (BTreeMap<String, f64>, Vec<String>)> = BTreeMap::new();
@@ -116,9 +98,9 @@ pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckI
             continue;
         };
         let (tags, number) = if let Some(step) = dialog.steps.iter().find(|x| x.id == a.step_id) {
-            (step.tags.clone(), numeric(&step.kind, &v))
+            (step.tags.clone(), step.kind.score(&v))
         } else if let Some(c) = dialog.computes.iter().find(|c| c.id == a.step_id) {
-            (c.tags.clone(), numeric(&StepKind::Message, &v))
+            (c.tags.clone(), StepKind::Message.score(&v))
         } else {
             continue;
         };

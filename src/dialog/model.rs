@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use super::engine::AnswerValue;
 use super::expr::Expr;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +95,27 @@ impl StepKind {
         match self {
             StepKind::Choice { options } | StepKind::Multi { options, .. } => options,
             _ => &[],
+        }
+    }
+
+    /// The number an answer to a step of this kind stands for (what charts and rules read):
+    /// scales and numbers as they are, yes/no as 1/0, a choice by its option's `score`, a
+    /// multi by how many were ticked (not counting its "none of these").
+    pub fn score(&self, value: &AnswerValue) -> Option<f64> {
+        match (value, self) {
+            (AnswerValue::Number(v), _) => Some(*v),
+            (AnswerValue::Code(c), StepKind::YesNo) => match c.as_str() {
+                "yes" => Some(1.0),
+                "no" => Some(0.0),
+                _ => None,
+            },
+            (AnswerValue::Code(c), kind) => kind.options().iter().find(|o| &o.code == c)?.score,
+            (AnswerValue::Codes(cs), StepKind::Multi { exclusive, .. }) => Some(
+                cs.iter()
+                    .filter(|c| exclusive.as_deref() != Some(c.as_str()))
+                    .count() as f64,
+            ),
+            _ => None,
         }
     }
 }

@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::content::{Texts, fill};
-use crate::dialog::{AnswerValue, CHECKIN_DIALOG, Dialog, StepKind};
+use crate::dialog::{AnswerValue, CHECKIN_DIALOG, Dialog};
 use crate::domain::SessionId;
 
 /// `/week` without a number.
@@ -119,21 +119,6 @@ impl std::fmt::Debug for History {
     }
 }
 
-/// The value an answer contributes to a chart, through its step's kind.
-fn numeric(dialog: &Dialog, step_id: &str, value: &AnswerValue) -> Option<f64> {
-    let step = dialog.steps.iter().find(|s| s.id == step_id)?;
-    match (value, &step.kind) {
-        (AnswerValue::Number(v), _) => Some(*v),
-        (AnswerValue::Code(c), StepKind::YesNo) => match c.as_str() {
-            "yes" => Some(1.0),
-            "no" => Some(0.0),
-            _ => None,
-        },
-        (AnswerValue::Code(c), kind) => kind.options().iter().find(|o| &o.code == c)?.score,
-        _ => None,
-    }
-}
-
 impl History {
     /// Places stored answers and slots on the member's local dates. `dialog` finds the
     /// version an answer was given on (its tags say what the answer means); answers on an
@@ -151,12 +136,11 @@ impl History {
                 let date = a
                     .slot_date
                     .unwrap_or_else(|| a.started_at.with_timezone(&tz).date_naive());
-                let d = dialog(&a.dialog_id, a.version);
-                let measure = d
-                    .and_then(|d| d.steps.iter().find(|s| s.id == a.step_id))
-                    .and_then(|s| s.tags.iter().find_map(|t| Measure::from_tag(t)));
-                let value = match (d, &a.value) {
-                    (Some(d), Some(v)) => numeric(d, &a.step_id, v),
+                let step = dialog(&a.dialog_id, a.version)
+                    .and_then(|d| d.steps.iter().find(|s| s.id == a.step_id));
+                let measure = step.and_then(|s| s.tags.iter().find_map(|t| Measure::from_tag(t)));
+                let value = match (step, &a.value) {
+                    (Some(step), Some(v)) => step.kind.score(v),
                     _ => None,
                 };
                 Entry {
