@@ -15,14 +15,9 @@ use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::dialog::engine::{self, ButtonAction, Ctx, Event};
 use staywell::dialog::{Session, load_dir};
 
-fn time<F: FnMut()>(iters: u32, mut f: F) -> Duration {
-    f(); // warm up
-    let t0 = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    t0.elapsed() / iters
-}
+#[path = "support/timing.rs"]
+mod timing;
+use timing::time;
 
 fn main() {
     let dir = shipped_dialogs_dir();

@@ -4,21 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{Duration as Days, TimeZone, Utc};
 use staywell::content::shipped_dialogs_dir;
 use staywell::dialog::load_dir;
 use staywell::rules::{CheckIn, Outcome, Template, evaluate, load_rules, replay};
 
-fn time<F: FnMut()>(iters: u32, mut f: F) -> Duration {
-    f(); // warm up
-    let t0 = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    t0.elapsed() / iters
-}
+#[path = "support/timing.rs"]
+mod timing;
+use timing::time;
 
 /// `days` of daily check-ins with a weekly connect answer, a low spell every few weeks, and
 /// a missed day now and then (deterministic).

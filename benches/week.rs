@@ -2,7 +2,7 @@
 //! the PNG (4 and 26 weeks). Not a test: it measures and prints. Run: `cargo bench --bench week`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use staywell::content::{Content, shipped_dialogs_dir};
@@ -10,14 +10,9 @@ use staywell::dialog::{AnswerValue, load_dir};
 use staywell::domain::SessionId;
 use staywell::week::{self, ChartLabels, History, StoredAnswer, StoredSlot, WeekData, render};
 
-fn time<F: FnMut()>(iters: u32, mut f: F) -> Duration {
-    f(); // warm up
-    let t0 = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    t0.elapsed() / iters
-}
+#[path = "support/timing.rs"]
+mod timing;
+use timing::time;
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)

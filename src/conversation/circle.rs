@@ -17,7 +17,7 @@ use crate::domain::{Button, ChatId, Envelope, MemberId, Outgoing, Sender, Update
 /// Invite links work for this long.
 pub const INVITE_TTL: Duration = Duration::hours(72);
 /// Menus and questions stay pressable for this long.
-const MENU_TTL: Duration = Duration::hours(24);
+pub(super) const MENU_TTL: Duration = Duration::hours(24);
 /// A member has this long to confirm someone who accepted.
 pub const CONFIRM_TTL: Duration = Duration::days(7);
 

@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
-
-use super::circle::keyboard;
+use super::circle::{MENU_TTL, keyboard};
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::fill;
 use crate::domain::Outgoing;
@@ -16,7 +14,6 @@ use crate::domain::circle::{Action, Role, TieStatus};
 use crate::rules::{Template, Tier};
 use crate::store::{PlanRule, PlanSettings, Share};
 
-const MENU_TTL: Duration = Duration::hours(24);
 /// Coping notes longer than this are refused (they are shown back in one message).
 const MAX_NOTES_CHARS: usize = 1000;
 

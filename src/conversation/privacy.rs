@@ -4,14 +4,13 @@
 
 use chrono::Duration;
 
-use super::circle::{date, keyboard};
+use super::circle::{MENU_TTL, date, keyboard};
 use super::{Change, Ctx, Outcome, Person};
 use crate::content::fill;
 use crate::domain::circle::{Action, Purpose};
 use crate::domain::{Envelope, Outgoing, Sender, UpdateId};
 
 const ERASE_TTL: Duration = Duration::hours(1);
-const MENU_TTL: Duration = Duration::hours(24);
 
 fn what<'a>(ctx: &'a Ctx, p: Purpose) -> &'a str {
     let t = &ctx.content.texts;

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 
-use super::circle::keyboard;
+use super::circle::{MENU_TTL, keyboard};
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::{Texts, fill};
 use crate::domain::circle::{Action, TieStatus};
@@ -50,14 +50,7 @@ fn offer_sharing(o: &mut Outcome, person: &Person, m: &Member, weeks: u32, ctx: 
     if rows.is_empty() {
         return;
     }
-    let buttons = keyboard(
-        o,
-        ctx,
-        m.telegram_user,
-        Some(m.id),
-        Duration::hours(24),
-        rows,
-    );
+    let buttons = keyboard(o, ctx, m.telegram_user, Some(m.id), MENU_TTL, rows);
     o.reply(
         person.chat,
         Outgoing::with_buttons(&t.week_share_offer, buttons),

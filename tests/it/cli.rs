@@ -188,15 +188,8 @@ fn check_refuses_what_serve_would_refuse() {
 
 #[test]
 fn a_broken_rule_file_fails_check_with_its_position_and_serve_refuses_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let dialogs = dir.path().join("dialogs");
-    std::fs::create_dir(&dialogs).unwrap();
-    for e in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dialogs.join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    let dir = crate::helpers::copy_of_shipped_dialogs();
+    let dialogs = dir.path().to_path_buf();
     let rules = std::fs::read_to_string(dialogs.join("rules.toml"))
         .unwrap()
         .replace("reads = \"mood\"", "reads = \"moood\"");

@@ -371,15 +371,3 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
     );
     app.stop().await;
 }
-
-/// A temporary copy of `dialogs/` to change in a test.
-fn copy_of_shipped_dialogs() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}

@@ -323,3 +323,15 @@ impl Drop for BotProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A temporary copy of `dialogs/` to change in a test.
+pub fn copy_of_shipped_dialogs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
