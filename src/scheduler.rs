@@ -456,11 +456,7 @@ impl Scheduler {
     ) -> anyhow::Result<()> {
         let s = &p.schedule;
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-        let since = now - Duration::days(week::HISTORY_DAYS);
-        let (answers, slots) = Store::week_history(tx, s.member, since).await?;
-        let history = week::History::build(&answers, &slots, tz, now, |d, v| {
-            self.dialogs.get(d, v).map(|d| d.as_ref())
-        });
+        let history = Store::week(tx, s.member, tz, now, &self.dialogs).await?;
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,

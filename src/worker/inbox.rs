@@ -31,7 +31,6 @@ use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
 use crate::token::Tokens;
-use crate::week;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
@@ -229,9 +228,10 @@ impl Processor {
         Ok(())
     }
 
-    /// Loads what commands and presses may need about the person's circle, the invite a
-    /// `/start <token>` names, and the server-side button pressed. (Plain text skips this.)
-    async fn load_circle_side(
+    /// Loads what this input needs beyond the person: for the commands and presses that use
+    /// them, the circle and plan, the invite a `/start <token>` names, the server-side button
+    /// pressed, and `/week`'s history. (Plain text and everyday commands skip all of it.)
+    async fn load_for_input(
         &self,
         conn: &mut Conn,
         person: &mut conversation::Person,
@@ -274,6 +274,21 @@ impl Processor {
                 }
             }
             _ => {}
+        }
+        // `/week`, and sharing one of its charts, draw from the member's history.
+        let week = matches!(&incoming.input, Input::Command { name, .. } if name == "week")
+            || matches!(
+                &person.pressed,
+                Some(Pressed::Live {
+                    action: Action::ShareWeekYes { .. },
+                    ..
+                })
+            );
+        if let Some(m) = &person.member
+            && week
+        {
+            let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            person.history = Some(Store::week(conn, m.id, tz, now, &self.dialogs).await?);
         }
         Ok(())
     }
@@ -333,7 +348,7 @@ impl Processor {
                     })
                     .collect();
             }
-            self.load_circle_side(conn, &mut person, &incoming, now)
+            self.load_for_input(conn, &mut person, &incoming, now)
                 .await?;
             let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
             let bot_username = self
@@ -341,24 +356,6 @@ impl Processor {
                 .read()
                 .map(|u| u.clone())
                 .unwrap_or_default();
-            let sharing = matches!(
-                &person.pressed,
-                Some(Pressed::Live {
-                    action: Action::ShareWeekYes { .. },
-                    ..
-                })
-            );
-            if let Some(m) = &person.member
-                && (sharing
-                    || matches!(&incoming.input, Input::Command { name, .. } if name == "week"))
-            {
-                let since = now - chrono::Duration::days(week::HISTORY_DAYS);
-                let (answers, slots) = Store::week_history(conn, m.id, since).await?;
-                let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-                person.history = Some(week::History::build(&answers, &slots, tz, now, |d, v| {
-                    self.dialogs.get(d, v).map(|d| d.as_ref())
-                }));
-            }
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),
