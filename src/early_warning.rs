@@ -55,7 +55,6 @@ async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<O
     let Some(b) = Store::member_basics(tx, member).await? else {
         return Ok(None);
     };
-    let default = QuietHours::default();
     Ok(Some(Who {
         id: member,
         chat: b.chat,
@@ -64,10 +63,7 @@ async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<O
             .name
             .unwrap_or_else(|| ctx.content.texts.default_name.clone()),
         tz: b.timezone.parse().unwrap_or(chrono_tz::Europe::London),
-        quiet: QuietHours {
-            start: crate::schedule::LocalTime::parse(&b.quiet_start).unwrap_or(default.start),
-            end: crate::schedule::LocalTime::parse(&b.quiet_end).unwrap_or(default.end),
-        },
+        quiet: QuietHours::from_stored(&b.quiet_start, &b.quiet_end),
         settings: b.settings,
     }))
 }
@@ -326,16 +322,12 @@ fn eligible(r: &Recipient, tier: Tier) -> bool {
 
 /// A recipient's quiet hours: their own if they are a member too, else UK nights.
 fn quiet_of(r: &Recipient) -> (QuietHours, Tz) {
-    let default = QuietHours::default();
     match &r.own_quiet {
         Some((tz, qs, qe)) => (
-            QuietHours {
-                start: crate::schedule::LocalTime::parse(qs).unwrap_or(default.start),
-                end: crate::schedule::LocalTime::parse(qe).unwrap_or(default.end),
-            },
+            QuietHours::from_stored(qs, qe),
             tz.parse().unwrap_or(chrono_tz::Europe::London),
         ),
-        None => (default, chrono_tz::Europe::London),
+        None => (QuietHours::default(), chrono_tz::Europe::London),
     }
 }
 

@@ -187,6 +187,15 @@ impl Default for QuietHours {
 }
 
 impl QuietHours {
+    /// Quiet hours as stored ("22:00", "08:00"); an unreadable end takes the default's.
+    pub fn from_stored(start: &str, end: &str) -> QuietHours {
+        let d = QuietHours::default();
+        QuietHours {
+            start: LocalTime::parse(start).unwrap_or(d.start),
+            end: LocalTime::parse(end).unwrap_or(d.end),
+        }
+    }
+
     /// Whether `t` falls in quiet hours in `tz` (start inclusive, end exclusive).
     pub fn contains(&self, t: DateTime<Utc>, tz: Tz) -> bool {
         let local = t.with_timezone(&tz).time();

@@ -88,14 +88,6 @@ pub struct Scheduler {
     pub rules: Arc<BTreeMap<String, Template>>,
 }
 
-fn quiet_of(start: &str, end: &str) -> QuietHours {
-    let d = QuietHours::default();
-    QuietHours {
-        start: LocalTime::parse(start).unwrap_or(d.start),
-        end: LocalTime::parse(end).unwrap_or(d.end),
-    }
-}
-
 impl Scheduler {
     /// Everything due at `now`. Each phase reads and writes inside one write transaction
     /// (in chunks), so a pause, an edit or an answer committed meanwhile is always seen.
@@ -176,7 +168,7 @@ impl Scheduler {
                 continue;
             }
             let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-            let at = quiet_of(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
+            let at = QuietHours::from_stored(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
             if at >= r.closes_at {
                 continue;
             }
@@ -269,7 +261,7 @@ impl Scheduler {
         {
             for (chat, tz, qs, qe) in Store::chats_with_sessions_between(&mut tx, l, now).await? {
                 let tz: Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
-                let at = quiet_of(&qs, &qe).next_allowed(now, tz);
+                let at = QuietHours::from_stored(&qs, &qe).next_allowed(now, tz);
                 let env = Envelope {
                     chat,
                     lane: Lane::Scheduled,
@@ -315,7 +307,7 @@ impl Scheduler {
                 return rec.next_after(now).map(|(_, t)| t);
             }
         };
-        let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
+        let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
         let window = Duration::minutes(window_minutes);
         let mut due_at = s.next_due_at;
         for _ in 0..1000 {
@@ -365,7 +357,7 @@ impl Scheduler {
     ) -> bool {
         let s = &p.schedule;
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-        let quiet = quiet_of(&s.quiet_start, &s.quiet_end);
+        let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
         if s.stopped || s.paused_until.is_some_and(|t| t > now) {
             batch.outcomes.push((p.slot, "paused"));
             report.paused += 1;

@@ -375,10 +375,7 @@ impl Store {
                         format!("member {} has unknown onboarding state", r.get::<i64, _>(0))
                     })?,
                     stopped: r.get::<Option<i64>, _>(5).is_some(),
-                    quiet: QuietHours {
-                        start: LocalTime::parse(r.get(6)).unwrap_or(QuietHours::default().start),
-                        end: LocalTime::parse(r.get(7)).unwrap_or(QuietHours::default().end),
-                    },
+                    quiet: QuietHours::from_stored(r.get(6), r.get(7)),
                     paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
                     consented: r.get::<bool, _>(9),
                 })
