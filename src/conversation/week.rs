@@ -216,7 +216,14 @@ mod tests {
             input: Input::from_text(text),
             sent_at: None,
         };
-        let ctx = Ctx {
+        let ctx = test_ctx();
+        let o = respond(person, &incoming, &ctx);
+        assert!(o.changes.is_empty(), "/week changes nothing");
+        o.out.into_iter().map(|e| e.body).collect()
+    }
+
+    fn test_ctx() -> Ctx<'static> {
+        Ctx {
             content: content(),
             checkin: None,
             next_session_id: SessionId(1),
@@ -225,10 +232,7 @@ mod tests {
             tokens: &TOKENS,
             bot_username: None,
             rules: &RULES,
-        };
-        let o = respond(person, &incoming, &ctx);
-        assert!(o.changes.is_empty(), "/week changes nothing");
-        o.out.into_iter().map(|e| e.body).collect()
+        }
     }
 
     fn text(o: &Outgoing) -> &str {
@@ -280,16 +284,7 @@ mod tests {
 
     #[test]
     fn the_weekly_picture_is_the_same_as_week_on_the_scheduled_lane() {
-        let ctx = Ctx {
-            content: content(),
-            checkin: None,
-            next_session_id: SessionId(1),
-            now: now(),
-            titles: Vec::new(),
-            tokens: &TOKENS,
-            bot_username: None,
-            rules: &RULES,
-        };
+        let ctx = test_ctx();
         let o = scheduled(ChatId(7), &full(4), &ctx);
         assert!(o.changes.is_empty());
         assert_eq!(o.out.len(), 2);
