@@ -93,7 +93,8 @@ impl Scheduler {
     /// (in chunks), so a pause, an edit or an answer committed meanwhile is always seen.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<TickReport> {
         let mut report = TickReport::default();
-        // For server-side buttons made in this tick (alerts' Acknowledge).
+        // One source of fresh tokens for every server-side button this tick makes (alerts'
+        // Acknowledge, ask-first questions).
         let tokens = crate::token::Tokens::new(crate::token::os_key()?, 0);
         let last = self.store.last_tick().await?;
         // Was the bot down at instant `t` (between the last heartbeat and now)?
@@ -187,8 +188,6 @@ impl Scheduler {
 
         tx.commit().await?;
 
-        let tokens =
-            crate::token::Tokens::new(crate::token::os_key()?, now.timestamp_millis() as u64);
         let ew = early_warning::Ctx {
             content: &self.content,
             dialogs: &self.dialogs,
