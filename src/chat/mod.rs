@@ -170,13 +170,7 @@ impl World {
 
     /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        Ok([
-            self.store.next_due().await?,
-            self.store.next_outbox_due().await?,
-        ]
-        .into_iter()
-        .flatten()
-        .min())
+        self.store.next_event().await
     }
 
     /// Runs everything due at the current virtual time: processing, the scheduler, delivery.

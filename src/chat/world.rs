@@ -104,12 +104,6 @@ impl<M: Messenger> Machinery<M> {
 
     /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
     pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        Ok([
-            self.store.next_due().await?,
-            self.store.next_outbox_due().await?,
-        ]
-        .into_iter()
-        .flatten()
-        .min())
+        self.store.next_event().await
     }
 }

@@ -1056,6 +1056,15 @@ impl Store {
         Ok(v.map(from_ms))
     }
 
+    /// The next moment anything is due in a virtual world (`chat`, `simulate`): a schedule,
+    /// a slot, an escalation, a delivery.
+    pub async fn next_event(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok([self.next_due().await?, self.next_outbox_due().await?]
+            .into_iter()
+            .flatten()
+            .min())
+    }
+
     /// Marks rows as being sent, just before the requests go out. Returns the rows actually
     /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
     /// must not be sent.
