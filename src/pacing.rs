@@ -119,11 +119,12 @@ impl Pacer {
     }
 
     /// `Ok(())` and the call is counted, or `Err(t)`: not before `t`.
-    /// `per_chat`: whether this kind of call counts against the chat's own limit.
+    /// `paced`: whether this kind of call counts against the limits at all (a message does;
+    /// a callback answer only obeys 429 blocks).
     pub fn try_acquire(
         &mut self,
         chat: ChatId,
-        per_chat: bool,
+        paced: bool,
         now: DateTime<Utc>,
     ) -> Result<(), DateTime<Utc>> {
         if let Some(until) = self.global_block {
@@ -138,27 +139,24 @@ impl Pacer {
             }
             self.blocked.remove(&chat);
         }
+        if !paced {
+            return Ok(());
+        }
         let global_at = self.global.ready_at(now);
-        let chat_at = if per_chat {
-            let (burst, interval) = (
-                self.settings.per_chat_burst,
-                self.settings.per_chat_interval_ms as f64,
-            );
-            self.chats
-                .entry(chat)
-                .or_insert_with(|| Bucket::new(burst, interval, now))
-                .ready_at(now)
-        } else {
-            now
-        };
-        let at = global_at.max(chat_at);
+        let (burst, interval) = (
+            self.settings.per_chat_burst,
+            self.settings.per_chat_interval_ms as f64,
+        );
+        let bucket = self
+            .chats
+            .entry(chat)
+            .or_insert_with(|| Bucket::new(burst, interval, now));
+        let at = global_at.max(bucket.ready_at(now));
         if at > now {
             return Err(at);
         }
+        bucket.take();
         self.global.take(now);
-        if per_chat && let Some(b) = self.chats.get_mut(&chat) {
-            b.take();
-        }
         Ok(())
     }
 
@@ -251,6 +249,23 @@ mod tests {
             sent.len() >= 290,
             "the rate is used, not wasted: {}",
             sent.len()
+        );
+    }
+
+    #[test]
+    fn callback_answers_are_not_messages_but_obey_a_block() {
+        let mut p = pacer();
+        for chat in 0..30 {
+            assert_eq!(p.try_acquire(ChatId(chat), true, t0()), Ok(()));
+        }
+        assert!(p.try_acquire(ChatId(99), true, t0()).is_err());
+        for _ in 0..100 {
+            assert_eq!(p.try_acquire(ChatId(99), false, t0()), Ok(()));
+        }
+        p.retry_after(ChatId(99), 3, t0());
+        assert_eq!(
+            p.try_acquire(ChatId(99), false, t0()),
+            Err(t0() + Duration::seconds(3))
         );
     }
 

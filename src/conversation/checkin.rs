@@ -240,23 +240,28 @@ fn apply(
             ),
             Reply::Rekey { keys, chosen, seq } => {
                 if let Some(id) = message_id {
-                    let buttons = match (keys, chosen) {
-                        (Some(keys), _) => render(session, *seq, keys),
-                        (None, Some(label)) => {
+                    // A new keyboard (a choice ticked) is the answer to the press; collapsing
+                    // an answered question's keyboard is tidying, which the next question
+                    // overtakes.
+                    let (buttons, lane) = match (keys, chosen) {
+                        (Some(keys), _) => (render(session, *seq, keys), Lane::Reply),
+                        (None, Some(label)) => (
                             vec![vec![Button::new(
                                 fill(&ctx.content.texts.chosen, &[("label", label)]),
                                 super::data::DONE,
-                            )]]
-                        }
-                        (None, None) => vec![],
+                            )]],
+                            Lane::Tidy,
+                        ),
+                        (None, None) => (vec![], Lane::Tidy),
                     };
-                    o.reply(
+                    o.out.push(Envelope {
                         chat,
-                        Outgoing::EditButtons {
+                        lane,
+                        body: Outgoing::EditButtons {
                             message_id: id,
                             buttons,
                         },
-                    );
+                    });
                 }
             }
             Reply::Notice(text) => notice = Some(text.clone()),

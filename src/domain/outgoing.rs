@@ -17,6 +17,11 @@ pub enum Lane {
     Scheduled = 2,
     /// Carer nudges and other low-priority messages.
     Nudge = 3,
+    /// Cosmetic edits: an answered question's keyboard collapsed to what was chosen. The
+    /// next question (a reply) overtakes them, so at the evening peak a person waits for one
+    /// message per answer, not two; a press on a keyboard not yet collapsed is handled as a
+    /// stale button.
+    Tidy = 4,
 }
 
 impl Lane {
@@ -30,6 +35,7 @@ impl Lane {
             1 => Some(Lane::Reply),
             2 => Some(Lane::Scheduled),
             3 => Some(Lane::Nudge),
+            4 => Some(Lane::Tidy),
             _ => None,
         }
     }
@@ -120,8 +126,10 @@ impl Outgoing {
         }
     }
 
-    /// Whether this call counts against Telegram's per-chat message limits.
-    pub fn is_paced_per_chat(&self) -> bool {
+    /// Whether this call is a message for Telegram's limits (30 a second overall; per chat
+    /// a burst, then one a second). Answering a callback query sends no message, so it is
+    /// not counted; a 429 on one is still obeyed.
+    pub fn is_paced(&self) -> bool {
         !matches!(self, Outgoing::AnswerCallback { .. })
     }
 }

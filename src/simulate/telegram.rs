@@ -1,5 +1,6 @@
 //! A simulated Telegram for `staywell simulate`: enforces Telegram's limits on the virtual
-//! clock (30 calls a second overall; per chat a burst of 3 messages, then one a second),
+//! clock (30 messages a second overall; per chat a burst of 3, then one a second; answering
+//! a callback query is not a message),
 //! answers a call over them with 429 `retry_after` (and counts it as a violation: our pacer
 //! should never let one through), and records every delivery with its virtual time.
 
@@ -64,7 +65,10 @@ impl SimTelegram {
 
 impl Net {
     /// Whether Telegram would accept this call now; counts it if so.
-    fn admit(&mut self, chat: ChatId, per_chat: bool, now: DateTime<Utc>) -> bool {
+    fn admit(&mut self, chat: ChatId, paced: bool, now: DateTime<Utc>) -> bool {
+        if !paced {
+            return true;
+        }
         while let Some(first) = self.recent.front() {
             if now - *first >= chrono::Duration::seconds(1) {
                 self.recent.pop_front();
@@ -75,16 +79,14 @@ impl Net {
         if self.recent.len() >= GLOBAL_PER_SECOND {
             return false;
         }
-        if per_chat {
-            let (tokens, at) = self.chats.entry(chat).or_insert((CHAT_BURST, now));
-            let elapsed = (now - *at).num_milliseconds().max(0) as f64;
-            *tokens = (*tokens + elapsed / CHAT_INTERVAL_MS).min(CHAT_BURST);
-            *at = now.max(*at);
-            if *tokens < 1.0 {
-                return false;
-            }
-            *tokens -= 1.0;
+        let (tokens, at) = self.chats.entry(chat).or_insert((CHAT_BURST, now));
+        let elapsed = (now - *at).num_milliseconds().max(0) as f64;
+        *tokens = (*tokens + elapsed / CHAT_INTERVAL_MS).min(CHAT_BURST);
+        *at = now.max(*at);
+        if *tokens < 1.0 {
+            return false;
         }
+        *tokens -= 1.0;
         self.recent.push_back(now);
         true
     }
@@ -94,7 +96,7 @@ impl Messenger for SimTelegram {
     async fn deliver(&self, chat: ChatId, body: Outgoing) -> Delivered {
         let now = self.clock.now();
         let mut net = self.lock();
-        if !net.admit(chat, body.is_paced_per_chat(), now) {
+        if !net.admit(chat, body.is_paced(), now) {
             net.retry_afters += 1;
             net.violations += 1;
             return Delivered::RetryAfter(1);

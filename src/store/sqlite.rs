@@ -565,10 +565,11 @@ impl Store {
                     // Nothing routine is sent after /stop; replies and urgent messages still are.
                     sqlx::query(
                         "UPDATE outbox SET state = 'cancelled', last_error = 'stopped'
-                         WHERE chat_id = ? AND state = 'pending' AND lane >= ?",
+                         WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
                     )
                     .bind(chat.0)
                     .bind(Lane::Scheduled.as_i64())
+                    .bind(Lane::Nudge.as_i64())
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
@@ -618,10 +619,11 @@ impl Store {
                         // Nothing routine is sent during a pause.
                         sqlx::query(
                             "UPDATE outbox SET state = 'cancelled', last_error = 'paused'
-                             WHERE chat_id = ? AND state = 'pending' AND lane >= ?",
+                             WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
                         )
                         .bind(chat.0)
                         .bind(Lane::Scheduled.as_i64())
+                        .bind(Lane::Nudge.as_i64())
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -873,9 +875,10 @@ impl Store {
         let tz: chrono_tz::Tz = tz
             .and_then(|t| t.parse().ok())
             .unwrap_or(chrono_tz::Europe::London);
-        let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane >= ?")
+        let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?")
             .bind(chat.0)
             .bind(Lane::Scheduled.as_i64())
+            .bind(Lane::Nudge.as_i64())
             .fetch_all(&mut *tx)
             .await?;
         for r in rows {

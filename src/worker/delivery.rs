@@ -198,7 +198,7 @@ impl<M: Messenger> Delivery<M> {
             if !urgent && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
                 continue;
             }
-            match pacer.try_acquire(row.chat, row.body.is_paced_per_chat(), now) {
+            match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
                 Ok(()) => chosen.push(row),
                 Err(at) => wake = earliest(wake, Some(at)),
             }
@@ -292,7 +292,7 @@ impl<M: Messenger> Delivery<M> {
                 if !seen.insert(row.chat) && !urgent {
                     continue;
                 }
-                match pacer.try_acquire(row.chat, row.body.is_paced_per_chat(), now) {
+                match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
                     Ok(()) => chosen.push(row),
                     Err(at) => wake = earliest(wake, Some(at)),
                 }

@@ -195,6 +195,31 @@ async fn a_restart_mid_check_in_resumes_exactly_where_the_person_was() {
 }
 
 #[tokio::test]
+async fn the_next_question_is_a_reply_and_collapsing_the_answered_keyboard_is_tidying() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    press(&app, "7").await;
+    // What the press caused, by kind and lane: lane 1 is a reply, 4 is tidying (see `Lane`).
+    // At the evening peak the next question overtakes the cosmetic edit, so a person waits
+    // for one message per answer, not two.
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 1 AND json_extract(payload, '$.type') = 'message'").await,
+        1,
+        "the next question"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 4 AND json_extract(payload, '$.type') = 'edit_buttons'").await,
+        1,
+        "the answered keyboard collapsed, and delivered"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND lane NOT IN (1, 4)").await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_stale_press_a_replayed_press_and_a_strangers_press_change_nothing() {
     let app = onboarded().await;
     app.say(ALEX, "/checkin", 2).await;
