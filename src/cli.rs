@@ -135,7 +135,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             db,
             json,
         } => {
-            return crate::simulate::run(crate::simulate::SimOptions {
+            let opts = crate::simulate::SimOptions {
                 members,
                 days,
                 seed,
@@ -143,8 +143,21 @@ pub async fn run(cli: Cli) -> ExitCode {
                 json,
                 dialogs_dir: settings.dialogs_dir,
                 reminder_minutes: settings.reminder_minutes,
+            };
+            // One thread drives the whole virtual world: no task ever waits for another
+            // thread to wake it, which is most of a step's cost on a multi-threaded runtime.
+            return std::thread::spawn(move || match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(crate::simulate::run(opts)),
+                Err(e) => {
+                    eprintln!("error: cannot start the simulation: {e}");
+                    ExitCode::FAILURE
+                }
             })
-            .await;
+            .join()
+            .unwrap_or(ExitCode::FAILURE);
         }
         Command::Check => return check(settings, 0).await,
         Command::Chat {

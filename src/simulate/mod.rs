@@ -514,6 +514,10 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
     let mut steps: u64 = 0;
     // Wall seconds spent: storing inputs, processing, the scheduler, delivery, the rest.
     let mut spent = [0.0f64; 5];
+    // When the scheduler next has something to do (schedules, slots, escalations, asks).
+    let mut due = world.store.next_due().await?;
+    // When the outbox next has something to send (from the last delivery round).
+    let mut wake: Option<DateTime<Utc>> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
@@ -545,13 +549,29 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
                 .await?;
         }
         split(0, &mut lap);
-        while world.processor.process_batch().await? > 0 {}
+        let mut processed = 0;
+        loop {
+            let n = world.processor.process_batch().await?;
+            if n == 0 {
+                break;
+            }
+            processed += n;
+        }
         split(1, &mut lap);
-        if world.store.next_due().await?.is_some_and(|t| t <= now) {
+        // What processing changed may be due now; otherwise the last step's answer stands.
+        if processed > 0 {
+            due = world.store.next_due().await?;
+        }
+        let ticked = due.is_some_and(|t| t <= now);
+        if ticked {
             world.scheduler.tick(now).await?;
+            due = world.store.next_due().await?;
         }
         split(2, &mut lap);
-        let (_, wake) = world.delivery.deliver_paced(&mut pacer).await?;
+        // Nothing new queued and nothing waiting due: the outbox has nothing to send yet.
+        if processed > 0 || ticked || wake.is_none_or(|w| w <= now) {
+            wake = world.delivery.deliver_paced(&mut pacer).await?.1;
+        }
         split(3, &mut lap);
         for s in net.take() {
             sim.seen(s);
@@ -560,7 +580,7 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
             sim.queue
                 .peek()
                 .and_then(|Reverse((t, _, _))| DateTime::from_timestamp_millis(*t)),
-            world.store.next_due().await?,
+            due,
             wake,
         ]
         .into_iter()

@@ -1,6 +1,7 @@
 //! SQLite backend: WAL with `synchronous=FULL` (a committed answer survives power loss),
 //! foreign keys on, a busy timeout so concurrent writers wait instead of failing.
 
+use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1076,25 +1077,33 @@ impl Store {
         ids: &[OutboxId],
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<OutboxId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
         let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
+        for chunk in ids.chunks(500) {
+            let list = vec!["?"; chunk.len()].join(", ");
             // A row sent on someone's consent goes only while that consent stands: checked
             // here, at the moment of sending, not only when it was queued.
-            let won: Option<i64> = sqlx::query_scalar(
+            let sql = format!(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1
-                 WHERE id = ? AND state = 'pending'
+                 WHERE id IN ({list}) AND state = 'pending'
                    AND (consent_id IS NULL OR EXISTS (
                         SELECT 1 FROM consents c
                         WHERE c.id = outbox.consent_id AND c.revoked_at IS NULL))
-                 RETURNING id",
-            )
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if won.is_some() {
-                claimed.push(*id);
-            } else {
+                 RETURNING id"
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            let won: HashSet<i64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            for id in chunk {
+                if won.contains(&id.0) {
+                    claimed.push(*id);
+                    continue;
+                }
                 sqlx::query(
                     "UPDATE outbox SET state = 'cancelled', last_error = 'consent withdrawn'
                      WHERE id = ? AND state = 'pending'",
@@ -1117,22 +1126,34 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
+        // Deliveries that went through, the common case: one statement for the lot.
+        let sent: Vec<(OutboxId, Option<i32>)> = records
+            .iter()
+            .filter_map(|r| match r {
+                DeliveryRecord::Sent { id, message_id } => Some((*id, *message_id)),
+                _ => None,
+            })
+            .collect();
+        for chunk in sent.chunks(500) {
+            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+            // Once delivered, what was said is Telegram's to keep, not ours: the row keeps its
+            // kind only (no text, no invite link, no exported file).
+            let sql = format!(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = v.column2,
+                        last_error = NULL,
+                        payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 1)
+                 FROM (VALUES {values}) AS v
+                 WHERE outbox.id = v.column1 AND outbox.state = 'sending'"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+            for (id, message_id) in chunk {
+                q = q.bind(id.0).bind(*message_id);
+            }
+            q.execute(&mut *tx).await?;
+        }
         for rec in records {
             match rec {
-                DeliveryRecord::Sent { id, message_id } => {
-                    // Once delivered, what was said is Telegram's to keep, not ours: the row
-                    // keeps its kind only (no text, no invite link, no exported file).
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, last_error = NULL,
-                                payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 1)
-                         WHERE id = ? AND state = 'sending'",
-                    )
-                    .bind(ms(now))
-                    .bind(message_id)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                DeliveryRecord::Sent { .. } => {}
                 DeliveryRecord::Retry {
                     id,
                     not_before,
