@@ -334,8 +334,9 @@ impl Profile {
                     "circle.sizes",
                     sizes,
                     &format!(
-                        "{n} weights is circles of up to {} supporters: a circle holds at most {MAX_CIRCLE} (weights for 0 to {MAX_CIRCLE})",
-                        n - 1
+                        "weights for circles of 0 to {} supporters, but a circle holds at most {MAX_CIRCLE}: give at most {} weights (for 0 to {MAX_CIRCLE})",
+                        n - 1,
+                        MAX_CIRCLE + 1
                     ),
                 );
             } else {
@@ -839,7 +840,7 @@ mod tests {
             ),
             (
                 "[circle]\nsizes = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n",
-                "p.toml:2:9: error: circle.sizes = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]: 12 weights is circles of up to 11 supporters: a circle holds at most 10",
+                "p.toml:2:9: error: circle.sizes = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]: weights for circles of 0 to 11 supporters, but a circle holds at most 10: give at most 11 weights",
             ),
             (
                 "[onboarding]\ntimezones = { \"Europe/London\" = 1, \"Mars/Olympus\" = 1 }\n",
