@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::TZ;
-use super::report::Report;
+use super::report::{Report, WeekCounts};
 use crate::draw::{Area, BLUE, DrawResult, GREEN, GREY, INK, ORANGE, RULE, VERMILLION, style};
 
 pub const WIDTH: u32 = 1200;
@@ -153,10 +153,13 @@ fn load(area: &Area, r: &Report) -> DrawResult {
     Ok(())
 }
 
+/// A tier's label, colour and count in a week.
+type Series = (&'static str, RGBColor, fn(&WeekCounts) -> usize);
+
 /// Alerts, urgent alerts, nudges and self-help messages per week: grouped bars.
 fn weeks(area: &Area, r: &Report) -> DrawResult {
     let n = r.per_week.len().max(1);
-    let series: [(&str, RGBColor, fn(&super::report::WeekCounts) -> usize); 4] = [
+    let series: [Series; 4] = [
         ("alerts", BLUE, |w| w.alerts),
         ("urgent", VERMILLION, |w| w.urgent),
         ("nudges", ORANGE, |w| w.nudges),
