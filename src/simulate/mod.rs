@@ -447,9 +447,10 @@ fn ms(secs: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((secs * 1000.0) as i64)
 }
 
-/// The times the onboarding keyboard offers as buttons (`ask_first_time`): a person who
-/// wants one of them taps it, anyone else types their time.
-const TIME_BUTTONS: [&str; 3] = ["09:00", "13:00", "19:00"];
+/// Times a member taps on the onboarding keyboard (`ask_first_time`); any other time is
+/// typed. The keyboard also offers 13:00, but a member wanting 13:00 types it, as in the
+/// first version of the cohort, so the default profile's reports stay the same seed for seed.
+const TIME_BUTTONS: [&str; 2] = ["09:00", "19:00"];
 
 /// Builds the cohort: members first (chats 1..), then their supporters.
 fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64, profile: &Profile) -> Sim {

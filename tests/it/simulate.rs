@@ -308,7 +308,7 @@ fn the_same_seed_and_profile_give_the_same_report_and_png_draws_the_chart() {
     assert_eq!(r["setups_unfinished"], 0, "{r:#}");
     assert!(r["checkins"]["completed"].as_i64().unwrap() > 0, "{r:#}");
     assert_eq!(r["per_week"].as_array().unwrap().len(), 1, "{r:#}");
-    // Everyone chose 13:00 (the button): the peak minute is at 13:00 London time.
+    // Everyone chose 13:00 (typed): the peak minute is at 13:00 London time.
     let peak = r["peak_minute"][0].as_str().unwrap();
     assert!(peak.contains("T13:0"), "{peak}");
 
