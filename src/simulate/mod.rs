@@ -72,16 +72,35 @@ pub fn validate(members: u32, days: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// The profile to run: the shipped defaults, with `path` over them if given. `Err` is
-/// what to print, one problem per item.
-pub fn load_profile(path: Option<&std::path::Path>) -> Result<Profile, Vec<String>> {
-    let shown = |d: Vec<crate::diagnostic::Diagnostic>| d.iter().map(|d| d.to_string()).collect();
+/// The profile to run: the shipped defaults, with `path` over them if given, and how the
+/// report names it (the file's name and the SHA-256 of its text). `Err` is what to print,
+/// one problem per item.
+pub fn load_profile(
+    path: Option<&std::path::Path>,
+) -> Result<(Profile, report::ProfileUsed), Vec<String>> {
+    use sha2::{Digest, Sha256};
+    let shown = |d: Vec<crate::diagnostic::Diagnostic>| -> Vec<String> {
+        d.iter().map(|d| d.to_string()).collect()
+    };
+    let used = |name: String, src: &str| report::ProfileUsed {
+        name,
+        sha256: Sha256::digest(src.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
     let Some(path) = path else {
-        return Profile::builtin().map_err(shown);
+        let p = Profile::builtin().map_err(shown)?;
+        return Ok((p, used("built-in".into(), profile::DEFAULT)));
     };
     let src = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("error: cannot read {}: {e}", path.display())])?;
-    Profile::load(path, &src).map_err(shown)
+    let p = Profile::load(path, &src).map_err(shown)?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    Ok((p, used(name, &src)))
 }
 
 /// Runs the simulation; exit 0 with a report, 1 on an error, 2 on bad options.
@@ -90,7 +109,7 @@ pub async fn run(opts: SimOptions) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let profile = match load_profile(opts.profile.as_deref()) {
+    let (profile, used) = match load_profile(opts.profile.as_deref()) {
         Ok(p) => p,
         Err(problems) => {
             for p in problems {
@@ -109,7 +128,8 @@ pub async fn run(opts: SimOptions) -> ExitCode {
         });
     }
     match simulate(&opts, &profile, &stop).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.profile = used;
             print!("{}", report.text());
             if let Some(path) = &opts.png {
                 let written = chart::png(&report)

@@ -97,12 +97,21 @@ fn day_load(per_minute: &BTreeMap<i64, u32>, days: f64) -> DayLoad {
     }
 }
 
+/// The profile a run used: `built-in` or the file's name, and the SHA-256 of its text (the
+/// same file gives the same hash wherever it lies).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ProfileUsed {
+    pub name: String,
+    pub sha256: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub members: u32,
     pub supporters: usize,
     pub days: u32,
     pub seed: u64,
+    pub profile: ProfileUsed,
     /// Stopped by Ctrl-C: everything below is up to `simulated_until`.
     pub partial: bool,
     pub simulated_until: DateTime<Utc>,
@@ -305,6 +314,7 @@ pub(super) async fn build(
         supporters,
         days: opts.days,
         seed: opts.seed,
+        profile: ProfileUsed::default(),
         partial,
         simulated_until: at,
         inputs: sim.obs.inputs,
@@ -383,6 +393,11 @@ impl Report {
             } else {
                 String::new()
             }
+        ));
+        s.push_str(&format!(
+            "profile {} (sha256 {})\n",
+            self.profile.name,
+            self.profile.sha256.get(..12).unwrap_or("")
         ));
         s.push_str(&format!(
             "inputs {}; calls to Telegram {} ({:.0} per hour on average)\n",

@@ -69,6 +69,7 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
     });
     assert_eq!(first, second, "the same seed must give the same report");
     let r = &first;
+    assert_eq!(r["profile"]["name"], "built-in");
     assert_eq!(r["partial"], false);
     assert_eq!(r["limit_violations"], 0, "{r:#}");
     assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
@@ -304,6 +305,9 @@ fn the_same_seed_and_profile_give_the_same_report_and_png_draws_the_chart() {
         "the same seed and profile must give the same report"
     );
     let r = &first.0;
+    // The report names the profile and fingerprints its text.
+    assert_eq!(r["profile"]["name"], "profile.toml");
+    assert_eq!(r["profile"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(r["limit_violations"], 0, "{r:#}");
     assert_eq!(r["setups_unfinished"], 0, "{r:#}");
     assert!(r["checkins"]["completed"].as_i64().unwrap() > 0, "{r:#}");
