@@ -109,6 +109,19 @@ pub async fn run(opts: SimOptions) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    // Where the report goes is checked before a run that may take an hour.
+    for (flag, path) in [("--json", &opts.json), ("--png", &opts.png)] {
+        if let Some(dir) = path.as_deref().and_then(std::path::Path::parent)
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            eprintln!(
+                "error: {flag}: the directory {} does not exist",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let (profile, used) = match load_profile(opts.profile.as_deref()) {
         Ok(p) => p,
         Err(problems) => {
@@ -131,14 +144,6 @@ pub async fn run(opts: SimOptions) -> ExitCode {
         Ok(mut report) => {
             report.profile = used;
             print!("{}", report.text());
-            if let Some(path) = &opts.png {
-                let written = chart::png(&report)
-                    .and_then(|png| std::fs::write(path, png).map_err(anyhow::Error::from));
-                if let Err(e) = written {
-                    eprintln!("error: cannot write {}: {e:#}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            }
             if let Some(path) = &opts.json {
                 let json = match serde_json::to_string_pretty(&report) {
                     Ok(j) => j,
@@ -149,6 +154,14 @@ pub async fn run(opts: SimOptions) -> ExitCode {
                 };
                 if let Err(e) = std::fs::write(path, json + "\n") {
                     eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            if let Some(path) = &opts.png {
+                let written = chart::png(&report)
+                    .and_then(|png| std::fs::write(path, png).map_err(anyhow::Error::from));
+                if let Err(e) = written {
+                    eprintln!("error: cannot write {}: {e:#}", path.display());
                     return ExitCode::FAILURE;
                 }
             }

@@ -249,6 +249,19 @@ fn a_bad_profile_is_refused_with_exit_2_naming_the_key_and_its_line() {
         );
         assert!(out.stdout.is_empty(), "nothing runs on a bad profile");
     }
+    // A picture that could not be written is refused before the run, not after it.
+    let out = simulate(
+        dir.path(),
+        &["--members", "5", "--png", "no/such/dir/load.png"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --png: the directory no/such/dir does not exist"),
+        "{err}"
+    );
     // A profile that is not there.
     let out = simulate(dir.path(), &["--members", "5", "--profile", "missing.toml"])
         .output()
