@@ -74,6 +74,13 @@ pub enum Command {
         /// Also write the report as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// How the cohort behaves: a TOML file over the defaults (every key optional; the
+        /// defaults, to copy, are dialogs/simulate-profile.toml).
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// Also draw the message load over the day and alerts per week as a PNG.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
     },
     /// Early-warning rules: tools for operators.
     Rules {
@@ -134,6 +141,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             seed,
             db,
             json,
+            profile,
+            png,
         } => {
             let opts = crate::simulate::SimOptions {
                 members,
@@ -141,6 +150,8 @@ pub async fn run(cli: Cli) -> ExitCode {
                 seed,
                 db,
                 json,
+                profile,
+                png,
                 dialogs_dir: settings.dialogs_dir,
                 reminder_minutes: settings.reminder_minutes,
             };

@@ -10,6 +10,7 @@ pub mod crisis;
 pub mod diagnostic;
 pub mod dialog;
 pub mod domain;
+pub mod draw;
 pub mod early_warning;
 pub mod pacing;
 pub mod rules;

@@ -16,7 +16,13 @@ use crate::diagnostic::Diagnostic;
 pub const SUPPORTED_FORMAT: i64 = 1;
 pub const TAGS_FILE: &str = "tags.toml";
 /// Files in the dialogs directory that are not dialogs.
-pub const NOT_DIALOGS: &[&str] = &["core.toml", "crisis.toml", "tags.toml", "rules.toml"];
+pub const NOT_DIALOGS: &[&str] = &[
+    "core.toml",
+    "crisis.toml",
+    "tags.toml",
+    "rules.toml",
+    "simulate-profile.toml",
+];
 pub const DEFAULT_ANSWER_WINDOW_MINUTES: i64 = 180;
 const MAX_TEXT_CHARS: usize = 3500;
 const MAX_LABEL_CHARS: usize = 40;

@@ -5,8 +5,11 @@
 //! People act only through inputs, as `staywell chat` does (commands, typed text, button
 //! presses stored in the inbox). Virtual time jumps from one due moment to the next: a
 //! person's action, a slot, a reminder, a window closing, the pacer allowing the next call.
+//! How people behave comes from a [`Profile`] (`--profile FILE` over the shipped defaults).
 
+pub mod chart;
 pub mod people;
+pub mod profile;
 pub mod report;
 pub mod telegram;
 
@@ -20,7 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use self::people::{Person, Rng, Role, Step, Take, checkin_minute, fingerprint, name};
+use self::people::{Person, Rng, Role, Step, Take, fingerprint, name};
+use self::profile::Profile;
 use self::report::{Observed, Report};
 use self::telegram::SimTelegram;
 use crate::chat::world::{Machinery, WorldOptions};
@@ -35,11 +39,16 @@ pub struct SimOptions {
     pub seed: u64,
     pub db: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    /// The cohort's behaviour over the shipped defaults (TOML).
+    pub profile: Option<PathBuf>,
+    /// Also draw the message load over the day and alerts per week as a PNG.
+    pub png: Option<PathBuf>,
     pub dialogs_dir: PathBuf,
     pub reminder_minutes: u32,
 }
 
-/// The virtual world starts on Sunday 1 March 2026, 08:00 in London.
+/// The virtual world starts on Sunday 1 March 2026, 08:00 in London; the report's times
+/// are London times.
 const TZ: Tz = chrono_tz::Europe::London;
 
 fn start_time() -> DateTime<Utc> {
@@ -63,12 +72,65 @@ pub fn validate(members: u32, days: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The profile to run: the shipped defaults, with `path` over them if given, and how the
+/// report names it (the file's name and the SHA-256 of its text). `Err` is what to print,
+/// one problem per item.
+pub fn load_profile(
+    path: Option<&std::path::Path>,
+) -> Result<(Profile, report::ProfileUsed), Vec<String>> {
+    use sha2::{Digest, Sha256};
+    let shown = |d: Vec<crate::diagnostic::Diagnostic>| -> Vec<String> {
+        d.iter().map(|d| d.to_string()).collect()
+    };
+    let used = |name: String, src: &str| report::ProfileUsed {
+        name,
+        sha256: Sha256::digest(src.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
+    let Some(path) = path else {
+        let p = Profile::builtin().map_err(shown)?;
+        return Ok((p, used("built-in".into(), profile::DEFAULT)));
+    };
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("error: cannot read {}: {e}", path.display())])?;
+    let p = Profile::load(path, &src).map_err(shown)?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    Ok((p, used(name, &src)))
+}
+
 /// Runs the simulation; exit 0 with a report, 1 on an error, 2 on bad options.
 pub async fn run(opts: SimOptions) -> ExitCode {
     if let Err(e) = validate(opts.members, opts.days) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    // Where the report goes is checked before a run that may take an hour.
+    for (flag, path) in [("--json", &opts.json), ("--png", &opts.png)] {
+        if let Some(dir) = path.as_deref().and_then(std::path::Path::parent)
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            eprintln!(
+                "error: {flag}: the directory {} does not exist",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let (profile, used) = match load_profile(opts.profile.as_deref()) {
+        Ok(p) => p,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -78,8 +140,9 @@ pub async fn run(opts: SimOptions) -> ExitCode {
             }
         });
     }
-    match simulate(&opts, &stop).await {
-        Ok(report) => {
+    match simulate(&opts, &profile, &stop).await {
+        Ok(mut report) => {
+            report.profile = used;
             print!("{}", report.text());
             if let Some(path) = &opts.json {
                 let json = match serde_json::to_string_pretty(&report) {
@@ -91,6 +154,14 @@ pub async fn run(opts: SimOptions) -> ExitCode {
                 };
                 if let Err(e) = std::fs::write(path, json + "\n") {
                     eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            if let Some(path) = &opts.png {
+                let written = chart::png(&report)
+                    .and_then(|png| std::fs::write(path, png).map_err(anyhow::Error::from));
+                if let Err(e) = written {
+                    eprintln!("error: cannot write {}: {e:#}", path.display());
                     return ExitCode::FAILURE;
                 }
             }
@@ -116,6 +187,7 @@ struct Sim {
     next_query: u64,
     start: DateTime<Utc>,
     obs: Observed,
+    profile: Profile,
 }
 
 impl Sim {
@@ -131,8 +203,8 @@ impl Sim {
         (now - self.start).num_days()
     }
 
-    fn local_date(now: DateTime<Utc>) -> NaiveDate {
-        now.with_timezone(&TZ).date_naive()
+    fn local_date(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
+        now.with_timezone(&tz).date_naive()
     }
 
     fn incoming(&mut self, who: usize, input: Input, now: DateTime<Utc>) -> Incoming {
@@ -227,11 +299,12 @@ impl Sim {
         let numeric = buttons.iter().all(|b| b.label.parse::<i64>().is_ok());
         let day = self.day(now);
         let choice = if numeric {
-            let mood = self.people[who].mood(day, &mut self.rng);
+            let mood = self.people[who].mood(day, &mut self.rng, &self.profile.mood);
             let value = if self.people[who].scales_today == 0 {
                 mood
             } else {
-                (10 - mood + (self.rng.normal() * 1.5).round() as i64).clamp(0, 10)
+                let noise = self.rng.normal() * self.profile.mood.other_scales_noise;
+                (10 - mood + noise.round() as i64).clamp(0, 10)
             };
             self.people[who].scales_today += 1;
             buttons.iter().position(|b| b.label == value.to_string())
@@ -281,9 +354,10 @@ impl Sim {
                 ..
             } => {
                 if let Some(t) = self.people[who].awaiting.take() {
+                    let local = t.with_timezone(&self.people[who].tz);
                     self.obs
                         .reply_latency
-                        .push((t, (now - t).num_milliseconds()));
+                        .push((local, (now - t).num_milliseconds()));
                 }
                 if !buttons.is_empty() {
                     let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
@@ -303,7 +377,7 @@ impl Sim {
                         let p = &mut self.people[sup];
                         p.script.push_back(Step::Say(format!("/start {token}")));
                         p.script.push_back(Step::Press("Accept".into()));
-                        let delay = self.rng.lognormal(600.0, 1.0).min(6.0 * 3600.0);
+                        let delay = self.profile.circle.invite_accept.draw(&mut self.rng);
                         self.at(sup, now + ms(delay));
                     }
                 }
@@ -337,16 +411,20 @@ impl Sim {
             && let Some(a) = alert
         {
             self.obs.alerts_seen += 1;
-            if self.rng.chance(0.85) {
+            if self.rng.chance(self.profile.supporters.acknowledge) {
                 self.people[who].ack = Some(a);
-                let delay = self.rng.lognormal(2.0 * 3600.0, 1.0).min(30.0 * 3600.0);
+                let delay = self
+                    .profile
+                    .supporters
+                    .acknowledge_delay
+                    .draw(&mut self.rng);
                 self.at(who, now + ms(delay));
             }
             return;
         }
 
         if !self.people[who].script.is_empty() {
-            let delay = self.rng.lognormal(8.0, 0.6).clamp(2.0, 120.0);
+            let delay = self.profile.onboarding.step_delay.draw(&mut self.rng);
             self.at(who, now + ms(delay));
             return;
         }
@@ -358,17 +436,19 @@ impl Sim {
             .keyboard
             .as_ref()
             .is_some_and(|(_, b)| b.iter().all(|b| b.label.parse::<i64>().is_ok()));
-        let date = Sim::local_date(now);
-        let day = (date - Sim::local_date(self.start)).num_days();
+        let tz = self.people[who].tz;
+        let date = Sim::local_date(now, tz);
+        let day = (date - Sim::local_date(self.start, tz)).num_days();
         if numeric && self.people[who].take_day != day {
             let r = self.rng.f64();
+            let (full, partial) = (self.profile.checkins.full, self.profile.checkins.partial);
             let p = &mut self.people[who];
             p.take_day = day;
             p.answered_today = 0;
             p.scales_today = 0;
-            p.take = if r < 0.75 {
+            p.take = if r < full {
                 Take::Full
-            } else if r < 0.82 {
+            } else if r < full + partial {
                 Take::Partial(1 + (r * 1000.0) as u32 % 3)
             } else {
                 Take::Ignore
@@ -376,13 +456,13 @@ impl Sim {
             p.in_checkin = p.take != Take::Ignore;
             if p.in_checkin {
                 // The first answer: minutes, sometimes hours, after the prompt.
-                let delay = self.rng.lognormal(240.0, 1.1).clamp(5.0, 4.0 * 3600.0);
+                let delay = self.profile.checkins.first_answer.draw(&mut self.rng);
                 self.at(who, now + ms(delay));
             }
             return;
         }
         if self.people[who].in_checkin {
-            let delay = self.rng.lognormal(9.0, 0.5).clamp(2.0, 90.0);
+            let delay = self.profile.checkins.next_answer.draw(&mut self.rng);
             self.at(who, now + ms(delay));
         }
     }
@@ -400,31 +480,37 @@ fn ms(secs: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((secs * 1000.0) as i64)
 }
 
+/// Times a member taps on the onboarding keyboard (`ask_first_time`); any other time is
+/// typed. The keyboard also offers 13:00, but a member wanting 13:00 types it, as in the
+/// first version of the cohort, so the default profile's reports stay the same seed for seed.
+const TIME_BUTTONS: [&str; 2] = ["09:00", "19:00"];
+
 /// Builds the cohort: members first (chats 1..), then their supporters.
-fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
+fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64, profile: &Profile) -> Sim {
+    let mood = &profile.mood;
+    let declines = &mood.declines;
     let mut people = Vec::new();
     for i in 0..members as usize {
         let mut p = Person::new(ChatId(i as i64 + 1), name(i, "M"), Role::Member);
-        p.checkin_minute = checkin_minute(rng);
-        p.base_mood = rng.range(3.5, 8.0);
-        let mut d = rng.range(0.0, 7.0) as i64;
+        p.checkin_minute = profile.checkin_minute(rng);
+        p.base_mood = rng.range(mood.base.0, mood.base.1);
+        let mut d = rng.range(declines.first_day.0, declines.first_day.1) as i64;
         while d < days {
-            if rng.chance(0.4) {
-                p.declines
-                    .push((d, rng.range(3.0, 8.0) as i64, rng.range(2.5, 5.0)));
+            if rng.chance(declines.chance) {
+                p.declines.push((
+                    d,
+                    rng.range(declines.length_days.0, declines.length_days.1) as i64,
+                    rng.range(declines.depth.0, declines.depth.1),
+                ));
             }
-            d += rng.range(7.0, 21.0) as i64;
+            d += rng.range(declines.every_days.0, declines.every_days.1) as i64;
         }
+        p.tz = profile.timezone(rng);
         people.push(p);
     }
     let mut next_chat = 1_000_000_i64;
     for m in 0..members as usize {
-        let k = match rng.f64() {
-            r if r < 0.3 => 0,
-            r if r < 0.65 => 1,
-            r if r < 0.88 => 2,
-            _ => 3,
-        };
+        let k = profile.circle_size(rng);
         for j in 0..k {
             next_chat += 1;
             let s = people.len();
@@ -435,7 +521,7 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
             ));
             people[m].supporters.push(s);
         }
-        people[m].plan = k > 0 && rng.chance(0.6);
+        people[m].plan = k > 0 && rng.chance(profile.circle.plan);
     }
     let mut sim = Sim {
         by_chat: people
@@ -451,6 +537,7 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
         next_query: 0,
         start,
         obs: Observed::default(),
+        profile: profile.clone(),
     };
     for m in 0..members as usize {
         let minute = sim.people[m].checkin_minute;
@@ -460,9 +547,14 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
             Step::Say("/start".into()),
             Step::Press("Yes, store my answers".into()),
             Step::Say(p.name.clone()),
-            Step::Press("UK time".into()),
         ];
-        script.push(if time == "09:00" || time == "19:00" {
+        if p.tz == chrono_tz::Europe::London {
+            script.push(Step::Press("UK time".into()));
+        } else {
+            script.push(Step::Press("Somewhere else".into()));
+            script.push(Step::Say(p.tz.name().to_string()));
+        }
+        script.push(if TIME_BUTTONS.contains(&time.as_str()) {
             Step::Press(time)
         } else {
             Step::Say(time)
@@ -484,14 +576,20 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64) -> Sim {
             ]);
         }
         p.script = script.into();
-        // Everyone joins during the first day, between 08:00 and 20:00.
-        let join = sim.rng.range(0.0, 12.0 * 3600.0);
+        // Everyone joins during the first day (by default between 08:00 and 20:00).
+        let join = sim
+            .rng
+            .range(0.0, profile.onboarding.join_spread_hours * 3600.0);
         sim.at(m, start + ms(join));
     }
     sim
 }
 
-async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report> {
+async fn simulate(
+    opts: &SimOptions,
+    profile: &Profile,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
     let wall = std::time::Instant::now();
     let start = start_time();
     let end = start + chrono::Duration::days(opts.days as i64);
@@ -509,7 +607,7 @@ async fn simulate(opts: &SimOptions, stop: &AtomicBool) -> anyhow::Result<Report
     let net = world.delivery.messenger.clone();
     let mut pacer = Pacer::new(world.delivery.settings.clone());
     let mut rng = Rng::new(opts.seed);
-    let mut sim = cohort(opts.members, &mut rng, start, opts.days as i64);
+    let mut sim = cohort(opts.members, &mut rng, start, opts.days as i64, profile);
     let mut interrupted = false;
     let mut steps: u64 = 0;
     // Wall seconds spent: storing inputs, processing, the scheduler, delivery, the rest.

@@ -1,11 +1,14 @@
 //! Synthetic people for `staywell simulate`, deterministic from a seed: members with a daily
-//! check-in time (peaks at 09:00 and 19:00), a response rate, mood with occasional multi-day
-//! declines, 0–3 supporters and maybe a low-mood plan; supporters who acknowledge alerts.
+//! check-in time, a timezone, mood with occasional multi-day declines, supporters and maybe a
+//! low-mood plan; supporters who acknowledge alerts. How they behave comes from the
+//! [`Profile`](super::profile::Profile).
 
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
+use super::profile::Mood;
 use crate::domain::{Button, ChatId};
 
 /// xorshift64*: small, fast, deterministic; plenty for a synthetic cohort.
@@ -93,6 +96,7 @@ pub struct Person {
     /// An input they sent mid-check-in, waiting for the bot's next message.
     pub awaiting: Option<DateTime<Utc>>,
     // Members:
+    pub tz: Tz,
     pub checkin_minute: u32,
     pub base_mood: f64,
     /// Declines: (first day, days, depth).
@@ -123,6 +127,7 @@ impl Person {
             acted_on: Vec::new(),
             wake_pending: false,
             awaiting: None,
+            tz: chrono_tz::Europe::London,
             checkin_minute: 0,
             base_mood: 6.0,
             declines: Vec::new(),
@@ -138,12 +143,20 @@ impl Person {
         }
     }
 
-    /// Today's mood (0–10) on simulation day `day`.
-    pub fn mood(&self, day: i64, rng: &mut Rng) -> i64 {
-        let mut m = self.base_mood + rng.normal() * 1.2;
+    /// Today's mood (0–10) on simulation day `day`: the base, the day's noise, minus any
+    /// decline (fading over the recovery days after it).
+    pub fn mood(&self, day: i64, rng: &mut Rng, profile: &Mood) -> i64 {
+        let mut m = self.base_mood + rng.normal() * profile.daily_noise;
+        let recovery = profile.declines.recovery_days;
         for (first, days, depth) in &self.declines {
-            if day >= *first && day < first + days {
+            let end = first + days;
+            if day >= *first && day < end {
                 m -= depth;
+            } else if day >= end && recovery > 0.0 {
+                let since = (day - end + 1) as f64;
+                if since <= recovery {
+                    m -= depth * (1.0 - since / (recovery + 1.0));
+                }
             }
         }
         m.round().clamp(0.0, 10.0) as i64
@@ -174,22 +187,4 @@ pub fn fingerprint(message_id: i32, buttons: &[Button]) -> u64 {
         b.data.hash(&mut h);
     }
     h.finish().max(1)
-}
-
-/// A daily check-in time, minutes after local midnight: peaks at 09:00 and 19:00, the rest
-/// spread over the day, always outside the default quiet hours (22:00–08:00).
-pub fn checkin_minute(rng: &mut Rng) -> u32 {
-    let r = rng.f64();
-    let m = if r < 0.20 {
-        9.0 * 60.0 // the 09:00 button
-    } else if r < 0.35 {
-        19.0 * 60.0 // the 19:00 button
-    } else if r < 0.60 {
-        9.0 * 60.0 + rng.normal() * 40.0
-    } else if r < 0.85 {
-        19.0 * 60.0 + rng.normal() * 50.0
-    } else {
-        rng.range(8.0 * 60.0, 21.75 * 60.0)
-    };
-    m.round().clamp(8.0 * 60.0, 21.0 * 60.0 + 45.0) as u32
 }

@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::telegram::SimTelegram;
@@ -14,8 +15,9 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub struct Observed {
     pub inputs: u64,
-    /// (when the person answered mid-check-in, ms until the bot's next message reached them)
-    pub reply_latency: Vec<(DateTime<Utc>, i64)>,
+    /// (when the person answered mid-check-in, in their timezone; ms until the bot's next
+    /// message reached them)
+    pub reply_latency: Vec<(DateTime<Tz>, i64)>,
     pub unrecognised_keyboards: u64,
     pub alerts_seen: u64,
     pub acks_pressed: u64,
@@ -41,12 +43,75 @@ pub struct PerRecipient {
     pub max_per_week: f64,
 }
 
+/// Alert rows created in one week of the run (week 1 starts with the run), by tier.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WeekCounts {
+    pub week: u32,
+    pub starts: DateTime<Utc>,
+    pub alerts: usize,
+    pub urgent: usize,
+    pub nudges: usize,
+    pub self_help: usize,
+}
+
+/// Calls to Telegram across the day (London time), in buckets of `bucket_minutes`, as calls
+/// per minute: the mean over the simulated days, and the busiest day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayLoad {
+    pub bucket_minutes: u32,
+    pub mean: Vec<f64>,
+    /// The day with the most calls, its calls, and its buckets.
+    pub peak_day: Option<(NaiveDate, u64, Vec<f64>)>,
+}
+
+/// Buckets of five minutes over the day.
+const LOAD_BUCKET_MINUTES: u32 = 5;
+
+fn day_load(per_minute: &BTreeMap<i64, u32>, days: f64) -> DayLoad {
+    let n = (24 * 60 / LOAD_BUCKET_MINUTES) as usize;
+    let mut total = vec![0.0; n];
+    let mut by_day: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
+    for (m, c) in per_minute {
+        let Some(t) = DateTime::from_timestamp(m * 60, 0) else {
+            continue;
+        };
+        let local = t.with_timezone(&TZ);
+        let b = ((local.hour() * 60 + local.minute()) / LOAD_BUCKET_MINUTES) as usize;
+        let c = f64::from(*c) / f64::from(LOAD_BUCKET_MINUTES);
+        total[b] += c;
+        by_day
+            .entry(local.date_naive())
+            .or_insert_with(|| vec![0.0; n])[b] += c;
+    }
+    let peak_day = by_day
+        .into_iter()
+        .map(|(d, v)| {
+            let calls = (v.iter().sum::<f64>() * f64::from(LOAD_BUCKET_MINUTES)).round() as u64;
+            (d, calls, v)
+        })
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+    DayLoad {
+        bucket_minutes: LOAD_BUCKET_MINUTES,
+        mean: total.iter().map(|t| t / days.max(1.0 / 24.0)).collect(),
+        peak_day,
+    }
+}
+
+/// The profile a run used: `built-in` or the file's name, and the SHA-256 of its text (the
+/// same file gives the same hash wherever it lies).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ProfileUsed {
+    pub name: String,
+    pub sha256: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub members: u32,
     pub supporters: usize,
     pub days: u32,
     pub seed: u64,
+    pub profile: ProfileUsed,
     /// Stopped by Ctrl-C: everything below is up to `simulated_until`.
     pub partial: bool,
     pub simulated_until: DateTime<Utc>,
@@ -72,12 +137,17 @@ pub struct Report {
     pub urgent: PerRecipient,
     pub acknowledged: usize,
     pub escalations: usize,
+    /// Alerts, urgent alerts, nudges and self-help messages created in each week.
+    pub per_week: Vec<WeekCounts>,
     pub alerts_sent_to_circle: i64,
     pub alerts_without_standing_consent: i64,
     pub unrecognised_keyboards: u64,
     /// People whose setup (onboarding, invites, plan) did not finish.
     pub setups_unfinished: usize,
     pub steps: u64,
+    /// Calls across the day, for the chart (not part of the JSON).
+    #[serde(skip)]
+    pub load: DayLoad,
     /// The simulation's own wall time (not part of the deterministic report).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
@@ -149,7 +219,7 @@ pub(super) async fn build(
             .and_then(|(k, v)| DateTime::from_timestamp(k * unit, 0).map(|t| (t, *v)))
     };
     let hours = ((at - start).num_seconds() as f64 / 3600.0).max(1.0);
-    let peak_hours = |t: &DateTime<Utc>| matches!(t.with_timezone(&TZ).hour(), 9 | 19);
+    let peak_hours = |t: &DateTime<Tz>| matches!(t.hour(), 9 | 19);
     let lat_peak = sim
         .obs
         .reply_latency
@@ -199,6 +269,30 @@ pub(super) async fn build(
         v.sort();
         v
     };
+    let weeks_run = ((at - start).num_seconds().max(1) as f64 / (7.0 * 86_400.0)).ceil() as u32;
+    let mut per_week: Vec<WeekCounts> = (0..weeks_run)
+        .map(|w| WeekCounts {
+            week: w + 1,
+            starts: start + chrono::Duration::days(7 * i64::from(w)),
+            alerts: 0,
+            urgent: 0,
+            nudges: 0,
+            self_help: 0,
+        })
+        .collect();
+    for a in &alerts {
+        let w = ((a.created_at - start).num_days() / 7).max(0) as usize;
+        let Some(week) = per_week.get_mut(w) else {
+            continue;
+        };
+        match a.tier.as_str() {
+            "alert" => week.alerts += 1,
+            "urgent" => week.urgent += 1,
+            "nudge" => week.nudges += 1,
+            "self_help" => week.self_help += 1,
+            _ => {}
+        }
+    }
     let (to_circle, without) = store.sim_alerts_without_consent().await?;
     if std::env::var_os("SIM_DEBUG").is_some() {
         for p in sim.people.iter().filter(|p| !p.script.is_empty()) {
@@ -220,6 +314,7 @@ pub(super) async fn build(
         supporters,
         days: opts.days,
         seed: opts.seed,
+        profile: ProfileUsed::default(),
         partial,
         simulated_until: at,
         inputs: sim.obs.inputs,
@@ -240,11 +335,13 @@ pub(super) async fn build(
         urgent: per_recipient(tier_counts("urgent", false), supporters, weeks),
         acknowledged: alerts.iter().filter(|a| a.acked_at.is_some()).count(),
         escalations: alerts.iter().filter(|a| a.step > 0).count(),
+        per_week,
         alerts_sent_to_circle: to_circle,
         alerts_without_standing_consent: without,
         unrecognised_keyboards: sim.obs.unrecognised_keyboards,
         setups_unfinished: sim.people.iter().filter(|p| !p.script.is_empty()).count(),
         steps,
+        load: day_load(&per_minute, hours / 24.0),
         wall_seconds: Some(wall.elapsed().as_secs_f64()),
         wall_split_seconds: Some(
             [
@@ -296,6 +393,11 @@ impl Report {
             } else {
                 String::new()
             }
+        ));
+        s.push_str(&format!(
+            "profile {} (sha256 {})\n",
+            self.profile.name,
+            self.profile.sha256.get(..12).unwrap_or("")
         ));
         s.push_str(&format!(
             "inputs {}; calls to Telegram {} ({:.0} per hour on average)\n",

@@ -2,8 +2,8 @@
 //! Okabe–Ito colour-blind-safe palette, and shapes as well as colours (circle, triangle,
 //! square, cross) so no series depends on telling colours apart.
 //!
-//! The font (DejaVu Sans, `font/LICENSE-DejaVu.txt`) is compiled in: the chart renders on a
-//! machine with no fonts installed.
+//! The font (DejaVu Sans, `font/LICENSE-DejaVu.txt`) is compiled in (`crate::draw`): the
+//! chart renders on a machine with no fonts installed.
 //!
 //! Layout: scores 0–10 on the left axis (mood, anxiety), hours of sleep on the right axis;
 //! below zero, one row of day marks (missed ×, bot away ?) and a row each for *connected*
@@ -11,33 +11,17 @@
 //! them had nothing due, so a missed, unknown, paused or skipped day breaks it: a gap is
 //! never drawn as zero, nor bridged as if nothing happened.
 
-use std::sync::OnceLock;
-
-use anyhow::{Context, anyhow};
 use chrono::{Datelike, Weekday};
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{DayStatus, WeekData};
+use crate::draw::{
+    Area, BLUE, DrawResult, GREEN, GREY, INK, ORANGE, PURPLE, RULE, SHADE, SKY, VERMILLION, style,
+};
 
 pub const WIDTH: u32 = 1000;
 pub const HEIGHT: u32 = 600;
-
-const FONT: &[u8] = include_bytes!("font/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
-
-// Okabe–Ito.
-const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
-const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
-const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
-const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
-const SKY: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
-const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
-const INK: RGBColor = RGBColor(0x1A, 0x1A, 0x1A);
-const GREY: RGBColor = RGBColor(0x6E, 0x6E, 0x6E);
-const RULE: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
-const SHADE: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 
 /// Scores run 0–10; below zero are the rows of marks.
 const Y_MIN: f64 = -3.3;
@@ -48,51 +32,15 @@ const ROW_STATUS: f64 = -1.0;
 const ROW_CONNECT: f64 = -1.9;
 const ROW_GIVE: f64 = -2.75;
 
-fn font() -> anyhow::Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED
-        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be read"))
-    }
-}
-
-fn style(size: f64, color: &'static RGBColor) -> TextStyle<'static> {
-    TextStyle::from((FAMILY, size).into_font()).color(color)
-}
-
 /// The chart as PNG bytes.
 pub fn png(data: &WeekData) -> anyhow::Result<Vec<u8>> {
-    let rgb = rgb(data)?;
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
-    let mut writer = encoder.write_header().context("png header")?;
-    writer.write_image_data(&rgb).context("png data")?;
-    writer.finish().context("png end")?;
-    Ok(out)
+    crate::draw::png(WIDTH, HEIGHT, |root| draw(root, data))
 }
 
 /// The chart as raw RGB pixels, `WIDTH × HEIGHT × 3` bytes.
 pub fn rgb(data: &WeekData) -> anyhow::Result<Vec<u8>> {
-    font()?;
-    let mut buf = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, data).map_err(|e| anyhow!("drawing the chart failed: {e}"))?;
-        root.present()
-            .map_err(|e| anyhow!("drawing the chart failed: {e}"))?;
-    }
-    Ok(buf)
+    crate::draw::rgb(WIDTH, HEIGHT, |root| draw(root, data))
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-type DrawResult =
-    Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
 
 fn draw(root: &Area, data: &WeekData) -> DrawResult {
     root.fill(&WHITE)?;

@@ -69,6 +69,7 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
     });
     assert_eq!(first, second, "the same seed must give the same report");
     let r = &first;
+    assert_eq!(r["profile"]["name"], "built-in");
     assert_eq!(r["partial"], false);
     assert_eq!(r["limit_violations"], 0, "{r:#}");
     assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
@@ -150,4 +151,192 @@ fn ctrl_c_prints_the_report_so_far() {
     let shown = ok(&out);
     assert!(shown.contains("PARTIAL (interrupted at"), "{shown}");
     assert!(shown.contains("limit violations 0"), "{shown}");
+}
+
+/// Runs a small cohort with `profile` written to `dir/profile.toml`; the report as JSON
+/// without the wall time, and the text shown.
+fn run_with_profile(
+    dir: &Path,
+    profile: &str,
+    members: u32,
+    days: u32,
+    extra: &[&str],
+) -> (serde_json::Value, String) {
+    let file = dir.join("profile.toml");
+    std::fs::write(&file, profile).unwrap();
+    let json = dir.join("report.json");
+    let (members, days) = (members.to_string(), days.to_string());
+    let mut args = vec![
+        "--members",
+        &members,
+        "--days",
+        &days,
+        "--seed",
+        "11",
+        "--profile",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let shown = ok(&simulate(dir, &args).output().unwrap());
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    report.as_object_mut().unwrap().remove("wall_seconds");
+    report.as_object_mut().unwrap().remove("wall_split_seconds");
+    (report, shown)
+}
+
+#[test]
+fn a_bad_profile_is_refused_with_exit_2_naming_the_key_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    for (profile, expected) in [
+        // A probability outside 0..=1.
+        (
+            "# tuned for Lambeth\n[checkins]\nfull = -0.2\n",
+            "bad.toml:3:8: error: checkins.full = -0.2: must be between 0 and 1",
+        ),
+        (
+            "[supporters]\nacknowledge = 1.2\n",
+            "bad.toml:2:15: error: supporters.acknowledge = 1.2: must be between 0 and 1",
+        ),
+        // A negative delay.
+        (
+            "[checkins.next_answer]\nmedian_seconds = -9\n",
+            "bad.toml:2:18: error: checkins.next_answer.median_seconds = -9: must be 0 or more",
+        ),
+        // A negative rate.
+        (
+            "[onboarding]\njoin_spread_hours = -1\n",
+            "bad.toml:2:21: error: onboarding.join_spread_hours = -1: must be between 0 and 24",
+        ),
+        // Weights that add up to nothing.
+        (
+            "[circle]\nsizes = [0, 0, 0, 0]\n",
+            "bad.toml:2:9: error: circle.sizes = [0, 0, 0, 0]: the weights add up to 0",
+        ),
+        // A timezone that does not exist.
+        (
+            "[onboarding]\ntimezones = { \"Europe/Lndon\" = 1 }\n",
+            "bad.toml:2:15: error: onboarding.timezones.\"Europe/Lndon\" = \"Europe/Lndon\": not a timezone",
+        ),
+        // More supporters in a circle than a circle holds.
+        (
+            "[circle]\n\nsizes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]\n",
+            "bad.toml:3:9: error: circle.sizes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]: weights for circles of 0 to 11 supporters, but a circle holds at most 10",
+        ),
+        // A key that does not exist.
+        (
+            "[checkins]\nfull = 0.5\nignored = 0.5\n",
+            "bad.toml:3:1: error: unknown field `ignored`, expected one of",
+        ),
+        // Not TOML at all.
+        ("[checkins\nfull = 0.5\n", "bad.toml:1:10: error: "),
+    ] {
+        std::fs::write(&file, profile).unwrap();
+        let out = simulate(
+            dir.path(),
+            &["--members", "5", "--days", "1", "--profile", "bad.toml"],
+        )
+        .output()
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{profile}\n{err}");
+        assert!(
+            err.starts_with(expected),
+            "{profile}\n got: {err}\nwant: {expected}"
+        );
+        assert!(out.stdout.is_empty(), "nothing runs on a bad profile");
+    }
+    // A picture that could not be written is refused before the run, not after it.
+    let out = simulate(
+        dir.path(),
+        &["--members", "5", "--png", "no/such/dir/load.png"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --png: the directory no/such/dir does not exist"),
+        "{err}"
+    );
+    // A profile that is not there.
+    let out = simulate(dir.path(), &["--members", "5", "--profile", "missing.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: cannot read missing.toml"), "{err}");
+}
+
+#[test]
+fn a_partial_profile_is_taken_over_the_defaults_and_changes_what_people_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("world.db");
+    // Nobody answers a scheduled check-in; half the members live in Lagos.
+    let profile = "[checkins]\nfull = 0\npartial = 0\n\n[onboarding]\ntimezones = { \"Europe/London\" = 1, \"Africa/Lagos\" = 1 }\n";
+    let (r, shown) = run_with_profile(dir.path(), profile, 12, 3, &["--db", db.to_str().unwrap()]);
+    assert!(shown.contains("limit violations 0"), "{shown}");
+    assert_eq!(r["setups_unfinished"], 0, "{r:#}");
+    assert_eq!(r["unrecognised_keyboards"], 0, "{r:#}");
+    assert!(r["checkins"].get("completed").is_none(), "{r:#}");
+    assert!(r["checkins"].get("partial").is_none(), "{r:#}");
+    assert!(r["checkins"]["missed"].as_i64().unwrap() >= 12, "{r:#}");
+    // The members in Lagos said so in onboarding, as a person would.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let zones: Vec<(String, i64)> = rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT timezone, count(*) FROM members GROUP BY timezone ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(zones.len(), 2, "{zones:?}");
+    assert_eq!(zones[0].0, "Africa/Lagos");
+    assert_eq!(zones[1].0, "Europe/London");
+    assert_eq!(zones[0].1 + zones[1].1, 12);
+}
+
+#[test]
+fn the_same_seed_and_profile_give_the_same_report_and_png_draws_the_chart() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let profile = "[supporters]\nacknowledge = 1.0\n\n[mood.declines]\nchance = 0.8\nrecovery_days = 2\n\n[[onboarding.checkin_times]]\nweight = 1\nat = \"13:00\"\n";
+    let png = a.path().join("load.png");
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            run_with_profile(a.path(), profile, 12, 4, &["--png", png.to_str().unwrap()])
+        });
+        let second = s.spawn(|| run_with_profile(b.path(), profile, 12, 4, &[]));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert_eq!(
+        first.0, second.0,
+        "the same seed and profile must give the same report"
+    );
+    let r = &first.0;
+    // The report names the profile and fingerprints its text.
+    assert_eq!(r["profile"]["name"], "profile.toml");
+    assert_eq!(r["profile"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(r["limit_violations"], 0, "{r:#}");
+    assert_eq!(r["setups_unfinished"], 0, "{r:#}");
+    assert!(r["checkins"]["completed"].as_i64().unwrap() > 0, "{r:#}");
+    assert_eq!(r["per_week"].as_array().unwrap().len(), 1, "{r:#}");
+    // Everyone chose 13:00 (typed): the peak minute is at 13:00 London time.
+    let peak = r["peak_minute"][0].as_str().unwrap();
+    assert!(peak.contains("T13:0"), "{peak}");
+
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+    let mut reader = decoder.read_info().expect("a valid PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).expect("valid PNG data");
+    assert_eq!((info.width, info.height), (1200, 900));
+    // Not blank: axes, text and lines are drawn.
+    let dark = buf.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
+    assert!(dark > 2_000, "{dark} dark pixels");
 }

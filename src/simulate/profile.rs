@@ -1,0 +1,939 @@
+//! How the synthetic cohort behaves: a [`Profile`], read from TOML. The defaults are
+//! `dialogs/simulate-profile.toml`, compiled in; `--profile FILE` overrides any of its keys
+//! (every key optional, unknown keys refused). Impossible values are reported with the file,
+//! line and key, every one of them, before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::people::Rng;
+use crate::diagnostic::Diagnostic;
+use crate::schedule::LocalTime;
+
+/// The shipped defaults (also the operator's template to copy).
+pub const DEFAULT: &str = include_str!("../../dialogs/simulate-profile.toml");
+pub const DEFAULT_NAME: &str = "dialogs/simulate-profile.toml";
+
+/// Check-in times are kept outside the default quiet hours (22:00–08:00).
+pub const EARLIEST_MINUTE: u32 = 8 * 60;
+pub const LATEST_MINUTE: u32 = 21 * 60 + 45;
+/// The largest circle a profile may give a member.
+pub const MAX_CIRCLE: usize = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub onboarding: Onboarding,
+    pub checkins: Checkins,
+    pub mood: Mood,
+    pub circle: Circle,
+    pub supporters: Supporters,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Onboarding {
+    pub join_spread_hours: f64,
+    /// Timezones with their weights, in name order.
+    pub timezones: Vec<(Tz, f64)>,
+    pub step_delay: Delay,
+    pub checkin_times: Vec<(f64, CheckinTime)>,
+}
+
+/// One way of choosing a daily check-in time (minutes after local midnight).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckinTime {
+    At(u32),
+    Around { at: u32, spread_minutes: f64 },
+    Between { from: u32, to: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkins {
+    pub full: f64,
+    pub partial: f64,
+    pub first_answer: Delay,
+    pub next_answer: Delay,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mood {
+    pub base: (f64, f64),
+    pub daily_noise: f64,
+    pub other_scales_noise: f64,
+    pub declines: Declines,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declines {
+    pub first_day: (f64, f64),
+    pub every_days: (f64, f64),
+    pub chance: f64,
+    pub length_days: (f64, f64),
+    pub depth: (f64, f64),
+    pub recovery_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Circle {
+    /// Weights for 0, 1, 2, … supporters.
+    pub sizes: Vec<f64>,
+    pub plan: f64,
+    pub invite_accept: Delay,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supporters {
+    pub acknowledge: f64,
+    pub acknowledge_delay: Delay,
+}
+
+/// A log-normal delay in seconds, kept between `min` and `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delay {
+    pub median: f64,
+    pub spread: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Delay {
+    pub fn draw(&self, rng: &mut Rng) -> f64 {
+        rng.lognormal(self.median, self.spread)
+            .clamp(self.min, self.max)
+    }
+}
+
+/// The index a uniform `r` in [0, 1) picks from these weights (their sum is positive).
+pub fn pick(weights: impl Iterator<Item = f64> + Clone, r: f64) -> usize {
+    let total: f64 = weights.clone().sum();
+    let x = r * total;
+    let mut cum = 0.0;
+    let mut last = 0;
+    for (i, w) in weights.enumerate() {
+        if w > 0.0 {
+            last = i;
+        }
+        cum += w;
+        if x < cum {
+            return i;
+        }
+    }
+    last
+}
+
+impl Profile {
+    /// The shipped defaults.
+    pub fn builtin() -> Result<Profile, Vec<Diagnostic>> {
+        Profile::parse(Path::new(DEFAULT_NAME), DEFAULT, Profile::blank(0.0))
+    }
+
+    /// Reads a profile file over the defaults.
+    pub fn load(file: &Path, src: &str) -> Result<Profile, Vec<Diagnostic>> {
+        Profile::parse(file, src, Profile::builtin()?)
+    }
+
+    /// Every number `v`, every list empty: what the defaults are written over.
+    fn blank(v: f64) -> Profile {
+        let delay = Delay {
+            median: v,
+            spread: v,
+            min: v,
+            max: v,
+        };
+        Profile {
+            onboarding: Onboarding {
+                join_spread_hours: v,
+                timezones: Vec::new(),
+                step_delay: delay,
+                checkin_times: Vec::new(),
+            },
+            checkins: Checkins {
+                full: v,
+                partial: v,
+                first_answer: delay,
+                next_answer: delay,
+            },
+            mood: Mood {
+                base: (v, v),
+                daily_noise: v,
+                other_scales_noise: v,
+                declines: Declines {
+                    first_day: (v, v),
+                    every_days: (v, v),
+                    chance: v,
+                    length_days: (v, v),
+                    depth: (v, v),
+                    recovery_days: v,
+                },
+            },
+            circle: Circle {
+                sizes: Vec::new(),
+                plan: v,
+                invite_accept: delay,
+            },
+            supporters: Supporters {
+                acknowledge: v,
+                acknowledge_delay: delay,
+            },
+        }
+    }
+
+    /// `src` (the text of `file`) over `base`: each key present replaces its value. Every
+    /// problem is collected.
+    pub fn parse(file: &Path, src: &str, base: Profile) -> Result<Profile, Vec<Diagnostic>> {
+        let raw: Raw =
+            toml::from_str(src).map_err(|e| vec![Diagnostic::from_toml(file, src, &e)])?;
+        let mut p = base;
+        let mut c = Check {
+            file,
+            src,
+            diags: Vec::new(),
+        };
+
+        let o = &raw.onboarding;
+        c.number(
+            "onboarding.join_spread_hours",
+            &o.join_spread_hours,
+            0.0,
+            24.0,
+            &mut p.onboarding.join_spread_hours,
+        );
+        if let Some(zones) = &o.timezones {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (name, w) in zones.get_ref() {
+                let key = format!("onboarding.timezones.\"{}\"", name.get_ref());
+                let mut weight = 0.0;
+                ok &= c.number(&key, &Some(w.clone()), 0.0, f64::INFINITY, &mut weight);
+                match name.get_ref().parse::<Tz>() {
+                    Ok(tz) => out.push((tz, weight)),
+                    Err(_) => {
+                        ok = false;
+                        c.bad(
+                            &key,
+                            name,
+                            "not a timezone (names look like Europe/London, Africa/Lagos, America/New_York)",
+                        );
+                    }
+                }
+            }
+            if ok && c.weights_ok("onboarding.timezones", zones, out.iter().map(|z| z.1)) {
+                p.onboarding.timezones = out;
+            }
+        }
+        c.delay(
+            "onboarding.step_delay",
+            &o.step_delay,
+            &mut p.onboarding.step_delay,
+        );
+        if let Some(times) = &o.checkin_times {
+            let mut out = Vec::new();
+            for t in times.get_ref() {
+                if let Some(choice) = c.checkin_time(t) {
+                    out.push(choice);
+                }
+            }
+            if out.len() == times.get_ref().len()
+                && c.weights_ok("onboarding.checkin_times", times, out.iter().map(|t| t.0))
+            {
+                p.onboarding.checkin_times = out;
+            }
+        }
+
+        let k = &raw.checkins;
+        c.number("checkins.full", &k.full, 0.0, 1.0, &mut p.checkins.full);
+        c.number(
+            "checkins.partial",
+            &k.partial,
+            0.0,
+            1.0,
+            &mut p.checkins.partial,
+        );
+        let both = p.checkins.full + p.checkins.partial;
+        if both > 1.0 + 1e-9
+            && let Some((key, v)) = [("checkins.partial", &k.partial), ("checkins.full", &k.full)]
+                .into_iter()
+                .find_map(|(key, v)| v.as_ref().map(|v| (key, v)))
+        {
+            c.bad(
+                key,
+                v,
+                &format!(
+                    "checkins.full + checkins.partial = {both:.3}: they must add up to at most 1 (the rest ignore the day's check-in)"
+                ),
+            );
+        }
+        c.delay(
+            "checkins.first_answer",
+            &k.first_answer,
+            &mut p.checkins.first_answer,
+        );
+        c.delay(
+            "checkins.next_answer",
+            &k.next_answer,
+            &mut p.checkins.next_answer,
+        );
+
+        let m = &raw.mood;
+        c.range("mood.base", &m.base, 0.0, 10.0, &mut p.mood.base);
+        c.number(
+            "mood.daily_noise",
+            &m.daily_noise,
+            0.0,
+            10.0,
+            &mut p.mood.daily_noise,
+        );
+        c.number(
+            "mood.other_scales_noise",
+            &m.other_scales_noise,
+            0.0,
+            10.0,
+            &mut p.mood.other_scales_noise,
+        );
+        let d = &m.declines;
+        let out = &mut p.mood.declines;
+        c.range(
+            "mood.declines.first_day",
+            &d.first_day,
+            0.0,
+            f64::INFINITY,
+            &mut out.first_day,
+        );
+        c.range(
+            "mood.declines.every_days",
+            &d.every_days,
+            1.0,
+            f64::INFINITY,
+            &mut out.every_days,
+        );
+        c.number("mood.declines.chance", &d.chance, 0.0, 1.0, &mut out.chance);
+        c.range(
+            "mood.declines.length_days",
+            &d.length_days,
+            0.0,
+            f64::INFINITY,
+            &mut out.length_days,
+        );
+        c.range("mood.declines.depth", &d.depth, 0.0, 10.0, &mut out.depth);
+        c.number(
+            "mood.declines.recovery_days",
+            &d.recovery_days,
+            0.0,
+            f64::INFINITY,
+            &mut out.recovery_days,
+        );
+
+        let ci = &raw.circle;
+        if let Some(sizes) = &ci.sizes {
+            let n = sizes.get_ref().len();
+            if n > MAX_CIRCLE + 1 {
+                c.bad(
+                    "circle.sizes",
+                    sizes,
+                    &format!(
+                        "weights for circles of 0 to {} supporters, but a circle holds at most {MAX_CIRCLE}: give at most {} weights (for 0 to {MAX_CIRCLE})",
+                        n - 1,
+                        MAX_CIRCLE + 1
+                    ),
+                );
+            } else {
+                let mut ok = true;
+                for w in sizes.get_ref() {
+                    if !w.is_finite() || *w < 0.0 {
+                        c.bad(
+                            "circle.sizes",
+                            sizes,
+                            "each weight must be a number 0 or more",
+                        );
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok && c.weights_ok("circle.sizes", sizes, sizes.get_ref().iter().copied()) {
+                    p.circle.sizes = sizes.get_ref().clone();
+                }
+            }
+        }
+        c.number("circle.plan", &ci.plan, 0.0, 1.0, &mut p.circle.plan);
+        c.delay(
+            "circle.invite_accept",
+            &ci.invite_accept,
+            &mut p.circle.invite_accept,
+        );
+
+        let s = &raw.supporters;
+        c.number(
+            "supporters.acknowledge",
+            &s.acknowledge,
+            0.0,
+            1.0,
+            &mut p.supporters.acknowledge,
+        );
+        c.delay(
+            "supporters.acknowledge_delay",
+            &s.acknowledge_delay,
+            &mut p.supporters.acknowledge_delay,
+        );
+
+        if c.diags.is_empty() {
+            Ok(p)
+        } else {
+            Err(c.diags)
+        }
+    }
+
+    /// A member's daily check-in time, minutes after local midnight.
+    pub fn checkin_minute(&self, rng: &mut Rng) -> u32 {
+        let times = &self.onboarding.checkin_times;
+        let i = pick(times.iter().map(|t| t.0), rng.f64());
+        let m = match times.get(i).map(|t| t.1) {
+            Some(CheckinTime::At(at)) => f64::from(at),
+            Some(CheckinTime::Around { at, spread_minutes }) => {
+                f64::from(at) + rng.normal() * spread_minutes
+            }
+            Some(CheckinTime::Between { from, to }) => rng.range(f64::from(from), f64::from(to)),
+            None => f64::from(EARLIEST_MINUTE),
+        };
+        m.round()
+            .clamp(f64::from(EARLIEST_MINUTE), f64::from(LATEST_MINUTE)) as u32
+    }
+
+    /// A member's timezone (drawn only when the profile has more than one).
+    pub fn timezone(&self, rng: &mut Rng) -> Tz {
+        let zones = &self.onboarding.timezones;
+        match zones.len() {
+            0 => chrono_tz::Europe::London,
+            1 => zones[0].0,
+            _ => zones[pick(zones.iter().map(|z| z.1), rng.f64())].0,
+        }
+    }
+
+    /// How many supporters a member invites.
+    pub fn circle_size(&self, rng: &mut Rng) -> usize {
+        pick(self.circle.sizes.iter().copied(), rng.f64())
+    }
+}
+
+// --- The file as written: every key optional, unknown keys refused. ---
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    onboarding: RawOnboarding,
+    #[serde(default)]
+    checkins: RawCheckins,
+    #[serde(default)]
+    mood: RawMood,
+    #[serde(default)]
+    circle: RawCircle,
+    #[serde(default)]
+    supporters: RawSupporters,
+}
+
+type Num = Option<Spanned<f64>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOnboarding {
+    join_spread_hours: Num,
+    timezones: Option<Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>>,
+    #[serde(default)]
+    step_delay: RawDelay,
+    checkin_times: Option<Spanned<Vec<Spanned<RawTime>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTime {
+    weight: Spanned<f64>,
+    at: Option<Spanned<String>>,
+    spread_minutes: Num,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCheckins {
+    full: Num,
+    partial: Num,
+    #[serde(default)]
+    first_answer: RawDelay,
+    #[serde(default)]
+    next_answer: RawDelay,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMood {
+    base: Option<Spanned<Vec<f64>>>,
+    daily_noise: Num,
+    other_scales_noise: Num,
+    #[serde(default)]
+    declines: RawDeclines,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDeclines {
+    first_day: Option<Spanned<Vec<f64>>>,
+    every_days: Option<Spanned<Vec<f64>>>,
+    chance: Num,
+    length_days: Option<Spanned<Vec<f64>>>,
+    depth: Option<Spanned<Vec<f64>>>,
+    recovery_days: Num,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCircle {
+    sizes: Option<Spanned<Vec<f64>>>,
+    plan: Num,
+    #[serde(default)]
+    invite_accept: RawDelay,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSupporters {
+    acknowledge: Num,
+    #[serde(default)]
+    acknowledge_delay: RawDelay,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelay {
+    median_seconds: Num,
+    spread: Num,
+    min_seconds: Num,
+    max_seconds: Num,
+}
+
+/// Collects the problems of one file.
+struct Check<'a> {
+    file: &'a Path,
+    src: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Check<'_> {
+    /// `key = <the value as written>: problem`, at the value.
+    fn bad<T>(&mut self, key: &str, v: &Spanned<T>, problem: &str) {
+        let span = v.span();
+        let written = self
+            .src
+            .get(span.clone())
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        let shown = if written.chars().count() > 60 {
+            format!("{}…", written.chars().take(60).collect::<String>())
+        } else {
+            written
+        };
+        self.diags.push(Diagnostic::at(
+            self.file,
+            self.src,
+            Some(span),
+            format!("{key} = {shown}: {problem}"),
+        ));
+    }
+
+    /// A number between `lo` and `hi` (inclusive), written into `out` if present and valid.
+    fn number(&mut self, key: &str, v: &Num, lo: f64, hi: f64, out: &mut f64) -> bool {
+        let Some(v) = v else { return true };
+        let x = *v.get_ref();
+        if !x.is_finite() {
+            self.bad(key, v, "must be a finite number");
+            return false;
+        }
+        if x < lo || x > hi {
+            let problem = match (lo, hi) {
+                (0.0, 1.0) => "must be between 0 and 1".to_string(),
+                (lo, hi) if hi.is_infinite() => format!("must be {lo} or more"),
+                (lo, hi) => format!("must be between {lo} and {hi}"),
+            };
+            self.bad(key, v, &problem);
+            return false;
+        }
+        *out = x;
+        true
+    }
+
+    /// `[from, to]` with `lo <= from <= to <= hi`.
+    fn range(
+        &mut self,
+        key: &str,
+        v: &Option<Spanned<Vec<f64>>>,
+        lo: f64,
+        hi: f64,
+        out: &mut (f64, f64),
+    ) {
+        let Some(v) = v else { return };
+        let &[a, b] = v.get_ref().as_slice() else {
+            self.bad(key, v, "must be two numbers, [from, to]");
+            return;
+        };
+        let bounds = if hi.is_infinite() {
+            format!("{lo} or more")
+        } else {
+            format!("between {lo} and {hi}")
+        };
+        if !(a.is_finite() && b.is_finite()) || a < lo || b > hi {
+            self.bad(key, v, &format!("both numbers must be {bounds}"));
+        } else if a > b {
+            self.bad(
+                key,
+                v,
+                "the first number must not be larger than the second",
+            );
+        } else {
+            *out = (a, b);
+        }
+    }
+
+    /// Weights whose sum is positive (each was already checked to be 0 or more).
+    fn weights_ok<T>(&mut self, key: &str, v: &Spanned<T>, w: impl Iterator<Item = f64>) -> bool {
+        let mut n = 0;
+        let mut sum = 0.0;
+        for x in w {
+            n += 1;
+            sum += x;
+        }
+        if n == 0 {
+            self.bad(key, v, "needs at least one entry");
+            false
+        } else if sum.is_finite() && sum > 0.0 {
+            true
+        } else {
+            self.bad(
+                key,
+                v,
+                "the weights add up to 0: at least one must be more than 0",
+            );
+            false
+        }
+    }
+
+    fn delay(&mut self, key: &str, raw: &RawDelay, out: &mut Delay) {
+        let mut d = *out;
+        let mut ok = true;
+        for (name, v, field) in [
+            ("median_seconds", &raw.median_seconds, &mut d.median),
+            ("spread", &raw.spread, &mut d.spread),
+            ("min_seconds", &raw.min_seconds, &mut d.min),
+            ("max_seconds", &raw.max_seconds, &mut d.max),
+        ] {
+            ok &= self.number(&format!("{key}.{name}"), v, 0.0, f64::INFINITY, field);
+        }
+        if !ok {
+            return;
+        }
+        if d.min > d.max {
+            let at = [
+                ("max_seconds", &raw.max_seconds),
+                ("min_seconds", &raw.min_seconds),
+            ]
+            .into_iter()
+            .find_map(|(name, v)| v.as_ref().map(|v| (name, v)));
+            if let Some((name, v)) = at {
+                self.bad(
+                    &format!("{key}.{name}"),
+                    v,
+                    &format!(
+                        "min_seconds ({}) must not be more than max_seconds ({})",
+                        d.min, d.max
+                    ),
+                );
+            }
+            return;
+        }
+        *out = d;
+    }
+
+    fn time(&mut self, key: &str, v: &Spanned<String>) -> Option<u32> {
+        let Some(t) = LocalTime::parse(v.get_ref()) else {
+            self.bad(key, v, "must be a time like \"09:00\"");
+            return None;
+        };
+        let m = t.hour * 60 + t.minute;
+        if !(EARLIEST_MINUTE..=LATEST_MINUTE).contains(&m) {
+            self.bad(
+                key,
+                v,
+                "must be between 08:00 and 21:45 (outside the default quiet hours, 22:00-08:00)",
+            );
+            return None;
+        }
+        Some(m)
+    }
+
+    fn checkin_time(&mut self, t: &Spanned<RawTime>) -> Option<(f64, CheckinTime)> {
+        let key = "onboarding.checkin_times";
+        let r = t.get_ref();
+        let mut weight = 0.0;
+        let mut ok = self.number(
+            &format!("{key}.weight"),
+            &Some(r.weight.clone()),
+            0.0,
+            f64::INFINITY,
+            &mut weight,
+        );
+        let choice = match (&r.at, &r.from, &r.to) {
+            (Some(at), None, None) => {
+                let at = self.time(&format!("{key}.at"), at);
+                let mut spread = 0.0;
+                ok &= self.number(
+                    &format!("{key}.spread_minutes"),
+                    &r.spread_minutes,
+                    0.0,
+                    f64::INFINITY,
+                    &mut spread,
+                );
+                at.map(|at| {
+                    if r.spread_minutes.is_some() {
+                        CheckinTime::Around {
+                            at,
+                            spread_minutes: spread,
+                        }
+                    } else {
+                        CheckinTime::At(at)
+                    }
+                })
+            }
+            (None, Some(from), Some(to)) => {
+                if let Some(s) = &r.spread_minutes {
+                    self.bad(
+                        &format!("{key}.spread_minutes"),
+                        s,
+                        "goes with `at`, not with `from` and `to`",
+                    );
+                    ok = false;
+                }
+                let from_m = self.time(&format!("{key}.from"), from);
+                let to_m = self.time(&format!("{key}.to"), to);
+                match (from_m, to_m) {
+                    (Some(a), Some(b)) if a > b => {
+                        self.bad(&format!("{key}.to"), to, "must not be earlier than `from`");
+                        None
+                    }
+                    (Some(a), Some(b)) => Some(CheckinTime::Between { from: a, to: b }),
+                    _ => None,
+                }
+            }
+            _ => {
+                self.diags.push(Diagnostic::at(
+                    self.file,
+                    self.src,
+                    Some(t.span()),
+                    format!(
+                        "{key}: each entry needs either `at` (with or without `spread_minutes`) or both `from` and `to`"
+                    ),
+                ));
+                None
+            }
+        };
+        match choice {
+            Some(choice) if ok => Some((weight, choice)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Profile, Vec<String>> {
+        Profile::load(Path::new("p.toml"), src)
+            .map_err(|d| d.iter().map(|d| d.to_string()).collect())
+    }
+
+    /// The first problem's first line.
+    fn error(src: &str) -> String {
+        let errs = load(src).expect_err("should be refused");
+        errs[0].lines().next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn the_defaults_load_and_set_every_key() {
+        let a = Profile::parse(Path::new("d"), DEFAULT, Profile::blank(0.0)).unwrap();
+        let b = Profile::parse(Path::new("d"), DEFAULT, Profile::blank(99.0)).unwrap();
+        assert_eq!(a, b, "a value is missing from the default profile");
+        assert_eq!(a.checkins.full, 0.75);
+        assert_eq!(a.circle.sizes, vec![0.30, 0.35, 0.23, 0.12]);
+        assert_eq!(
+            a.onboarding.timezones,
+            vec![(chrono_tz::Europe::London, 1.0)]
+        );
+        assert_eq!(a.onboarding.checkin_times.len(), 5);
+        assert_eq!(
+            a.onboarding.checkin_times[0],
+            (0.20, CheckinTime::At(9 * 60))
+        );
+        assert_eq!(
+            a.onboarding.checkin_times[4],
+            (
+                0.15,
+                CheckinTime::Between {
+                    from: 8 * 60,
+                    to: 21 * 60 + 45
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_profile_is_the_defaults() {
+        assert_eq!(load("").unwrap(), Profile::builtin().unwrap());
+    }
+
+    #[test]
+    fn a_partial_profile_changes_only_its_keys() {
+        let p = load(
+            "[checkins]\nfull = 0\npartial = 0\n[checkins.first_answer]\nmedian_seconds = 60\n",
+        )
+        .unwrap();
+        let d = Profile::builtin().unwrap();
+        assert_eq!((p.checkins.full, p.checkins.partial), (0.0, 0.0));
+        assert_eq!(p.checkins.first_answer.median, 60.0);
+        assert_eq!(p.checkins.first_answer.max, d.checkins.first_answer.max);
+        assert_eq!(p.mood, d.mood);
+        assert_eq!(p.onboarding, d.onboarding);
+    }
+
+    #[test]
+    fn impossible_values_name_the_key_and_the_line() {
+        let mut wrong = Vec::new();
+        for (src, expected) in [
+            (
+                "[checkins]\n\nfull = -0.2\n",
+                "p.toml:3:8: error: checkins.full = -0.2: must be between 0 and 1",
+            ),
+            (
+                "[checkins]\nfull = 0.9\npartial = 0.2\n",
+                "p.toml:3:11: error: checkins.partial = 0.2: checkins.full + checkins.partial = 1.100",
+            ),
+            (
+                "[supporters]\nacknowledge = 1.5\n",
+                "p.toml:2:15: error: supporters.acknowledge = 1.5: must be between 0 and 1",
+            ),
+            (
+                "[checkins.first_answer]\nmedian_seconds = -5\n",
+                "p.toml:2:18: error: checkins.first_answer.median_seconds = -5: must be 0 or more",
+            ),
+            (
+                "[circle]\ninvite_accept = { min_seconds = 100, max_seconds = 10 }\n",
+                "p.toml:2:52: error: circle.invite_accept.max_seconds = 10: min_seconds (100) must not be more than max_seconds (10)",
+            ),
+            (
+                "[circle]\nsizes = [0, 0, 0]\n",
+                "p.toml:2:9: error: circle.sizes = [0, 0, 0]: the weights add up to 0",
+            ),
+            (
+                "[circle]\nsizes = [1, -1]\n",
+                "p.toml:2:9: error: circle.sizes = [1, -1]: each weight must be a number 0 or more",
+            ),
+            (
+                "[circle]\nsizes = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n",
+                "p.toml:2:9: error: circle.sizes = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]: weights for circles of 0 to 11 supporters, but a circle holds at most 10: give at most 11 weights",
+            ),
+            (
+                "[onboarding]\ntimezones = { \"Europe/London\" = 1, \"Mars/Olympus\" = 1 }\n",
+                "p.toml:2:36: error: onboarding.timezones.\"Mars/Olympus\" = \"Mars/Olympus\": not a timezone",
+            ),
+            (
+                "[onboarding]\ntimezones = { \"Europe/London\" = 0 }\n",
+                "p.toml:2:13: error: onboarding.timezones = { \"Europe/London\" = 0 }: the weights add up to 0",
+            ),
+            (
+                "[[onboarding.checkin_times]]\nweight = 1\nat = \"23:30\"\n",
+                "p.toml:3:6: error: onboarding.checkin_times.at = \"23:30\": must be between 08:00 and 21:45",
+            ),
+            (
+                "[[onboarding.checkin_times]]\nweight = 1\nat = \"9 o'clock\"\n",
+                "p.toml:3:6: error: onboarding.checkin_times.at = \"9 o'clock\": must be a time like \"09:00\"",
+            ),
+            (
+                "[[onboarding.checkin_times]]\nweight = 1\n",
+                "p.toml:1:1: error: onboarding.checkin_times: each entry needs either `at`",
+            ),
+            (
+                "[mood]\nbase = [8, 3]\n",
+                "p.toml:2:8: error: mood.base = [8, 3]: the first number must not be larger than the second",
+            ),
+            (
+                "[mood]\nbase = [3, 12]\n",
+                "p.toml:2:8: error: mood.base = [3, 12]: both numbers must be between 0 and 10",
+            ),
+            (
+                "[mood.declines]\nevery_days = [0, 3]\n",
+                "p.toml:2:14: error: mood.declines.every_days = [0, 3]: both numbers must be 1 or more",
+            ),
+            (
+                "[mood]\ndaily_noise = nan\n",
+                "p.toml:2:15: error: mood.daily_noise = nan: must be a finite number",
+            ),
+        ] {
+            let got = error(src);
+            if !got.starts_with(expected) {
+                wrong.push(format!("{src}\n got: {got}\nwant: {expected}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_syntax_are_refused_with_their_position() {
+        let got = error("[checkins]\nful = 0.5\n");
+        assert!(
+            got.starts_with("p.toml:2:1: error: unknown field `ful`"),
+            "{got}"
+        );
+        let got = error("[moods]\n");
+        assert!(got.starts_with("p.toml:1:"), "{got}");
+        assert!(got.contains("unknown field `moods`"), "{got}");
+        let got = error("[checkins]\nfull = \n");
+        assert!(got.starts_with("p.toml:2:"), "{got}");
+        let got = error("[checkins]\nfull = \"lots\"\n");
+        assert!(got.starts_with("p.toml:2:8:"), "{got}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_only_the_first() {
+        let errs = load("[checkins]\nfull = 2\n[supporters]\nacknowledge = -1\n").unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn the_default_check_in_times_peak_at_nine_and_seven() {
+        let p = Profile::builtin().unwrap();
+        let mut rng = Rng::new(7);
+        let minutes: Vec<u32> = (0..2000).map(|_| p.checkin_minute(&mut rng)).collect();
+        let at = |m: u32| minutes.iter().filter(|&&x| x == m).count();
+        assert!(
+            at(9 * 60) > 300 && at(19 * 60) > 220,
+            "{} {}",
+            at(540),
+            at(1140)
+        );
+        assert!(
+            minutes
+                .iter()
+                .all(|&m| (EARLIEST_MINUTE..=LATEST_MINUTE).contains(&m))
+        );
+    }
+
+    #[test]
+    fn pick_follows_the_weights_and_skips_zero_weights() {
+        assert_eq!(pick([0.3, 0.35, 0.23, 0.12].into_iter(), 0.0), 0);
+        assert_eq!(pick([0.3, 0.35, 0.23, 0.12].into_iter(), 0.64), 1);
+        assert_eq!(pick([0.3, 0.35, 0.23, 0.12].into_iter(), 0.999), 3);
+        assert_eq!(pick([0.0, 2.0, 0.0].into_iter(), 0.999_999), 1);
+        assert_eq!(pick([1.0, 3.0].into_iter(), 0.5), 1);
+    }
+}
