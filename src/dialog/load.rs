@@ -22,6 +22,7 @@ pub const NOT_DIALOGS: &[&str] = &[
     "tags.toml",
     "rules.toml",
     "simulate-profile.toml",
+    "simulate-peak.toml",
 ];
 pub const DEFAULT_ANSWER_WINDOW_MINUTES: i64 = 180;
 const MAX_TEXT_CHARS: usize = 3500;

@@ -123,8 +123,15 @@ pub struct Report {
     /// Scheduled prompts and reminders queued in one minute: that minute, how many, and the
     /// virtual seconds from its start until the last was delivered.
     pub busiest_prompt_minute: Option<(DateTime<Utc>, i64, Option<f64>)>,
+    /// Seconds from queueing to delivery of scheduled prompts and reminders (queued at their
+    /// slot's time), and how many were still waiting at the end.
+    pub prompt_delay_s: Spread,
+    pub prompts_waiting: i64,
+    /// The busiest hours of the local day: those with at least half the calls of the
+    /// busiest one (09 and 19 with the built-in profile).
+    pub peak_hours: Vec<u32>,
     /// Seconds from an answer mid-check-in to the bot's next message, for answers sent in
-    /// the 09:00 and 19:00 local hours (the peaks), and for all.
+    /// the peak hours, and for all.
     pub reply_latency_peak_s: Spread,
     pub reply_latency_all_s: Spread,
     pub retry_afters: u64,
@@ -219,7 +226,17 @@ pub(super) async fn build(
             .and_then(|(k, v)| DateTime::from_timestamp(k * unit, 0).map(|t| (t, *v)))
     };
     let hours = ((at - start).num_seconds() as f64 / 3600.0).max(1.0);
-    let peak_hours = |t: &DateTime<Tz>| matches!(t.hour(), 9 | 19);
+    let mut by_hour_of_day = [0u64; 24];
+    for (m, c) in &per_minute {
+        if let Some(t) = DateTime::from_timestamp(m * 60, 0) {
+            by_hour_of_day[t.with_timezone(&TZ).hour() as usize] += u64::from(*c);
+        }
+    }
+    let busiest_hour = by_hour_of_day.iter().copied().max().unwrap_or(0);
+    let busy: Vec<u32> = (0..24u32)
+        .filter(|h| busiest_hour > 0 && by_hour_of_day[*h as usize] * 2 >= busiest_hour)
+        .collect();
+    let peak_hours = |t: &DateTime<Tz>| busy.contains(&t.hour());
     let lat_peak = sim
         .obs
         .reply_latency
@@ -243,6 +260,7 @@ pub(super) async fn build(
                 last.map(|l| (l - m).num_milliseconds() as f64 / 1000.0),
             )
         });
+    let (prompt_delays, prompts_waiting) = store.sim_prompt_delays().await?;
     let (outcomes, unsettled) = store.sim_slot_outcomes(at).await?;
     let checkins = outcomes
         .into_iter()
@@ -323,6 +341,9 @@ pub(super) async fn build(
         peak_minute: top(&per_minute, 60),
         mean_calls_per_hour: calls as f64 / hours,
         busiest_prompt_minute: busiest,
+        prompt_delay_s: spread(prompt_delays),
+        prompts_waiting,
+        peak_hours: busy.clone(),
         reply_latency_peak_s: spread(lat_peak),
         reply_latency_all_s: spread(lat_all),
         retry_afters,
@@ -415,16 +436,28 @@ impl Report {
                 drain.map_or("(not all delivered)".into(), |d| format!("{d:.1} s"))
             ));
         }
+        let hours: Vec<String> = self.peak_hours.iter().map(|h| format!("{h:02}")).collect();
+        let peak = format!(
+            "reply latency mid-check-in, peak hours ({})",
+            hours.join(", ")
+        );
         for (name, l) in [
             (
-                "reply latency mid-check-in, 09:00 and 19:00 hours",
-                &self.reply_latency_peak_s,
+                "prompts and reminders, queued to delivered",
+                &self.prompt_delay_s,
             ),
+            (peak.as_str(), &self.reply_latency_peak_s),
             ("reply latency mid-check-in, all", &self.reply_latency_all_s),
         ] {
             s.push_str(&format!(
-                "{name}: {} replies, p50 {:.1} s, p95 {:.1} s, p99 {:.1} s, max {:.1} s\n",
+                "{name}: {}, p50 {:.1} s, p95 {:.1} s, p99 {:.1} s, max {:.1} s\n",
                 l.count, l.p50, l.p95, l.p99, l.max
+            ));
+        }
+        if self.prompts_waiting > 0 {
+            s.push_str(&format!(
+                "prompts and reminders still waiting at the end: {}\n",
+                self.prompts_waiting
             ));
         }
         s.push_str(&format!(

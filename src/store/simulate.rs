@@ -72,6 +72,25 @@ impl Store {
         )))
     }
 
+    /// Seconds from queueing to delivery of every scheduled-lane row sent (prompts and
+    /// reminders: queued by the tick at their slot's time), and how many are still waiting.
+    pub async fn sim_prompt_delays(&self) -> anyhow::Result<(Vec<f64>, i64)> {
+        let delays = sqlx::query_scalar::<_, i64>(
+            "SELECT sent_at - created_at FROM outbox WHERE lane = 2 AND state = 'sent'",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|ms| ms as f64 / 1000.0)
+        .collect();
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE lane = 2 AND state IN ('pending', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((delays, waiting))
+    }
+
     /// Every alert row, oldest first.
     pub async fn sim_alerts(&self) -> anyhow::Result<Vec<SimAlert>> {
         let rows = sqlx::query(
