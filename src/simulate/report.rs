@@ -19,6 +19,8 @@ pub struct Observed {
     /// message reached them)
     pub reply_latency: Vec<(DateTime<Tz>, i64)>,
     pub unrecognised_keyboards: u64,
+    /// Answers the bot met with a notice and no next message (a stale or early press).
+    pub answered_with_a_notice: u64,
     pub alerts_seen: u64,
     pub acks_pressed: u64,
 }
@@ -149,6 +151,8 @@ pub struct Report {
     pub alerts_sent_to_circle: i64,
     pub alerts_without_standing_consent: i64,
     pub unrecognised_keyboards: u64,
+    /// Answers met with a notice and no next message (stale or early presses).
+    pub answered_with_a_notice: u64,
     /// People whose setup (onboarding, invites, plan) did not finish.
     pub setups_unfinished: usize,
     pub steps: u64,
@@ -360,6 +364,7 @@ pub(super) async fn build(
         alerts_sent_to_circle: to_circle,
         alerts_without_standing_consent: without,
         unrecognised_keyboards: sim.obs.unrecognised_keyboards,
+        answered_with_a_notice: sim.obs.answered_with_a_notice,
         setups_unfinished: sim.people.iter().filter(|p| !p.script.is_empty()).count(),
         steps,
         load: day_load(&per_minute, hours / 24.0),
@@ -484,6 +489,12 @@ impl Report {
             self.alerts_sent_to_circle,
             self.alerts_without_standing_consent
         ));
+        if self.answered_with_a_notice > 0 {
+            s.push_str(&format!(
+                "answers met with a notice and no next message (stale or early presses): {}\n",
+                self.answered_with_a_notice
+            ));
+        }
         if self.unrecognised_keyboards > 0 {
             s.push_str(&format!(
                 "keyboards the synthetic people did not know how to answer: {}\n",
