@@ -340,3 +340,29 @@ fn the_same_seed_and_profile_give_the_same_report_and_png_draws_the_chart() {
     let dark = buf.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
     assert!(dark > 2_000, "{dark} dark pixels");
 }
+
+#[test]
+fn the_shipped_peak_profile_puts_every_check_in_in_the_evening_and_delivers_every_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let peak = std::fs::read_to_string(shipped_dialogs_dir().join("simulate-peak.toml")).unwrap();
+    let (r, shown) = run_with_profile(dir.path(), &peak, 60, 2, &[]);
+    assert!(shown.contains("limit violations 0"), "{shown}");
+    assert_eq!(r["setups_unfinished"], 0, "{r:#}");
+    // The load peaks in the evening only (the joining day's morning aside, setup is spread
+    // over the day and is not a peak).
+    let hours: Vec<u64> = r["peak_hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_u64().unwrap())
+        .collect();
+    assert!(
+        !hours.is_empty() && hours.iter().all(|h| (18..=20).contains(h)),
+        "{hours:?}"
+    );
+    // Every prompt and reminder went out; none is left waiting.
+    assert!(r["prompt_delay_s"]["count"].as_u64().unwrap() >= 60, "{r:#}");
+    assert_eq!(r["prompts_waiting"], 0, "{r:#}");
+    assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
+    assert!(r["reply_latency_peak_s"]["count"].as_u64().unwrap() > 0, "{r:#}");
+}
