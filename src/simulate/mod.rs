@@ -424,10 +424,10 @@ impl Sim {
             }
             // A press answered with a notice only ("that question has passed"): no message
             // follows, so nothing is waited for.
-            Outgoing::AnswerCallback { text: Some(_), .. } => {
-                if self.people[who].awaiting.take().is_some() {
-                    self.obs.answered_with_a_notice += 1;
-                }
+            Outgoing::AnswerCallback { text: Some(_), .. }
+                if self.people[who].awaiting.take().is_some() =>
+            {
+                self.obs.answered_with_a_notice += 1;
             }
             _ => {}
         }

@@ -361,8 +361,14 @@ fn the_shipped_peak_profile_puts_every_check_in_in_the_evening_and_delivers_ever
         "{hours:?}"
     );
     // Every prompt and reminder went out; none is left waiting.
-    assert!(r["prompt_delay_s"]["count"].as_u64().unwrap() >= 60, "{r:#}");
+    assert!(
+        r["prompt_delay_s"]["count"].as_u64().unwrap() >= 60,
+        "{r:#}"
+    );
     assert_eq!(r["prompts_waiting"], 0, "{r:#}");
     assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
-    assert!(r["reply_latency_peak_s"]["count"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(
+        r["reply_latency_peak_s"]["count"].as_u64().unwrap() > 0,
+        "{r:#}"
+    );
 }
