@@ -165,6 +165,18 @@ pub struct Report {
     /// Where that wall time went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_split_seconds: Option<BTreeMap<String, f64>>,
+    /// The process's peak resident memory so far, in MiB (Linux's `VmHWM`; not part of the
+    /// deterministic report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_memory_mib: Option<f64>,
+}
+
+/// The process's peak resident set size in MiB, where the system tells it.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn spread(mut v: Vec<f64>) -> Spread {
@@ -369,6 +381,7 @@ pub(super) async fn build(
         steps,
         load: day_load(&per_minute, hours / 24.0),
         wall_seconds: Some(wall.elapsed().as_secs_f64()),
+        peak_memory_mib: peak_memory_mib(),
         wall_split_seconds: Some(
             [
                 "storing inputs",
@@ -515,6 +528,9 @@ impl Report {
                 s.push_str(&format!(": {}", parts.join(", ")));
             }
             s.push('\n');
+        }
+        if let Some(m) = self.peak_memory_mib {
+            s.push_str(&format!("peak memory {m:.0} MiB\n"));
         }
         s
     }

@@ -53,6 +53,7 @@ fn small_run(dir: &Path, db: Option<&Path>) -> serde_json::Value {
     let mut report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     report.as_object_mut().unwrap().remove("wall_seconds");
+    report.as_object_mut().unwrap().remove("peak_memory_mib");
     report.as_object_mut().unwrap().remove("wall_split_seconds");
     report
 }
@@ -183,6 +184,7 @@ fn run_with_profile(
     let mut report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     report.as_object_mut().unwrap().remove("wall_seconds");
+    report.as_object_mut().unwrap().remove("peak_memory_mib");
     report.as_object_mut().unwrap().remove("wall_split_seconds");
     (report, shown)
 }
