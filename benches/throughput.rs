@@ -107,6 +107,33 @@ impl Running {
     }
 }
 
+/// When the inbox held every update, and when every one was processed (read-only, every
+/// 20 ms, on a connection of its own).
+async fn stages(url: String, updates: usize, t0: Instant) -> (Duration, Duration) {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let (mut stored, mut processed) = (None, None);
+    while processed.is_none() {
+        let (all, done): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(processed_at) FROM inbox")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if stored.is_none() && all as usize >= updates {
+            stored = Some(t0.elapsed());
+        }
+        if done as usize >= updates {
+            processed = Some(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.close().await;
+    (stored.unwrap_or_default(), processed.unwrap_or_default())
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -118,6 +145,11 @@ async fn throughput(kind: Kind, updates: usize, chats: i64) -> f64 {
     // Let it connect and make its first poll before the clock starts.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t0 = Instant::now();
+    // Our stack's stages, seen from its database: when every update was stored, processed.
+    let stages = match &b {
+        Running::Staywell(bench) => Some(tokio::spawn(stages(bench.database_url(), updates, t0))),
+        Running::Echo { .. } => None,
+    };
     for i in 0..updates {
         b.fake().push_text(1_000 + (i as i64 % chats), "/help");
     }
@@ -127,6 +159,15 @@ async fn throughput(kind: Kind, updates: usize, chats: i64) -> f64 {
         })
         .await;
     let elapsed = t0.elapsed();
+    if let Some(stages) = stages {
+        let (stored, processed) = stages.await.unwrap();
+        println!(
+            "  stages: every update stored in the inbox after {:.2} s, processed (replies in the outbox) after {:.2} s, delivered after {:.2} s",
+            stored.as_secs_f64(),
+            processed.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
     let rate = updates as f64 / elapsed.as_secs_f64();
     println!(
         "throughput, {}: {updates} updates from {chats} chats, all replies delivered in {:.2} s = {rate:.0} updates/s",
