@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use fake_telegram::{BOT_TOKEN, FakeTelegram};
+use fake_telegram::{BOT_TOKEN, FakeTelegram, Sent};
 use staywell::content::shipped_dialogs_dir;
 use staywell::conversation::{Change, Onboarding};
 use staywell::domain::{ChatId, UserId};
@@ -183,25 +183,15 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// The first button of the latest message to `chat` that has buttons and was not pressed.
-fn next_button(fake: &FakeTelegram, chat: i64, pressed: &[i64]) -> Option<(i64, String)> {
-    for sent in fake.sent_to(chat).iter().rev() {
-        if pressed.contains(&sent.message_id) {
-            return None;
-        }
-        if let Some((_, Some(markup))) = fake.message(chat, sent.message_id) {
-            let first = markup["inline_keyboard"]
-                .as_array()
-                .and_then(|rows| rows.first())
-                .and_then(|row| row.as_array())
-                .and_then(|row| row.first())
-                .and_then(|b| b["callback_data"].as_str());
-            if let Some(data) = first {
-                return Some((sent.message_id, data.to_string()));
-            }
-        }
-    }
-    None
+/// The first button of a message's inline keyboard, if it has one.
+fn first_button(sent: &Sent) -> Option<String> {
+    sent.reply_markup.as_ref()?["inline_keyboard"]
+        .as_array()?
+        .first()?
+        .as_array()?
+        .first()?["callback_data"]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn main() {
@@ -267,20 +257,26 @@ async fn run() {
     let mut max_rss = idle;
     let mut pressed: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut helped = 0;
-    let deadline = Instant::now() + StdDuration::from_secs(240);
+    let deadline = Instant::now() + StdDuration::from_secs(180);
+    let mut last_progress = (0usize, Instant::now());
     loop {
-        let seen = fake.sent().len();
-        for chat in CHAT0..CHAT0 + DUE {
-            let done = pressed.entry(chat).or_default();
-            if done.len() >= PRESSES {
-                continue;
-            }
-            if let Some((message_id, data)) = next_button(&fake, chat, done) {
-                fake.push_callback(chat, chat, message_id, &data);
-                done.push(message_id);
+        let sent = fake.sent();
+        // Each due person's latest message with buttons: pressed once, if not yet.
+        let mut latest: HashMap<i64, &Sent> = HashMap::new();
+        for s in &sent {
+            if (CHAT0..CHAT0 + DUE).contains(&s.chat_id) && first_button(s).is_some() {
+                latest.insert(s.chat_id, s);
             }
         }
-        if seen > 0 && helped < HELP_SENDERS {
+        for (chat, s) in latest {
+            let done = pressed.entry(chat).or_default();
+            if done.len() < PRESSES && !done.contains(&s.message_id) {
+                let data = first_button(s).unwrap_or_default();
+                fake.push_callback(chat, chat, s.message_id, &data);
+                done.push(s.message_id);
+            }
+        }
+        if !sent.is_empty() && helped < HELP_SENDERS {
             for chat in CHAT0 + DUE + helped..CHAT0 + DUE + (helped + 200).min(HELP_SENDERS) {
                 fake.push_text(chat, "/help");
             }
@@ -290,13 +286,18 @@ async fn run() {
             max_rss = max_rss.max(rss);
         }
         let presses: usize = pressed.values().map(Vec::len).sum();
-        if presses >= PRESSES * DUE as usize && fake.undelivered() == 0 {
-            // Everyone pressed; wait for the last replies to go out.
-            tokio::time::sleep(StdDuration::from_secs(3)).await;
+        if sent.len() > last_progress.0 {
+            last_progress = (sent.len(), Instant::now());
+        }
+        let all_pressed = presses >= PRESSES * DUE as usize;
+        let quiet = !sent.is_empty() && last_progress.1.elapsed() > StdDuration::from_secs(5);
+        if (all_pressed || quiet) && fake.undelivered() == 0 {
+            // Let the last replies go out.
+            tokio::time::sleep(StdDuration::from_secs(2)).await;
             break;
         }
         if Instant::now() > deadline {
-            println!("(stopped driving after 240 s: {presses} presses made)");
+            println!("(stopped driving after 180 s: {presses} presses made)");
             break;
         }
         tokio::time::sleep(StdDuration::from_millis(250)).await;
