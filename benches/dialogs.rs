@@ -1,6 +1,6 @@
-//! Dialog costs: loading every shipped dialog, one engine step, and a whole check-in through
-//! the full stack (fake Bot API over HTTP, durable SQLite, processing, delivery).
-//! Not a test: it measures and prints. Run: `cargo bench --bench dialogs`.
+//! Dialog costs: loading every shipped dialog and one engine step (criterion), and a whole
+//! check-in through the full stack (fake Bot API over HTTP, durable SQLite, processing,
+//! delivery; the mean of 20, printed). Run: `cargo bench --bench dialogs`.
 
 #[path = "../tests/it/fake_telegram.rs"]
 mod fake_telegram;
@@ -15,19 +15,17 @@ use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::dialog::engine::{self, ButtonAction, Ctx, Event};
 use staywell::dialog::{Session, load_dir};
 
-#[path = "support/timing.rs"]
-mod timing;
-use timing::time;
+use criterion::Criterion;
 
 fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
     let dir = shipped_dialogs_dir();
-    let load = time(50, || {
-        black_box(load_dir(&dir).catalog.unwrap());
+    c.bench_function("load and validate every shipped dialog", |b| {
+        b.iter(|| black_box(load_dir(&dir).catalog.unwrap()))
     });
-    println!(
-        "load and validate every shipped dialog: {:.2} ms",
-        load.as_secs_f64() * 1e3
-    );
 
     let catalog = load_dir(&dir).catalog.unwrap();
     let dialog = catalog.get("daily_checkin").unwrap().clone();
@@ -42,23 +40,25 @@ fn main() {
     // One step: answering the first scale question of a fresh session.
     let mut started = Session::new();
     engine::advance(&dialog, &mut started, Event::Start, &ctx);
-    let step = time(100_000, || {
-        let mut s = started.clone();
-        let seq = s.seq;
-        black_box(engine::advance(
-            &dialog,
-            &mut s,
-            Event::Press {
-                seq,
-                action: ButtonAction::Choose(6),
+    c.bench_function("engine step (answer a scale question, ask the next)", |b| {
+        b.iter_batched_ref(
+            || started.clone(),
+            |s| {
+                let seq = s.seq;
+                black_box(engine::advance(
+                    &dialog,
+                    s,
+                    Event::Press {
+                        seq,
+                        action: ButtonAction::Choose(6),
+                    },
+                    &ctx,
+                ))
             },
-            &ctx,
-        ));
+            criterion::BatchSize::SmallInput,
+        )
     });
-    println!(
-        "engine step (answer a scale question, ask the next): {:.2} µs",
-        step.as_secs_f64() * 1e6
-    );
+    c.final_summary();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

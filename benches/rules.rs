@@ -1,19 +1,17 @@
 //! Early-warning rule costs: evaluating a member's whole plan (every shipped template) over a
-//! year of daily history, and a backtest replay of 6,000 members × 90 days. Pure, in memory.
-//! Not a test: it measures and prints. Run: `cargo bench --bench rules`.
+//! year of daily history, and each rule alone (criterion); then a backtest replay of 6,000
+//! members × 90 days (once, printed). Pure, in memory. Run: `cargo bench --bench rules`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, TimeZone, Utc};
 use staywell::content::shipped_dialogs_dir;
 use staywell::dialog::load_dir;
 use staywell::rules::{CheckIn, Outcome, Template, evaluate, load_rules, replay};
 
-#[path = "support/timing.rs"]
-mod timing;
-use timing::time;
+use criterion::Criterion;
 
 /// `days` of daily check-ins with a weekly connect answer, a low spell every few weeks, and
 /// a missed day now and then (deterministic).
@@ -73,23 +71,25 @@ fn main() {
 
     let year = history(365, 1);
     let now = year.last().unwrap().at + Days::hours(1);
-    let whole = time(2_000, || {
-        for (t, p) in &plan {
-            black_box(evaluate(t, p, &year, now, &templates));
-        }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1))
+        .configure_from_args();
+    let mut g = c.benchmark_group("rules over a year of daily history");
+    g.bench_function(format!("a whole plan ({} rules)", plan.len()), |b| {
+        b.iter(|| {
+            for (t, p) in &plan {
+                black_box(evaluate(t, p, &year, now, &templates));
+            }
+        })
     });
-    println!(
-        "evaluate a whole plan ({} rules) over a year of daily history: {:.1} µs ({:.1} µs per rule)",
-        plan.len(),
-        whole.as_secs_f64() * 1e6,
-        whole.as_secs_f64() * 1e6 / plan.len() as f64
-    );
     for (t, p) in &plan {
-        let one = time(2_000, || {
-            black_box(evaluate(t, p, &year, now, &templates));
+        g.bench_function(t.id.as_str(), |b| {
+            b.iter(|| black_box(evaluate(t, p, &year, now, &templates)))
         });
-        println!("  {:<16} {:>6.1} µs", t.id, one.as_secs_f64() * 1e6);
     }
+    g.finish();
+    c.final_summary();
 
     let members: Vec<Vec<CheckIn>> = (0..6_000).map(|m| history(90, m)).collect();
     let t0 = Instant::now();

@@ -1,5 +1,5 @@
-//! `/week` costs: building the series from 26 weeks of answers, the summary, and drawing
-//! the PNG (4 and 26 weeks). Not a test: it measures and prints. Run: `cargo bench --bench week`.
+//! `/week` costs (criterion): building the series from 26 weeks of answers, the summary, and
+//! drawing the PNG (4 and 26 weeks). Run: `cargo bench --bench week`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -10,13 +10,7 @@ use staywell::dialog::{AnswerValue, load_dir};
 use staywell::domain::SessionId;
 use staywell::week::{self, ChartLabels, History, StoredAnswer, StoredSlot, WeekData, render};
 
-#[path = "support/timing.rs"]
-mod timing;
-use timing::time;
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
+use criterion::Criterion;
 
 fn main() {
     let dir = shipped_dialogs_dir();
@@ -112,24 +106,31 @@ fn main() {
             .map(|d| d.as_ref())
     };
     let history = History::build(&answers, &slots, tz, now, lookup);
-    let series = time(200, || {
-        let h = History::build(&answers, &slots, tz, now, lookup);
-        black_box(WeekData::build(
-            &h,
-            26,
-            ChartLabels::from_texts(&content.texts, 26),
-        ));
-    });
-    println!(
-        "history ({} answers, {} slots) to the 26-week series: {}",
-        answers.len(),
-        slots.len(),
-        ms(series)
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let mut g = c.benchmark_group("/week");
+    g.bench_function(
+        format!(
+            "history ({} answers, {} slots) to the 26-week series",
+            answers.len(),
+            slots.len()
+        ),
+        |b| {
+            b.iter(|| {
+                let h = History::build(&answers, &slots, tz, now, lookup);
+                black_box(WeekData::build(
+                    &h,
+                    26,
+                    ChartLabels::from_texts(&content.texts, 26),
+                ))
+            })
+        },
     );
-    let summary = time(2_000, || {
-        black_box(week::summary(&history, 26, &content.texts));
+    g.bench_function("summary in words", |b| {
+        b.iter(|| black_box(week::summary(&history, 26, &content.texts)))
     });
-    println!("summary in words: {}", ms(summary));
     for weeks in [4, 26] {
         let data = WeekData::build(
             &history,
@@ -137,15 +138,16 @@ fn main() {
             ChartLabels::from_texts(&content.texts, weeks),
         );
         let size = render::png(&data).unwrap().len();
-        let draw = time(30, || {
-            black_box(render::png(&data).unwrap());
-        });
-        println!(
-            "render {weeks} weeks to a {}×{} PNG ({} KB): {}",
-            render::WIDTH,
-            render::HEIGHT,
-            size / 1024,
-            ms(draw)
+        g.bench_function(
+            format!(
+                "render {weeks} weeks to a {}×{} PNG ({} KB)",
+                render::WIDTH,
+                render::HEIGHT,
+                size / 1024
+            ),
+            |b| b.iter(|| black_box(render::png(&data).unwrap())),
         );
     }
+    g.finish();
+    c.final_summary();
 }

@@ -48,6 +48,12 @@ pub async fn start() -> Bench {
 }
 
 impl Bench {
+    /// The bench's database, for looking inside while it runs.
+    #[allow(dead_code)] // used by some benches only
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self._dir.path().join("bench.db").display())
+    }
+
     pub async fn finish(self) {
         let _ = self.stop.send(true);
         self.handle.await.unwrap().unwrap();
