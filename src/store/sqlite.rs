@@ -147,8 +147,17 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 4 })
+        let mut pool = SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 4 });
+        if in_memory {
+            // The one connection *is* the database: never let the pool retire it (by default
+            // after 10 idle minutes or 30 minutes of life), or a long `chat` or `simulate`
+            // run would go on with an empty database ("no such table").
+            pool = pool
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
@@ -1263,5 +1272,28 @@ impl Store {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Store;
+
+    #[tokio::test]
+    async fn an_in_memory_database_keeps_its_one_connection_for_as_long_as_it_runs() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let options = store.pool.options();
+        assert_eq!(options.get_max_connections(), 1);
+        assert_eq!(options.get_min_connections(), 1);
+        assert_eq!(
+            options.get_max_lifetime(),
+            None,
+            "retiring it empties the database"
+        );
+        assert_eq!(
+            options.get_idle_timeout(),
+            None,
+            "closing it empties the database"
+        );
     }
 }
