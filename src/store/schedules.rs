@@ -9,10 +9,10 @@ use crate::conversation::Change;
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
 
 /// Rows per multi-row statement: SQLite allows 32,766 bound values; stay well below.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// `(?, ?, …), (?, ?, …)`: `rows` groups of `cols` placeholders.
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(super) fn placeholders(rows: usize, cols: usize) -> String {
     let group = format!("({})", vec!["?"; cols].join(", "));
     vec![group; rows].join(", ")
 }

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use super::SessionRow;
+use super::schedules::{ROWS_PER_STATEMENT, placeholders};
 use super::{DeliveryRecord, InboxRow, Interrupted, OutboxCounts, OutboxRow, from_ms, ms};
 use crate::conversation::{Change, Member, Onboarding, Person};
 use crate::domain::{
@@ -1091,7 +1092,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let mut claimed = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let list = vec!["?"; chunk.len()].join(", ");
             // A row sent on someone's consent goes only while that consent stands: checked
             // here, at the moment of sending, not only when it was queued.
@@ -1143,8 +1144,8 @@ impl Store {
                 _ => None,
             })
             .collect();
-        for chunk in sent.chunks(500) {
-            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+            let values = placeholders(chunk.len(), 2);
             // Once delivered, what was said is Telegram's to keep, not ours: the row keeps its
             // kind only (no text, no invite link, no exported file).
             let sql = format!(
