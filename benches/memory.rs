@@ -13,6 +13,9 @@
 #[path = "../tests/it/fake_telegram.rs"]
 mod fake_telegram;
 
+#[path = "support/member.rs"]
+mod member;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,8 +24,8 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use fake_telegram::{BOT_TOKEN, FakeTelegram, Sent};
 use staywell::content::shipped_dialogs_dir;
-use staywell::conversation::{Change, Onboarding};
-use staywell::domain::{ChatId, UserId};
+use staywell::conversation::Change;
+use staywell::domain::ChatId;
 use staywell::rules::Tier;
 use staywell::schedule::{LocalTime, QuietHours};
 use staywell::store::{PlanRule, Store};
@@ -56,13 +59,6 @@ async fn seed(path: &Path, peak: DateTime<Utc>) {
     for i in 0..MEMBERS {
         let chat = ChatId(CHAT0 + i);
         let mut changes = vec![
-            Change::CreateMember {
-                user: UserId(chat.0),
-                consent_wording: "bench".into(),
-                consent_version: 1,
-            },
-            Change::SetName(format!("M{i}")),
-            Change::SetOnboarding(Onboarding::Done),
             // Quiet hours off, so the peak happens whenever this bench runs.
             Change::SetQuietHours(no_quiet),
         ];
@@ -80,15 +76,7 @@ async fn seed(path: &Path, peak: DateTime<Utc>) {
                 version: 1,
             });
         }
-        Store::apply_changes(&mut tx, chat, &changes, created)
-            .await
-            .unwrap();
-        let member = Store::load_person(&mut tx, chat)
-            .await
-            .unwrap()
-            .member
-            .unwrap()
-            .id;
+        let member = member::onboarded(&mut tx, chat, i, changes, created).await;
         // 6,000 due at the peak, the rest spread over the next ten hours.
         let due = if i < DUE {
             peak

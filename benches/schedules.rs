@@ -7,6 +7,9 @@
 //! keeps writing (as the processor does for people mid-conversation), to see how long they
 //! wait for the write lock. Run: `cargo bench --bench schedules`.
 
+#[path = "support/member.rs"]
+mod member;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +20,8 @@ use criterion::{Criterion, SamplingMode};
 use staywell::app::load_dialogs;
 use staywell::clock::{Clock, ManualClock};
 use staywell::content::{Content, shipped_dialogs_dir};
-use staywell::conversation::{Change, Onboarding};
-use staywell::domain::{ChatId, UserId};
+
+use staywell::domain::ChatId;
 use staywell::scheduler::Scheduler;
 use staywell::store::Store;
 use tokio::runtime::Runtime;
@@ -49,24 +52,7 @@ async fn seed(path: &Path, members: i64, next: impl Fn(i64) -> (String, DateTime
     let mut tx = store.begin_write().await.unwrap();
     for i in 0..members {
         let chat = ChatId(1_000_000 + i);
-        let changes = [
-            Change::CreateMember {
-                user: UserId(chat.0),
-                consent_wording: "bench".into(),
-                consent_version: 1,
-            },
-            Change::SetName(format!("M{i}")),
-            Change::SetOnboarding(Onboarding::Done),
-        ];
-        Store::apply_changes(&mut tx, chat, &changes, created)
-            .await
-            .unwrap();
-        let member = Store::load_person(&mut tx, chat)
-            .await
-            .unwrap()
-            .member
-            .unwrap()
-            .id;
+        let member = member::onboarded(&mut tx, chat, i, vec![], created).await;
         let (local, due) = next(i);
         Store::set_schedule(
             &mut tx,

@@ -1,0 +1,37 @@
+//! Seeding for the benches that build large worlds (`schedules`, `memory`): an onboarded
+//! member through the store's own changes.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use staywell::conversation::{Change, Onboarding};
+use staywell::domain::{ChatId, MemberId, UserId};
+use staywell::store::Store;
+
+/// Member `i` at `chat`: consented, named `M{i}`, onboarded, plus `extra` changes. Its id.
+pub async fn onboarded(
+    tx: &mut SqliteConnection,
+    chat: ChatId,
+    i: i64,
+    extra: Vec<Change>,
+    created: DateTime<Utc>,
+) -> MemberId {
+    let mut changes = vec![
+        Change::CreateMember {
+            user: UserId(chat.0),
+            consent_wording: "bench".into(),
+            consent_version: 1,
+        },
+        Change::SetName(format!("M{i}")),
+        Change::SetOnboarding(Onboarding::Done),
+    ];
+    changes.extend(extra);
+    Store::apply_changes(tx, chat, &changes, created)
+        .await
+        .unwrap();
+    Store::load_person(tx, chat)
+        .await
+        .unwrap()
+        .member
+        .unwrap()
+        .id
+}
