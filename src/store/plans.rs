@@ -413,12 +413,15 @@ impl Store {
             status: r.get(4),
         })
         .collect();
+        // An answer is never older than its session: bounding `answered_at` too lets the
+        // read use the member's answers index instead of every answer they ever gave.
         let answers = sqlx::query(
             "SELECT a.session_id, a.step_id, a.value, a.flags FROM answers a
              JOIN sessions s ON s.id = a.session_id
-             WHERE a.member_id = ? AND s.started_at >= ? AND a.state = 'answered'",
+             WHERE a.member_id = ? AND a.answered_at >= ? AND s.started_at >= ? AND a.state = 'answered'",
         )
         .bind(member.0)
+        .bind(ms(since))
         .bind(ms(since))
         .fetch_all(&mut *tx)
         .await?
