@@ -154,6 +154,21 @@ pub struct DueAsk {
     pub rule_id: String,
 }
 
+/// A member's history since a time: read whenever their plan is evaluated (every check-in
+/// that completes or closes), so each must use an index on the member, never grow with the
+/// whole service's history (`tests::a_members_history_is_read_by_index`).
+pub(super) const HISTORY_SLOTS: &str = "SELECT due_at, local_date, outcome, session_id FROM slots
+     WHERE member_id = ? AND due_at >= ? ORDER BY due_at";
+pub(super) const HISTORY_SESSIONS: &str =
+    "SELECT id, dialog_id, dialog_version, started_at, status FROM sessions
+     WHERE member_id = ? AND started_at >= ? ORDER BY id";
+/// An answer is never older than its session: bounding `answered_at` as well lets the read
+/// use the member's answers index instead of every answer they ever gave.
+pub(super) const HISTORY_ANSWERS: &str =
+    "SELECT a.session_id, a.step_id, a.value, a.flags FROM answers a
+     JOIN sessions s ON s.id = a.session_id
+     WHERE a.member_id = ? AND a.answered_at >= ? AND s.started_at >= ? AND a.state = 'answered'";
+
 impl Store {
     pub async fn member_plan(
         tx: &mut SqliteConnection,
@@ -380,59 +395,47 @@ impl Store {
         member: MemberId,
         since: DateTime<Utc>,
     ) -> anyhow::Result<RawHistory> {
-        let slots = sqlx::query(
-            "SELECT due_at, local_date, outcome, session_id FROM slots
-             WHERE member_id = ? AND due_at >= ? ORDER BY due_at",
-        )
-        .bind(member.0)
-        .bind(ms(since))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| HistorySlot {
-            due: from_ms(r.get(0)),
-            local_date: r.get(1),
-            outcome: r.get(2),
-            session: r.get(3),
-        })
-        .collect();
-        let sessions = sqlx::query(
-            "SELECT id, dialog_id, dialog_version, started_at, status FROM sessions
-             WHERE member_id = ? AND started_at >= ? ORDER BY id",
-        )
-        .bind(member.0)
-        .bind(ms(since))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| HistorySession {
-            id: r.get(0),
-            dialog_id: r.get(1),
-            version: r.get(2),
-            started: from_ms(r.get(3)),
-            status: r.get(4),
-        })
-        .collect();
-        // An answer is never older than its session: bounding `answered_at` too lets the
-        // read use the member's answers index instead of every answer they ever gave.
-        let answers = sqlx::query(
-            "SELECT a.session_id, a.step_id, a.value, a.flags FROM answers a
-             JOIN sessions s ON s.id = a.session_id
-             WHERE a.member_id = ? AND a.answered_at >= ? AND s.started_at >= ? AND a.state = 'answered'",
-        )
-        .bind(member.0)
-        .bind(ms(since))
-        .bind(ms(since))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| HistoryAnswer {
-            session: r.get(0),
-            step_id: r.get(1),
-            value: r.get(2),
-            flags: r.get(3),
-        })
-        .collect();
+        let slots = sqlx::query(HISTORY_SLOTS)
+            .bind(member.0)
+            .bind(ms(since))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| HistorySlot {
+                due: from_ms(r.get(0)),
+                local_date: r.get(1),
+                outcome: r.get(2),
+                session: r.get(3),
+            })
+            .collect();
+        let sessions = sqlx::query(HISTORY_SESSIONS)
+            .bind(member.0)
+            .bind(ms(since))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| HistorySession {
+                id: r.get(0),
+                dialog_id: r.get(1),
+                version: r.get(2),
+                started: from_ms(r.get(3)),
+                status: r.get(4),
+            })
+            .collect();
+        let answers = sqlx::query(HISTORY_ANSWERS)
+            .bind(member.0)
+            .bind(ms(since))
+            .bind(ms(since))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| HistoryAnswer {
+                session: r.get(0),
+                step_id: r.get(1),
+                value: r.get(2),
+                flags: r.get(3),
+            })
+            .collect();
         Ok(RawHistory {
             slots,
             sessions,

@@ -1297,4 +1297,28 @@ mod tests {
             "closing it empties the database"
         );
     }
+
+    #[tokio::test]
+    async fn a_members_history_is_read_by_index() {
+        use super::super::plans::{HISTORY_ANSWERS, HISTORY_SESSIONS, HISTORY_SLOTS};
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        for sql in [HISTORY_SLOTS, HISTORY_SESSIONS, HISTORY_ANSWERS] {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for _ in 0..sql.matches('?').count() {
+                q = q.bind(0);
+            }
+            let plan: Vec<String> = q
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| sqlx::Row::get(r, 3))
+                .collect();
+            assert!(!plan.is_empty(), "no plan for {sql}");
+            for step in &plan {
+                assert!(!step.starts_with("SCAN"), "{step} in the plan of {sql}");
+            }
+        }
+    }
 }
