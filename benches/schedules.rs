@@ -159,7 +159,7 @@ fn ordinary_day(c: &mut Criterion, rt: &Runtime, dir: &Path) {
         b.iter(|| rt.block_on(w.scheduler.tick(quiet)).unwrap())
     });
     g.bench_function("next wake-up query", |b| {
-        b.iter(|| rt.block_on(w.store.next_schedule_due()).unwrap())
+        b.iter(|| rt.block_on(w.store.next_due()).unwrap())
     });
 
     // Three hours and a few minutes of ordinary minutes first (untimed), so that every tick

@@ -677,10 +677,11 @@ async fn simulate(
         let mut processed = 0;
         loop {
             let n = world.processor.process_batch().await?;
-            if n == 0 {
+            processed += n;
+            // A short batch was all there was (nothing else stores updates meanwhile).
+            if n < crate::worker::inbox::BATCH {
                 break;
             }
-            processed += n;
         }
         split(1, &mut lap);
         // What processing changed may be due now; otherwise the last step's answer stands.

@@ -818,28 +818,21 @@ impl Store {
         )
     }
 
-    /// The next moment early warning has something to do (an escalation, an ask-first
-    /// question running out).
-    pub async fn next_warning_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    /// The scheduler's next wake-up, in one statement: schedules, slots (to open, remind,
+    /// close), escalations, and ask-first questions running out.
+    pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let v: Option<i64> = sqlx::query_scalar(
             "SELECT min(t) FROM (
-                 SELECT min(escalate_at) AS t FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL
+                 SELECT min(next_due_at) AS t FROM schedules WHERE next_due_at IS NOT NULL
+                 UNION ALL SELECT min(opens_at) FROM slots WHERE outcome IS NULL AND session_id IS NULL
+                 UNION ALL SELECT min(remind_at) FROM slots WHERE reminded_at IS NULL AND outcome IS NULL
+                 UNION ALL SELECT min(closes_at) FROM slots WHERE outcome IS NULL
+                 UNION ALL SELECT min(escalate_at) FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL
                  UNION ALL SELECT min(ask_until) FROM episodes WHERE state = 'asking')",
         )
         .fetch_one(&self.pool)
         .await?;
         Ok(v.map(from_ms))
-    }
-
-    /// The scheduler's next wake-up: schedules, slots, escalations.
-    pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        Ok([
-            self.next_schedule_due().await?,
-            self.next_warning_due().await?,
-        ]
-        .into_iter()
-        .flatten()
-        .min())
     }
 
     /// Every member's id, in order.

@@ -382,20 +382,6 @@ impl Store {
             .collect())
     }
 
-    /// When the next schedule is due (for the scheduler's sleep).
-    pub async fn next_schedule_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT min(t) FROM (
-                 SELECT min(next_due_at) AS t FROM schedules WHERE next_due_at IS NOT NULL
-                 UNION ALL SELECT min(opens_at) FROM slots WHERE outcome IS NULL AND session_id IS NULL
-                 UNION ALL SELECT min(remind_at) FROM slots WHERE reminded_at IS NULL AND outcome IS NULL
-                 UNION ALL SELECT min(closes_at) FROM slots WHERE outcome IS NULL)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(v.map(from_ms))
-    }
-
     /// Creates or replaces the member's schedule for a dialog. An open slot is not affected.
     pub async fn set_schedule(
         conn: &mut SqliteConnection,

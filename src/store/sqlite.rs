@@ -222,6 +222,17 @@ impl Store {
         })
     }
 
+    /// The cheapest statement there is, for measuring what one statement costs on its way
+    /// to SQLite and back (`cargo bench --bench store`).
+    pub async fn round_trip(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT 1").fetch_one(&self.pool).await?)
+    }
+
+    /// An empty write transaction (`BEGIN IMMEDIATE`, `COMMIT`) with the writers' turn.
+    pub async fn empty_write(&self) -> anyhow::Result<()> {
+        Ok(self.begin_write().await?.commit().await?)
+    }
+
     /// A savepoint: rolled back alone if what happens inside it fails.
     pub async fn savepoint(tx: &mut Conn) -> anyhow::Result<Savepoint<'_>> {
         Ok(sqlx::Connection::begin(tx).await?)

@@ -34,7 +34,8 @@ use crate::token::Tokens;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
 const MAX_ATTEMPTS: i64 = 3;
-const BATCH: i64 = 200;
+/// Updates processed per write transaction.
+pub const BATCH: usize = 200;
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// Commands whose reply depends on the person's circle, consents or plan.
 const CIRCLE_COMMANDS: &[&str] = &[
@@ -118,7 +119,7 @@ impl Processor {
 
     /// Processes up to one batch of unprocessed updates. Returns how many were looked at.
     pub async fn process_batch(&self) -> anyhow::Result<usize> {
-        let rows = self.store.unprocessed(BATCH).await?;
+        let rows = self.store.unprocessed(BATCH as i64).await?;
         if rows.is_empty() {
             return Ok(0);
         }

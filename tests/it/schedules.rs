@@ -179,7 +179,7 @@ impl World {
         let mut total = TickReport::default();
         loop {
             let next = [
-                self.store.next_schedule_due().await.unwrap(),
+                self.store.next_due().await.unwrap(),
                 self.store.next_outbox_due().await.unwrap(),
             ]
             .into_iter()
