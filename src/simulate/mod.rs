@@ -290,13 +290,17 @@ impl Sim {
                 }
                 Step::Press(label) => {
                     let p = &self.people[who];
-                    let (keyboard, i) = p.recent.iter().rev().find_map(|(id, buttons)| {
+                    let found = p.recent.iter().rev().find_map(|(id, buttons)| {
                         if p.acted_on.contains(&fingerprint(*id, buttons)) {
                             return None;
                         }
-                        let i = buttons.iter().position(|b| b.label.contains(&label))?;
+                        // An answered keyboard collapsed to "✓ …" is a receipt, not a choice.
+                        let i = buttons
+                            .iter()
+                            .position(|b| b.label.contains(&label) && !b.label.starts_with('✓'))?;
                         Some(((*id, buttons.clone()), i))
-                    })?;
+                    });
+                    let (keyboard, i) = found?;
                     let p = &mut self.people[who];
                     p.script.pop_front();
                     p.keyboard = Some(keyboard);
@@ -541,12 +545,15 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64, profile:
         for j in 0..k {
             next_chat += 1;
             let s = people.len();
+            let carer = rng.chance(profile.circle.carers);
             people.push(Person::new(
                 ChatId(next_chat),
                 name(j, &format!("{}s", people[m].name)),
-                Role::Supporter { of: m },
+                Role::Supporter { of: m, carer },
             ));
             people[m].supporters.push(s);
+            people[m].has_carers |= carer;
+            people[m].has_supporters |= !carer;
         }
         people[m].plan = k > 0 && rng.chance(profile.circle.plan);
     }
@@ -569,6 +576,11 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64, profile:
     for m in 0..members as usize {
         let minute = sim.people[m].checkin_minute;
         let time = format!("{:02}:{:02}", minute / 60, minute % 60);
+        let carers: Vec<bool> = sim.people[m]
+            .supporters
+            .iter()
+            .map(|&s| matches!(sim.people[s].role, Role::Supporter { carer: true, .. }))
+            .collect();
         let p = &mut sim.people[m];
         let mut script = vec![
             Step::Say("/start".into()),
@@ -586,21 +598,45 @@ fn cohort(members: u32, rng: &mut Rng, start: DateTime<Utc>, days: i64, profile:
         } else {
             Step::Say(time)
         });
-        for &s in &p.supporters {
+        for (&s, carer) in p.supporters.iter().zip(&carers) {
             script.push(Step::Say("/supporters".into()));
             script.push(Step::Press("Invite someone".into()));
-            script.push(Step::Press("Supporter: alerts".into()));
+            script.push(Step::Press(
+                if *carer {
+                    "Carer: gentle nudges"
+                } else {
+                    "Supporter: alerts"
+                }
+                .into(),
+            ));
             script.push(Step::Press("Yes, add".into()));
             p.invites_for.push_back(s);
         }
         if p.plan {
+            // Low mood goes to the supporters, or to the carers when there are none.
             script.extend([
                 Step::Say("/plan".into()),
                 Step::Press("Low mood several days running".into()),
                 Step::Press("mood 3 or lower on 3 check-ins in a row".into()),
-                Step::Press("My supporters".into()),
+                Step::Press(
+                    if p.has_supporters {
+                        "My supporters"
+                    } else {
+                        "My carers"
+                    }
+                    .into(),
+                ),
                 Step::Press("Just tell them".into()),
             ]);
+            if p.has_carers {
+                script.extend([
+                    Step::Say("/plan".into()),
+                    Step::Press("Several check-ins missed".into()),
+                    Step::Press("3 check-ins missed in a row".into()),
+                    Step::Press("My carers".into()),
+                    Step::Press("Just tell them".into()),
+                ]);
+            }
         }
         p.script = script.into();
         // Everyone joins during the first day (by default between 08:00 and 20:00).

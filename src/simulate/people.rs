@@ -67,7 +67,11 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Member,
-    Supporter { of: usize },
+    /// Someone in member `of`'s circle: a supporter, or a carer when `carer`.
+    Supporter {
+        of: usize,
+        carer: bool,
+    },
 }
 
 /// How a member takes today's check-in.
@@ -101,7 +105,10 @@ pub struct Person {
     pub base_mood: f64,
     /// Declines: (first day, days, depth).
     pub declines: Vec<(i64, i64, f64)>,
+    /// The people in this member's circle (supporters and carers), in invite order.
     pub supporters: Vec<usize>,
+    pub has_carers: bool,
+    pub has_supporters: bool,
     pub plan: bool,
     /// Invites still to hand to a supporter (their index), in order.
     pub invites_for: VecDeque<usize>,
@@ -132,6 +139,8 @@ impl Person {
             base_mood: 6.0,
             declines: Vec::new(),
             supporters: Vec::new(),
+            has_carers: false,
+            has_supporters: false,
             plan: false,
             invites_for: VecDeque::new(),
             take: Take::Ignore,

@@ -78,8 +78,10 @@ pub struct Declines {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Circle {
-    /// Weights for 0, 1, 2, … supporters.
+    /// Weights for 0, 1, 2, … people in a member's circle.
     pub sizes: Vec<f64>,
+    /// The share of them invited as carers (gentle nudges) rather than supporters (alerts).
+    pub carers: f64,
     pub plan: f64,
     pub invite_accept: Delay,
 }
@@ -171,6 +173,7 @@ impl Profile {
             },
             circle: Circle {
                 sizes: Vec::new(),
+                carers: v,
                 plan: v,
                 invite_accept: delay,
             },
@@ -357,6 +360,7 @@ impl Profile {
                 }
             }
         }
+        c.number("circle.carers", &ci.carers, 0.0, 1.0, &mut p.circle.carers);
         c.number("circle.plan", &ci.plan, 0.0, 1.0, &mut p.circle.plan);
         c.delay(
             "circle.invite_accept",
@@ -492,6 +496,7 @@ struct RawDeclines {
 #[serde(deny_unknown_fields)]
 struct RawCircle {
     sizes: Option<Spanned<Vec<f64>>>,
+    carers: Num,
     plan: Num,
     #[serde(default)]
     invite_accept: RawDelay,

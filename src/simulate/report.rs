@@ -110,7 +110,10 @@ pub struct ProfileUsed {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub members: u32,
+    /// Everyone in the members' circles, carers included.
     pub supporters: usize,
+    /// Of them, carers.
+    pub carers: usize,
     pub days: u32,
     pub seed: u64,
     pub profile: ProfileUsed,
@@ -289,6 +292,11 @@ pub(super) async fn build(
         .iter()
         .filter(|p| p.role != super::Role::Member)
         .count();
+    let carers = sim
+        .people
+        .iter()
+        .filter(|p| matches!(p.role, super::Role::Supporter { carer: true, .. }))
+        .count();
     let tier_counts = |tier: &str, by_member: bool| -> Vec<usize> {
         let mut m: HashMap<i64, usize> = HashMap::new();
         for a in alerts.iter().filter(|a| a.tier == tier) {
@@ -346,6 +354,7 @@ pub(super) async fn build(
     Ok(Report {
         members: opts.members,
         supporters,
+        carers,
         days: opts.days,
         seed: opts.seed,
         profile: ProfileUsed::default(),
@@ -366,10 +375,10 @@ pub(super) async fn build(
         limit_violations: violations,
         checkins,
         slots_closed_without_outcome: unsettled,
-        alerts: per_recipient(tier_counts("alert", false), supporters, weeks),
-        nudges: per_recipient(tier_counts("nudge", false), supporters, weeks),
+        alerts: per_recipient(tier_counts("alert", false), supporters - carers, weeks),
+        nudges: per_recipient(tier_counts("nudge", false), carers, weeks),
         self_help: per_recipient(tier_counts("self_help", true), opts.members as usize, weeks),
-        urgent: per_recipient(tier_counts("urgent", false), supporters, weeks),
+        urgent: per_recipient(tier_counts("urgent", false), supporters - carers, weeks),
         acknowledged: alerts.iter().filter(|a| a.acked_at.is_some()).count(),
         escalations: alerts.iter().filter(|a| a.step > 0).count(),
         per_week,
@@ -417,9 +426,10 @@ impl Report {
     pub fn text(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
-            "staywell simulate: {} members, {} supporters, {} days, seed {}{}\n",
+            "staywell simulate: {} members, {} in their circles ({} carers), {} days, seed {}{}\n",
             self.members,
             self.supporters,
+            self.carers,
             self.days,
             self.seed,
             if self.partial {

@@ -79,6 +79,10 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
     assert!(r["checkins"]["completed"].as_i64().unwrap() > 100, "{r:#}");
     assert!(r["checkins"]["missed"].as_i64().unwrap() > 0, "{r:#}");
     assert!(r["alerts"]["total"].as_u64().unwrap() > 0, "{r:#}");
+    // Carers are invited as carers and get nudges (counted per carer), never alerts.
+    assert!(r["carers"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(r["nudges"]["total"].as_u64().unwrap() > 0, "{r:#}");
+    assert_eq!(r["nudges"]["recipients"], r["carers"], "{r:#}");
 
     // The same invariants straight from the kept database.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -98,6 +102,23 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
         .await
         .unwrap();
         assert_eq!(open, 0);
+        // A carer hears only nudges: no alert about the member's health ever reaches one.
+        let to_carers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM alerts a JOIN circle c ON c.id = a.circle_id
+             WHERE c.role = 'carer' AND a.tier != 'nudge'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(to_carers, 0);
+        let nudged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM alerts a JOIN circle c ON c.id = a.circle_id
+             WHERE c.role = 'carer' AND a.tier = 'nudge'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(nudged > 0);
         let due: i64 = sqlx::query_scalar("SELECT count(*) FROM slots WHERE due_at <= ?")
             .bind(end)
             .fetch_one(&pool)
