@@ -1093,10 +1093,6 @@ impl Store {
     /// Marks rows as being sent, just before the requests go out. Returns the rows actually
     /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
     /// must not be sent.
-    ///
-    /// Each claiming statement stands alone (one statement is atomic; a row claimed here
-    /// and not sent because of a crash is `sending`, which a restart treats as ambiguous),
-    /// so the common round is one statement, not a transaction of three.
     pub async fn claim(
         &self,
         ids: &[OutboxId],
@@ -1105,35 +1101,30 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut won = HashSet::with_capacity(ids.len());
-        {
-            let _turn = self.writers.lock().await;
-            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-                // A row sent on someone's consent goes only while that consent stands:
-                // checked here, at the moment of sending, not only when it was queued.
-                let sql = format!(
-                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1
-                     WHERE id IN ({}) AND state = 'pending'
-                       AND (consent_id IS NULL OR EXISTS (
-                            SELECT 1 FROM consents c
-                            WHERE c.id = outbox.consent_id AND c.revoked_at IS NULL))
-                     RETURNING id",
-                    vec!["?"; chunk.len()].join(", ")
-                );
-                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id.0);
-                }
-                won.extend(q.fetch_all(&self.pool).await?);
+        let mut tx = self.begin_write().await?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let list = vec!["?"; chunk.len()].join(", ");
+            // A row sent on someone's consent goes only while that consent stands: checked
+            // here, at the moment of sending, not only when it was queued.
+            let sql = format!(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+                 WHERE id IN ({list}) AND state = 'pending'
+                   AND (consent_id IS NULL OR EXISTS (
+                        SELECT 1 FROM consents c
+                        WHERE c.id = outbox.consent_id AND c.revoked_at IS NULL))
+                 RETURNING id"
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.0);
             }
-        }
-        let (claimed, lost): (Vec<OutboxId>, Vec<OutboxId>) =
-            ids.iter().partition(|id| won.contains(&id.0));
-        if !lost.is_empty() {
-            // Not claimed: sent or claimed elsewhere (left as it is), or its consent was
-            // withdrawn (cancelled here, and its alert escalates at once).
-            let mut tx = self.begin_write().await?;
-            for id in lost {
+            let won: HashSet<i64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            for id in chunk {
+                if won.contains(&id.0) {
+                    claimed.push(*id);
+                    continue;
+                }
                 sqlx::query(
                     "UPDATE outbox SET state = 'cancelled', last_error = 'consent withdrawn'
                      WHERE id = ? AND state = 'pending'",
@@ -1141,10 +1132,10 @@ impl Store {
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
-                Self::escalate_now(&mut tx, id, now).await?;
+                Self::escalate_now(&mut tx, *id, now).await?;
             }
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(claimed)
     }
 
@@ -1155,9 +1146,7 @@ impl Store {
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
+        let mut tx = self.begin_write().await?;
         // Deliveries that went through, the common case: one statement for the lot.
         let sent: Vec<(OutboxId, Option<i32>)> = records
             .iter()
@@ -1166,13 +1155,23 @@ impl Store {
                 _ => None,
             })
             .collect();
-        if sent.len() == records.len() && sent.len() <= ROWS_PER_STATEMENT {
-            // One statement is atomic alone: no transaction around it.
-            let _turn = self.writers.lock().await;
-            return Self::record_sent(&mut *self.pool.acquire().await?, &sent, now).await;
+        for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+            let values = placeholders(chunk.len(), 2);
+            // Once delivered, what was said is Telegram's to keep, not ours: the row keeps its
+            // kind only (no text, no invite link, no exported file).
+            let sql = format!(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = v.column2,
+                        last_error = NULL,
+                        payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 1)
+                 FROM (VALUES {values}) AS v
+                 WHERE outbox.id = v.column1 AND outbox.state = 'sending'"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+            for (id, message_id) in chunk {
+                q = q.bind(id.0).bind(*message_id);
+            }
+            q.execute(&mut *tx).await?;
         }
-        let mut tx = self.begin_write().await?;
-        Self::record_sent(&mut tx, &sent, now).await?;
         for rec in records {
             match rec {
                 DeliveryRecord::Sent { .. } => {}
@@ -1225,32 +1224,6 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Marks rows delivered (each only if still `sending`).
-    async fn record_sent(
-        conn: &mut SqliteConnection,
-        sent: &[(OutboxId, Option<i32>)],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        for chunk in sent.chunks(ROWS_PER_STATEMENT) {
-            let values = placeholders(chunk.len(), 2);
-            // Once delivered, what was said is Telegram's to keep, not ours: the row keeps its
-            // kind only (no text, no invite link, no exported file).
-            let sql = format!(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = v.column2,
-                        last_error = NULL,
-                        payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 1)
-                 FROM (VALUES {values}) AS v
-                 WHERE outbox.id = v.column1 AND outbox.state = 'sending'"
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
-            for (id, message_id) in chunk {
-                q = q.bind(id.0).bind(*message_id);
-            }
-            q.execute(&mut *conn).await?;
-        }
         Ok(())
     }
 
