@@ -677,6 +677,8 @@ async fn simulate(
     let mut spent = [0.0f64; 5];
     // When the scheduler next has something to do (schedules, slots, escalations, asks).
     let mut due = world.store.next_due().await?;
+    // Until when a due time the scheduler could not settle is left for the next minute.
+    let mut held: Option<DateTime<Utc>> = None;
     // When the outbox next has something to send (from the last delivery round).
     let mut wake: Option<DateTime<Utc>> = None;
     loop {
@@ -724,10 +726,23 @@ async fn simulate(
         if processed > 0 {
             due = world.store.next_due().await?;
         }
+        // As `Scheduler::run` does: something the last tick left due (it could not settle it
+        // yet) is tried again at the next minute's tick, not at every step.
+        if let Some(h) = held
+            && now < h
+            && due.is_some_and(|t| t <= now)
+        {
+            due = Some(h);
+        }
         let ticked = due.is_some_and(|t| t <= now);
         if ticked {
             world.scheduler.tick(now).await?;
             due = world.store.next_due().await?;
+            held = None;
+            if due.is_some_and(|t| t <= now) {
+                held = Some(now + chrono::Duration::seconds(60));
+                due = held;
+            }
         }
         split(2, &mut lap);
         // Nothing new queued and nothing waiting due: the outbox has nothing to send yet.
@@ -750,15 +765,15 @@ async fn simulate(
         .min();
         split(4, &mut lap);
         let Some(next) = next else { break };
-        if next >= end {
-            break;
-        }
         // Never stand still: something due now that nothing could move waits a second.
         let next = if next <= now {
             now + chrono::Duration::seconds(1)
         } else {
             next
         };
+        if next >= end {
+            break;
+        }
         if steps.is_multiple_of(100_000) {
             pacer.forget_idle(now);
         }
