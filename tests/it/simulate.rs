@@ -103,21 +103,14 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
         .unwrap();
         assert_eq!(open, 0);
         // A carer hears only nudges: no alert about the member's health ever reaches one.
-        let to_carers: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM alerts a JOIN circle c ON c.id = a.circle_id
-             WHERE c.role = 'carer' AND a.tier != 'nudge'",
+        let (to_carers, nudged): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(a.tier != 'nudge'), 0), coalesce(sum(a.tier = 'nudge'), 0)
+             FROM alerts a JOIN circle c ON c.id = a.circle_id WHERE c.role = 'carer'",
         )
         .fetch_one(&pool)
         .await
         .unwrap();
         assert_eq!(to_carers, 0);
-        let nudged: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM alerts a JOIN circle c ON c.id = a.circle_id
-             WHERE c.role = 'carer' AND a.tier = 'nudge'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
         assert!(nudged > 0);
         let due: i64 = sqlx::query_scalar("SELECT count(*) FROM slots WHERE due_at <= ?")
             .bind(end)
