@@ -39,6 +39,8 @@ use crate::week;
 
 /// The default for [`Scheduler::down_after`]: the loop beats every minute.
 pub const DOWN_AFTER: Duration = Duration::minutes(3);
+/// The loop ticks at least this often; something a tick left due is tried again then.
+pub const TICK_EVERY: Duration = Duration::minutes(1);
 /// Telegram keeps undelivered updates this long; a longer outage may have lost messages.
 const UPDATES_KEPT: Duration = Duration::hours(24);
 /// Schedules (or slots) handled per write transaction. A batch is a handful of set-wise
@@ -475,7 +477,7 @@ impl Scheduler {
             if let Err(e) = self.tick(now).await {
                 tracing::error!(error = %e, "scheduler tick failed; will retry");
             }
-            let mut wake = now + Duration::seconds(60);
+            let mut wake = now + TICK_EVERY;
             match self.store.next_due().await {
                 Ok(Some(t)) if t > now => wake = wake.min(t),
                 Ok(_) => {}

@@ -740,7 +740,7 @@ async fn simulate(
             due = world.store.next_due().await?;
             held = None;
             if due.is_some_and(|t| t <= now) {
-                held = Some(now + chrono::Duration::seconds(60));
+                held = Some(now + crate::scheduler::TICK_EVERY);
                 due = held;
             }
         }
