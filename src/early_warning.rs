@@ -253,7 +253,7 @@ pub async fn after_history_change(
             && d.firing
             && latest.is_some_and(|c| c.at > o.opened_at)
         {
-            Store::update_episode(tx, o.id, 0, Some(ctx.now)).await?;
+            Store::close_episode(tx, o.id, ctx.now).await?;
             open = None;
         }
         // Only an answered check-in can count towards re-arming.
@@ -272,7 +272,7 @@ pub async fn after_history_change(
         let (_, step) = rules::advance(e, d.firing, ctx.now, REARM_AFTER, COOLDOWN);
         match (step, &open) {
             (rules::Step::Rearm, Some(o)) => {
-                Store::update_episode(tx, o.id, 0, Some(ctx.now)).await?;
+                Store::close_episode(tx, o.id, ctx.now).await?;
             }
             (rules::Step::Fire, _) => {
                 let reason = t.explain(&rule.params);

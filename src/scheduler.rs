@@ -11,7 +11,10 @@
 //! - an occurrence whose window passed while the bot was down is `unknown`, never `missed`;
 //!   after an outage each schedule opens at most its latest occurrence (no flood);
 //! - a window that closed while the bot was down is `unknown` unless answered;
-//! - while a member is paused (or has stopped), occurrences are recorded as `paused`;
+//! - while a member is paused (or has stopped), occurrences are recorded as `paused` and
+//!   no reminder is sent (it is decided against, not put off);
+//! - every time `Store::next_due` reports is one a tick acts on: after a tick at `now`
+//!   nothing is left due at or before `now` (simulate counts any tick that breaks this);
 //! - after an outage longer than Telegram keeps updates (24 h), members who had a check-in open
 //!   in that time get one message that the bot was away.
 
@@ -167,7 +170,7 @@ impl Scheduler {
         // 3. One gentle reminder per slot, never in quiet hours or after the window.
         let mut tx = self.store.begin_write().await?;
         for r in Store::due_reminders(&mut tx, now, 5000).await? {
-            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
+            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started || r.held {
                 continue;
             }
             let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);

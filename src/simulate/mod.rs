@@ -740,6 +740,7 @@ async fn simulate(
             due = world.store.next_due().await?;
             held = None;
             if due.is_some_and(|t| t <= now) {
+                sim.obs.ticks_left_due += 1;
                 held = Some(now + crate::scheduler::TICK_EVERY);
                 due = held;
             }

@@ -23,6 +23,9 @@ pub struct Observed {
     pub answered_with_a_notice: u64,
     pub alerts_seen: u64,
     pub acks_pressed: u64,
+    /// Scheduler ticks after which the store still reported something due at or before the
+    /// tick's time: work the tick could not settle, or a due time it would never act on.
+    pub ticks_left_due: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -158,6 +161,9 @@ pub struct Report {
     pub answered_with_a_notice: u64,
     /// People whose setup (onboarding, invites, plan) did not finish.
     pub setups_unfinished: usize,
+    /// Scheduler ticks that left something due at or before their own time (0 when what
+    /// `Store::next_due` reports is exactly what a tick acts on).
+    pub ticks_left_due: u64,
     pub steps: u64,
     /// Calls across the day, for the chart (not part of the JSON).
     #[serde(skip)]
@@ -387,6 +393,7 @@ pub(super) async fn build(
         unrecognised_keyboards: sim.obs.unrecognised_keyboards,
         answered_with_a_notice: sim.obs.answered_with_a_notice,
         setups_unfinished: sim.people.iter().filter(|p| !p.script.is_empty()).count(),
+        ticks_left_due: sim.obs.ticks_left_due,
         steps,
         load: day_load(&per_minute, hours / 24.0),
         wall_seconds: Some(wall.elapsed().as_secs_f64()),
@@ -528,6 +535,12 @@ impl Report {
             s.push_str(&format!(
                 "people whose setup did not finish: {}\n",
                 self.setups_unfinished
+            ));
+        }
+        if self.ticks_left_due > 0 {
+            s.push_str(&format!(
+                "scheduler ticks that left something due: {}\n",
+                self.ticks_left_due
             ));
         }
         if let Some(w) = self.wall_seconds {

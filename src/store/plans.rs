@@ -169,6 +169,15 @@ pub(super) const HISTORY_ANSWERS: &str =
      JOIN sessions s ON s.id = a.session_id
      WHERE a.member_id = ? AND a.answered_at >= ? AND s.started_at >= ? AND a.state = 'answered'";
 
+/// An alert waiting to escalate (its time aside), with its episode as `e`: still sent, its
+/// episode open and nobody in it has acknowledged. `due_escalations` and `next_due` share it,
+/// so the scheduler is never woken for an escalation it would not make.
+const ESCALATION_WAITING: &str = "a.state = 'sent' AND a.escalate_at IS NOT NULL
+     AND e.closed_at IS NULL
+     AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.episode_id = a.episode_id AND b.state = 'acked')";
+/// An ask-first question still waiting for its answer (its time aside).
+const ASK_WAITING: &str = "state = 'asking' AND closed_at IS NULL";
+
 impl Store {
     pub async fn member_plan(
         tx: &mut SqliteConnection,
@@ -350,6 +359,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
+            "UPDATE alerts SET escalate_at = NULL WHERE state = 'sent' AND episode_id IN
+               (SELECT id FROM episodes WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL)",
+        )
+        .bind(member)
+        .bind(rule_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
             "UPDATE episodes SET closed_at = ?, state = 'cancelled'
              WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
         )
@@ -503,16 +520,25 @@ impl Store {
         .await?)
     }
 
-    pub async fn update_episode(
+    /// Closes an episode: its alerts will not escalate any more.
+    pub async fn close_episode(
         tx: &mut SqliteConnection,
         id: i64,
-        clear_streak: u32,
-        close: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE episodes SET clear_streak = ?, closed_at = ? WHERE id = ?")
-            .bind(clear_streak as i64)
-            .bind(close.map(ms))
+        sqlx::query("UPDATE episodes SET clear_streak = 0, closed_at = ? WHERE id = ?")
+            .bind(ms(now))
             .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::stop_escalating(tx, id).await
+    }
+
+    /// An episode that is over, or that someone acknowledged, escalates no further: its
+    /// alerts leave the escalation index instead of lying in it, due, for ever.
+    async fn stop_escalating(tx: &mut SqliteConnection, episode: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE alerts SET escalate_at = NULL WHERE episode_id = ? AND state = 'sent'")
+            .bind(episode)
             .execute(tx)
             .await?;
         Ok(())
@@ -650,18 +676,16 @@ impl Store {
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<DueEscalation>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT a.id, a.episode_id, a.member_id, e.rule_id, a.tier, a.step, e.evidence
              FROM alerts a JOIN episodes e ON e.id = a.episode_id
-             WHERE a.state = 'sent' AND a.escalate_at IS NOT NULL AND a.escalate_at <= ?
-               AND e.closed_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.episode_id = a.episode_id
-                               AND b.state = 'acked')
-             ORDER BY a.escalate_at LIMIT 1000",
-        )
-        .bind(ms(now))
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE {ESCALATION_WAITING} AND a.escalate_at <= ?
+             ORDER BY a.escalate_at LIMIT 1000"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .fetch_all(&mut *tx)
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -704,13 +728,14 @@ impl Store {
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<DueAsk>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT id, member_id, rule_id FROM episodes
-             WHERE state = 'asking' AND ask_until <= ? AND closed_at IS NULL LIMIT 1000",
-        )
-        .bind(ms(now))
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE {ASK_WAITING} AND ask_until <= ? LIMIT 1000"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .fetch_all(&mut *tx)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| DueAsk {
@@ -734,7 +759,7 @@ impl Store {
             "UPDATE alerts SET state = 'acked', acked_at = ?, acked_how = ?
              WHERE id = ? AND state IN ('sent', 'escalated')
                AND circle_id IN (SELECT id FROM circle WHERE chat_id = ? AND status = 'active')
-             RETURNING member_id, circle_id",
+             RETURNING member_id, circle_id, episode_id",
         )
         .bind(ms(now))
         .bind(how)
@@ -743,6 +768,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(r) = row {
+            Self::stop_escalating(tx, r.get(2)).await?;
             let e = Entry {
                 member: Some(r.get(0)),
                 circle: r.get(1),
@@ -821,17 +847,19 @@ impl Store {
     /// The scheduler's next wake-up, in one statement: schedules, slots (to open, remind,
     /// close), escalations, and ask-first questions running out.
     pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let v: Option<i64> = sqlx::query_scalar(
+        let sql = format!(
             "SELECT min(t) FROM (
                  SELECT min(next_due_at) AS t FROM schedules WHERE next_due_at IS NOT NULL
                  UNION ALL SELECT min(opens_at) FROM slots WHERE outcome IS NULL AND session_id IS NULL
                  UNION ALL SELECT min(remind_at) FROM slots WHERE reminded_at IS NULL AND outcome IS NULL
                  UNION ALL SELECT min(closes_at) FROM slots WHERE outcome IS NULL
-                 UNION ALL SELECT min(escalate_at) FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL
-                 UNION ALL SELECT min(ask_until) FROM episodes WHERE state = 'asking')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+                 UNION ALL SELECT min(a.escalate_at) FROM alerts a JOIN episodes e ON e.id = a.episode_id
+                           WHERE {ESCALATION_WAITING}
+                 UNION ALL SELECT min(ask_until) FROM episodes WHERE {ASK_WAITING})"
+        );
+        let v: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(v.map(from_ms))
     }
 

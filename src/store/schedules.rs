@@ -106,6 +106,9 @@ pub struct DueReminder {
     pub closes_at: DateTime<Utc>,
     /// The person has started (answered something) or finished.
     pub started: bool,
+    /// The member is paused or has stopped: the reminder is decided against, not put off
+    /// (the slot will close as `paused`).
+    pub held: bool,
     pub name: Option<String>,
 }
 
@@ -475,11 +478,10 @@ impl Store {
             "SELECT sl.id, m.chat_id, m.id, m.timezone, m.quiet_start, m.quiet_end, sl.closes_at,
                     EXISTS (SELECT 1 FROM answers a WHERE a.session_id = sl.session_id AND a.state = 'answered')
                       OR COALESCE(se.status, '') = 'completed',
-                    m.display_name
+                    m.display_name, m.stopped_at IS NOT NULL OR COALESCE(m.paused_until, 0) > ?
              FROM slots sl JOIN members m ON m.id = sl.member_id
              LEFT JOIN sessions se ON se.id = sl.session_id
              WHERE sl.reminded_at IS NULL AND sl.outcome IS NULL AND sl.remind_at <= ?
-               AND m.stopped_at IS NULL AND (m.paused_until IS NULL OR m.paused_until <= ?)
              ORDER BY sl.remind_at LIMIT ?",
         )
         .bind(ms(now))
@@ -499,6 +501,7 @@ impl Store {
                 closes_at: from_ms(r.get(6)),
                 started: r.get::<i64, _>(7) != 0,
                 name: r.get(8),
+                held: r.get::<i64, _>(9) != 0,
             })
             .collect())
     }

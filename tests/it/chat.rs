@@ -380,13 +380,10 @@ fn random_lives_in_virtual_time_keep_the_alert_lifecycle_invariants() {
         );
         assert!(count("SELECT count(*) FROM episodes WHERE closed_at IS NULL") <= 1);
         // Every alert was acknowledged or escalated by the end (escalation after nobody is
-        // left tells the member): none is left waiting past its time.
+        // left tells the member), or its episode was acknowledged or ended: none is left
+        // waiting, nor left in the escalation index to wake the scheduler for nothing.
         assert_eq!(
-            count(
-                "SELECT count(*) FROM alerts a JOIN episodes e ON e.id = a.episode_id
-                 WHERE a.state = 'sent' AND a.escalate_at IS NOT NULL AND e.closed_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.episode_id = a.episode_id AND b.state = 'acked')"
-            ),
+            count("SELECT count(*) FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL"),
             0,
             "seed {seed}: an alert was left hanging"
         );

@@ -210,6 +210,34 @@ async fn turning_a_rule_off_stops_it() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn an_alert_whose_rule_is_turned_off_never_escalates_nor_stays_due() {
+    let app = planned().await;
+    for mood in ["2", "2", "2"] {
+        check_in(&app, mood).await;
+    }
+    assert_eq!(alerted(&app), 1);
+    let waiting = "SELECT count(*) FROM alerts WHERE state = 'sent' AND escalate_at IS NOT NULL";
+    assert_eq!(
+        app.query_i64(waiting).await,
+        1,
+        "Sam's alert waits for an acknowledgement"
+    );
+    say(&app, ALEX, "/plan").await;
+    press(&app, ALEX, "Low mood several days running").await;
+    press(&app, ALEX, "Turn it off").await;
+    assert!(last_text(&app, ALEX).contains("is off"));
+    // The episode is over: its alert leaves the escalation index (before, it stayed there,
+    // due for ever, and woke the scheduler every minute for an escalation it would not make).
+    assert_eq!(app.query_i64(waiting).await, 0);
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM episodes WHERE closed_at IS NULL")
+            .await,
+        0
+    );
+    app.stop().await;
+}
+
 /// A small deterministic generator (no dependency for ten lines).
 struct Lcg(u64);
 impl Lcg {

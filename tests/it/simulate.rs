@@ -76,6 +76,7 @@ fn a_small_simulation_keeps_the_limits_settles_every_slot_and_alerts_only_on_con
     assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
     assert_eq!(r["alerts_without_standing_consent"], 0, "{r:#}");
     assert_eq!(r["setups_unfinished"], 0, "{r:#}");
+    assert_eq!(r["ticks_left_due"], 0, "{r:#}");
     assert!(r["checkins"]["completed"].as_i64().unwrap() > 100, "{r:#}");
     assert!(r["checkins"]["missed"].as_i64().unwrap() > 0, "{r:#}");
     assert!(r["alerts"]["total"].as_u64().unwrap() > 0, "{r:#}");
