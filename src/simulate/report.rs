@@ -296,12 +296,12 @@ pub(super) async fn build(
     let supporters = sim
         .people
         .iter()
-        .filter(|p| p.role != super::Role::Member)
+        .filter(|p| p.role != super::people::Role::Member)
         .count();
     let carers = sim
         .people
         .iter()
-        .filter(|p| matches!(p.role, super::Role::Supporter { carer: true, .. }))
+        .filter(|p| matches!(p.role, super::people::Role::Supporter { carer: true, .. }))
         .count();
     let tier_counts = |tier: &str, by_member: bool| -> Vec<usize> {
         let mut m: HashMap<i64, usize> = HashMap::new();
