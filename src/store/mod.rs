@@ -67,6 +67,8 @@ pub struct OutboxRow {
     /// This is a re-send after an ambiguous failure.
     pub repeat: bool,
     pub created_at: DateTime<Utc>,
+    /// Another row of this chat is due now too (queued behind this one, or in another lane).
+    pub more_for_chat: bool,
 }
 
 /// What happened to one delivery attempt, to be recorded.

@@ -1023,13 +1023,18 @@ impl Store {
     /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no
     /// earlier row of the same or a more urgent lane is still pending or being sent), most
     /// urgent lane first, then oldest first. A more urgent row may overtake a routine one.
+    /// Each says whether its chat has another row due now (read by the chat's queue index:
+    /// `outbox_chat` would walk every message the chat was ever sent).
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at
+            "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
+                    EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
+                            WHERE q.chat_id = o.chat_id AND q.id != o.id
+                              AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
              FROM outbox o
              WHERE o.state = 'pending' AND o.not_before <= ?
                AND NOT EXISTS (
@@ -1038,6 +1043,7 @@ impl Store {
                      AND p.lane <= o.lane AND p.id < o.id)
              ORDER BY o.lane, o.id LIMIT ?",
         )
+        .bind(ms(now))
         .bind(ms(now))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -1057,6 +1063,7 @@ impl Store {
                     attempts: r.get(4),
                     repeat: r.get::<i64, _>(5) != 0,
                     created_at: from_ms(r.get(6)),
+                    more_for_chat: r.get::<i64, _>(7) != 0,
                 }),
                 _ => broken.push(id),
             }

@@ -284,17 +284,26 @@ impl<M: Messenger> Delivery<M> {
         // Bounded, like `drain`.
         for _ in 0..10_000 {
             let rows = self.store.due_outbox(now, FETCH).await?;
+            // This round may be the last: every due row was fetched and sent, none had
+            // another of its chat behind it and none is to be retried (then the next fetch
+            // would find nothing, so it is not made).
+            let mut last = (rows.len() as i64) < FETCH;
             let mut chosen: Vec<OutboxRow> = Vec::new();
             let mut seen = HashSet::new();
             for row in rows {
                 let urgent = row.lane == Lane::Urgent;
+                last &= !row.more_for_chat;
                 // One row per chat per round keeps each chat's queue in order.
                 if !seen.insert(row.chat) && !urgent {
+                    last = false;
                     continue;
                 }
                 match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
                     Ok(()) => chosen.push(row),
-                    Err(at) => wake = earliest(wake, Some(at)),
+                    Err(at) => {
+                        last = false;
+                        wake = earliest(wake, Some(at));
+                    }
                 }
             }
             if chosen.is_empty() {
@@ -314,7 +323,13 @@ impl<M: Messenger> Delivery<M> {
                 records.push(policy(&row, result, now, pacer));
                 calls += 1;
             }
+            last &= !records
+                .iter()
+                .any(|r| matches!(r, DeliveryRecord::Retry { .. }));
             self.store.record(&records, now).await?;
+            if last {
+                break;
+            }
         }
         if let Some(next) = self.store.next_outbox_due().await?
             && next > now
