@@ -11,8 +11,9 @@
 //! - an occurrence whose window passed while the bot was down is `unknown`, never `missed`;
 //!   after an outage each schedule opens at most its latest occurrence (no flood);
 //! - a window that closed while the bot was down is `unknown` unless answered;
-//! - while a member is paused (or has stopped), occurrences are recorded as `paused` and
-//!   no reminder is sent (it is decided against, not put off);
+//! - while a member is paused (or has stopped), occurrences are recorded as `paused`; a
+//!   reminder due during a pause waits for its end if that is inside the window, and after
+//!   `/stop` (or a pause past the window) it is not sent;
 //! - every time `Store::next_due` reports is one a tick acts on: after a tick at `now`
 //!   nothing is left due at or before `now` (simulate counts any tick that breaks this);
 //! - after an outage longer than Telegram keeps updates (24 h), members who had a check-in open
@@ -170,7 +171,18 @@ impl Scheduler {
         // 3. One gentle reminder per slot, never in quiet hours or after the window.
         let mut tx = self.store.begin_write().await?;
         for r in Store::due_reminders(&mut tx, now, 5000).await? {
-            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started || r.held {
+            // Paused: the reminder waits for the pause to end, if that is inside the window.
+            // Stopped (or paused past the window): decided against.
+            if r.stopped || r.paused_until.is_some_and(|p| p > now) {
+                match r.paused_until.filter(|p| !r.stopped && *p < r.closes_at) {
+                    Some(until) => Store::postpone_reminder(&mut tx, r.slot, until).await?,
+                    None => {
+                        Store::mark_reminded(&mut tx, r.slot, now).await?;
+                    }
+                }
+                continue;
+            }
+            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
                 continue;
             }
             let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);

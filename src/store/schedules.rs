@@ -106,9 +106,9 @@ pub struct DueReminder {
     pub closes_at: DateTime<Utc>,
     /// The person has started (answered something) or finished.
     pub started: bool,
-    /// The member is paused or has stopped: the reminder is decided against, not put off
-    /// (the slot will close as `paused`).
-    pub held: bool,
+    /// The member has stopped, or is paused until then (perhaps already past).
+    pub stopped: bool,
+    pub paused_until: Option<DateTime<Utc>>,
     pub name: Option<String>,
 }
 
@@ -478,13 +478,12 @@ impl Store {
             "SELECT sl.id, m.chat_id, m.id, m.timezone, m.quiet_start, m.quiet_end, sl.closes_at,
                     EXISTS (SELECT 1 FROM answers a WHERE a.session_id = sl.session_id AND a.state = 'answered')
                       OR COALESCE(se.status, '') = 'completed',
-                    m.display_name, m.stopped_at IS NOT NULL OR COALESCE(m.paused_until, 0) > ?
+                    m.display_name, m.stopped_at IS NOT NULL, m.paused_until
              FROM slots sl JOIN members m ON m.id = sl.member_id
              LEFT JOIN sessions se ON se.id = sl.session_id
              WHERE sl.reminded_at IS NULL AND sl.outcome IS NULL AND sl.remind_at <= ?
              ORDER BY sl.remind_at LIMIT ?",
         )
-        .bind(ms(now))
         .bind(ms(now))
         .bind(limit)
         .fetch_all(conn)
@@ -501,9 +500,24 @@ impl Store {
                 closes_at: from_ms(r.get(6)),
                 started: r.get::<i64, _>(7) != 0,
                 name: r.get(8),
-                held: r.get::<i64, _>(9) != 0,
+                stopped: r.get::<i64, _>(9) != 0,
+                paused_until: r.get::<Option<i64>, _>(10).map(from_ms),
             })
             .collect())
+    }
+
+    /// Puts a slot's reminder off until `at` (the end of the member's pause).
+    pub async fn postpone_reminder(
+        conn: &mut SqliteConnection,
+        slot: i64,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE slots SET remind_at = ? WHERE id = ? AND reminded_at IS NULL")
+            .bind(ms(at))
+            .bind(slot)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// Marks a slot's reminder as done (sent, or decided against): never more than one.

@@ -1024,12 +1024,14 @@ impl Store {
     /// earlier row of the same or a more urgent lane is still pending or being sent), most
     /// urgent lane first, then oldest first. A more urgent row may overtake a routine one.
     /// Each says whether its chat has another row due now (read by the chat's queue index:
-    /// `outbox_chat` would walk every message the chat was ever sent).
+    /// `outbox_chat` would walk every message the chat was ever sent). With them, whether they
+    /// are all there are: fewer than `limit`, and none unreadable (an unreadable one is failed
+    /// here, and the row behind it may be due at once).
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> anyhow::Result<Vec<OutboxRow>> {
+    ) -> anyhow::Result<(Vec<OutboxRow>, bool)> {
         let rows = sqlx::query(
             "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
                     EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
@@ -1048,6 +1050,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        let rows_read = rows.len();
         let mut out = Vec::with_capacity(rows.len());
         let mut broken = Vec::new();
         for r in rows {
@@ -1068,6 +1071,7 @@ impl Store {
                 _ => broken.push(id),
             }
         }
+        let all = (rows_read as i64) < limit && broken.is_empty();
         // A row we cannot read would block its chat forever: fail it loudly instead.
         for id in broken {
             tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
@@ -1076,7 +1080,7 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(out)
+        Ok((out, all))
     }
 
     /// When the earliest pending row becomes due (for the delivery loop's sleep).

@@ -180,7 +180,7 @@ impl<M: Messenger> Delivery<M> {
         if flight.tasks.len() >= max + URGENT_RESERVE {
             return Ok(None);
         }
-        let rows = self.store.due_outbox(now, FETCH).await?;
+        let (rows, _) = self.store.due_outbox(now, FETCH).await?;
         let mut wake: Option<DateTime<Utc>> = None;
         let mut chosen: Vec<OutboxRow> = Vec::new();
         let mut seen = HashSet::new();
@@ -246,7 +246,7 @@ impl<M: Messenger> Delivery<M> {
         // Bounded: a transport that kept asking for urgent re-sends cannot spin forever.
         for _ in 0..10_000 {
             let now = self.clock.now();
-            let rows = self.store.due_outbox(now, FETCH).await?;
+            let (rows, _) = self.store.due_outbox(now, FETCH).await?;
             if rows.is_empty() {
                 break;
             }
@@ -283,11 +283,11 @@ impl<M: Messenger> Delivery<M> {
         let mut wake: Option<DateTime<Utc>> = None;
         // Bounded, like `drain`.
         for _ in 0..10_000 {
-            let rows = self.store.due_outbox(now, FETCH).await?;
+            let (rows, all) = self.store.due_outbox(now, FETCH).await?;
             // This round may be the last: every due row was fetched and sent, none had
             // another of its chat behind it and none is to be retried (then the next fetch
             // would find nothing, so it is not made).
-            let mut last = (rows.len() as i64) < FETCH;
+            let mut last = all;
             let mut chosen: Vec<OutboxRow> = Vec::new();
             let mut seen = HashSet::new();
             for row in rows {

@@ -460,7 +460,7 @@ async fn peak_prompts_never_queue_ahead_of_a_reply_to_someone_mid_check_in() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let first = w.store.due_outbox(t, 1).await.unwrap();
+    let (first, _) = w.store.due_outbox(t, 1).await.unwrap();
     assert_eq!(
         first[0].chat,
         ChatId(7),
@@ -551,6 +551,27 @@ async fn stopping_or_pausing_during_an_open_check_in_means_no_reminder_and_a_pau
     .await;
     let r = w.run_until(utc("2026-03-02T23:00:00Z")).await;
     assert_eq!((r.reminders, r.missed, r.paused), (0, 0, 2), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_reminder_due_during_a_short_pause_waits_for_its_end() {
+    let start = utc("2026-03-02T08:00:00Z");
+    let w = world(start).await;
+    w.member(1, chrono_tz::Europe::London, Days::EVERY_DAY, "19:00")
+        .await;
+    assert_eq!(w.at(utc("2026-03-02T19:00:00Z")).await.opened, 1);
+    // Paused until 20:30: the 20:00 reminder waits; the window runs to 22:00.
+    w.change(
+        1,
+        Change::SetPause {
+            until: Some(utc("2026-03-02T20:30:00Z")),
+        },
+    )
+    .await;
+    let r = w.run_until(utc("2026-03-02T20:29:00Z")).await;
+    assert_eq!(r.reminders, 0, "not during the pause: {r:?}");
+    let r = w.run_until(utc("2026-03-02T21:00:00Z")).await;
+    assert_eq!(r.reminders, 1, "when it ends, inside the window: {r:?}");
 }
 
 #[tokio::test]
