@@ -173,10 +173,12 @@ impl Scheduler {
         for r in Store::due_reminders(&mut tx, now, 5000).await? {
             // Paused: the reminder waits for the pause to end, if that is inside the window.
             // Stopped (or paused past the window): decided against.
-            if r.stopped || r.paused_until.is_some_and(|p| p > now) {
-                match r.paused_until.filter(|p| !r.stopped && *p < r.closes_at) {
-                    Some(until) => Store::postpone_reminder(&mut tx, r.slot, until).await?,
-                    None => {
+            if held(r.stopped, r.paused_until, now) {
+                match r.paused_until {
+                    Some(until) if !r.stopped && until < r.closes_at => {
+                        Store::postpone_reminder(&mut tx, r.slot, until).await?
+                    }
+                    _ => {
                         Store::mark_reminded(&mut tx, r.slot, now).await?;
                     }
                 }
@@ -330,7 +332,7 @@ impl Scheduler {
             let local_date = due_at.with_timezone(&tz).date_naive();
             let opens_at = quiet.next_allowed(due_at, tz);
             let closes_at = opens_at + window;
-            let paused = s.stopped || s.paused_until.is_some_and(|p| p > due_at);
+            let paused = held(s.stopped, s.paused_until, due_at);
             let outcome = if paused {
                 Some("paused")
             } else if closes_at <= now || s.unreachable {
@@ -374,7 +376,7 @@ impl Scheduler {
         let s = &p.schedule;
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
         let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
-        if s.stopped || s.paused_until.is_some_and(|t| t > now) {
+        if held(s.stopped, s.paused_until, now) {
             batch.outcomes.push((p.slot, "paused"));
             report.paused += 1;
             return false;
@@ -511,6 +513,11 @@ impl Scheduler {
 }
 
 /// Whether `open` already decided what `slot` does (an outcome, a deferral, a join).
+/// Whether a member who has stopped, or is paused until `paused_until`, is held at `at`.
+fn held(stopped: bool, paused_until: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    stopped || paused_until.is_some_and(|p| p > at)
+}
+
 fn decided(b: &SlotOpenings, slot: i64) -> bool {
     b.outcomes.iter().any(|(s, _)| *s == slot)
         || b.deferred.iter().any(|(s, _)| *s == slot)

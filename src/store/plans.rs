@@ -358,23 +358,19 @@ impl Store {
         .bind(rule_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE alerts SET escalate_at = NULL WHERE state = 'sent' AND episode_id IN
-               (SELECT id FROM episodes WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL)",
-        )
-        .bind(member)
-        .bind(rule_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        // At most one open episode per (member, rule): `episodes_open`.
+        let ended: Option<i64> = sqlx::query_scalar(
             "UPDATE episodes SET closed_at = ?, state = 'cancelled'
-             WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL",
+             WHERE member_id = ? AND rule_id = ? AND closed_at IS NULL RETURNING id",
         )
         .bind(ms(now))
         .bind(member)
         .bind(rule_id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(episode) = ended {
+            Self::stop_escalating(tx, episode).await?;
+        }
         Self::revoke_rule_consents(tx, member, rule_id, chat, now).await
     }
 
