@@ -19,7 +19,7 @@ pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
 };
 pub use simulate::SimAlert;
-pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
+pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, UpdateRead, is_database_error};
 
 use chrono::{DateTime, Utc};
 

@@ -367,24 +367,6 @@ impl Store {
         Ok(())
     }
 
-    /// A member's schedules (for `/schedule`): (dialog id, days field, HH:MM, active).
-    pub async fn member_schedules(
-        conn: &mut SqliteConnection,
-        member: MemberId,
-    ) -> anyhow::Result<Vec<(String, String, String, bool)>> {
-        let rows = sqlx::query(
-            "SELECT dialog_id, days, local_time, next_due_at IS NOT NULL FROM schedules
-             WHERE member_id = ? ORDER BY dialog_id",
-        )
-        .bind(member.0)
-        .fetch_all(conn)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<i64, _>(3) != 0))
-            .collect())
-    }
-
     /// Creates or replaces the member's schedule for a dialog. An open slot is not affected.
     pub async fn set_schedule(
         conn: &mut SqliteConnection,

@@ -23,6 +23,48 @@ use crate::domain::{
 };
 use crate::schedule::{LocalTime, QuietHours};
 
+/// A member's columns as [`member_from`] reads them (the members table as `m`), as a
+/// literal for `concat!`.
+macro_rules! member_columns {
+    () => {
+        "m.id, m.telegram_user_id, m.display_name, m.timezone, m.onboarding,
+    m.stopped_at, m.quiet_start, m.quiet_end, m.paused_until,
+    EXISTS (SELECT 1 FROM consents c WHERE c.member_id = m.id
+            AND c.purpose = 'store_answers' AND c.revoked_at IS NULL)"
+    };
+}
+
+/// The member in a row that starts with [`member_columns`]; `None` if there is none (the
+/// columns are NULL).
+fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
+    let Some(id) = r.get::<Option<i64>, _>(0) else {
+        return Ok(None);
+    };
+    let onboarding: String = r.get(4);
+    Ok(Some(Member {
+        id: MemberId(id),
+        telegram_user: UserId(r.get(1)),
+        name: r.get(2),
+        timezone: r.get(3),
+        onboarding: Onboarding::parse(&onboarding)
+            .with_context(|| format!("member {id} has unknown onboarding state"))?,
+        stopped: r.get::<Option<i64>, _>(5).is_some(),
+        quiet: QuietHours::from_stored(r.get(6), r.get(7)),
+        paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
+        consented: r.get::<bool, _>(9),
+    }))
+}
+
+/// What [`Store::load_for_update`] reads.
+pub struct UpdateRead {
+    pub person: Person,
+    pub session: Option<SessionRow>,
+    /// (dialog id, days, local time, active), by dialog id.
+    pub schedules: Vec<(String, String, String, bool)>,
+    pub unreachable: bool,
+    pub next_session_id: SessionId,
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// A transaction. One from [`Store::begin_write`] also holds this process's turn to write
@@ -375,36 +417,78 @@ impl Store {
     // ---- people -------------------------------------------------------------------------
 
     pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
-        let row = sqlx::query(
-            "SELECT id, telegram_user_id, display_name, timezone, onboarding, stopped_at,
-                    quiet_start, quiet_end, paused_until,
-                    EXISTS (SELECT 1 FROM consents c WHERE c.member_id = members.id
-                            AND c.purpose = 'store_answers' AND c.revoked_at IS NULL)
-             FROM members WHERE chat_id = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members m WHERE m.chat_id = ?"
+        ))
         .bind(chat.0)
         .fetch_optional(tx)
         .await?;
         let member = match row {
-            Some(r) => {
-                let onboarding: String = r.get(4);
-                Some(Member {
-                    id: MemberId(r.get(0)),
-                    telegram_user: UserId(r.get(1)),
-                    name: r.get(2),
-                    timezone: r.get(3),
-                    onboarding: Onboarding::parse(&onboarding).with_context(|| {
-                        format!("member {} has unknown onboarding state", r.get::<i64, _>(0))
-                    })?,
-                    stopped: r.get::<Option<i64>, _>(5).is_some(),
-                    quiet: QuietHours::from_stored(r.get(6), r.get(7)),
-                    paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
-                    consented: r.get::<bool, _>(9),
-                })
-            }
+            Some(r) => member_from(&r)?,
             None => None,
         };
         Ok(Person::new(chat, member))
+    }
+
+    /// Everything the processor reads about a chat before it decides, in one statement: the
+    /// person, their open session, their schedules (by dialog id), whether the chat is
+    /// marked unreachable, and the id the next session will get. One statement, not five:
+    /// each is a hand-off to SQLite's worker thread and back, and this runs for every update.
+    pub async fn load_for_update(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<UpdateRead> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            ",
+                    (SELECT unreachable_at IS NOT NULL FROM chats WHERE chat_id = ?1),
+                    (SELECT max(id) FROM sessions),
+                    s.id, s.dialog_id, s.dialog_version, s.state, s.expires_at,
+                    (SELECT json_group_array(json_array(dialog_id, days, local_time,
+                                                        next_due_at IS NOT NULL))
+                     FROM schedules WHERE member_id = m.id)
+             FROM (SELECT ?1 AS chat_id) AS one
+             LEFT JOIN members m ON m.chat_id = one.chat_id
+             LEFT JOIN sessions s ON s.id = (
+                 SELECT id FROM sessions
+                 WHERE member_id = m.id AND status IN ('active', 'paused') AND expires_at > ?2
+                 ORDER BY id DESC LIMIT 1)"
+        ))
+        .bind(chat.0)
+        .bind(ms(now))
+        .fetch_one(tx)
+        .await?;
+        let member = member_from(&r)?;
+        let session = match r.get::<Option<i64>, _>(12) {
+            Some(id) => Some(SessionRow {
+                id: SessionId(id),
+                dialog_id: r.get(13),
+                version: r.get(14),
+                state: serde_json::from_str(r.get::<&str, _>(15))
+                    .context("unreadable session state")?,
+                expires_at: from_ms(r.get(16)),
+            }),
+            None => None,
+        };
+        let mut schedules: Vec<(String, String, String, i64)> = match r.get::<Option<&str>, _>(17) {
+            Some(json) => serde_json::from_str(json).context("unreadable schedules")?,
+            None => Vec::new(),
+        };
+        schedules.sort();
+        Ok(UpdateRead {
+            person: Person::new(chat, member),
+            session,
+            schedules: schedules
+                .into_iter()
+                .map(|(dialog, days, time, active)| (dialog, days, time, active != 0))
+                .collect(),
+            unreachable: r.get::<Option<bool>, _>(10).unwrap_or(false),
+            next_session_id: SessionId(r.get::<Option<i64>, _>(11).unwrap_or(0) + 1),
+        })
     }
 
     /// Applies the conversation's changes for `chat`, in order. Returns messages the
@@ -749,34 +833,6 @@ impl Store {
             }
         }
         Ok(follow_ups)
-    }
-
-    /// The member's newest session that is open (active or paused) and not expired.
-    pub async fn open_session(
-        tx: &mut SqliteConnection,
-        member: MemberId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<SessionRow>> {
-        let row = sqlx::query(
-            "SELECT id, dialog_id, dialog_version, state, expires_at FROM sessions
-             WHERE member_id = ? AND status IN ('active', 'paused') AND expires_at > ?
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(member.0)
-        .bind(ms(now))
-        .fetch_optional(tx)
-        .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                id: SessionId(r.get(0)),
-                dialog_id: r.get(1),
-                version: r.get(2),
-                state: serde_json::from_str(r.get::<&str, _>(3))
-                    .context("unreadable session state")?,
-                expires_at: from_ms(r.get(4)),
-            })
-        })
-        .transpose()
     }
 
     /// The id the next session will get (the processor is the only writer of sessions).

@@ -311,13 +311,12 @@ impl Processor {
             serde_json::from_str(payload).context("unreadable inbox payload")?;
         let mut replies = 0;
         if let Some(chat) = incoming.chat {
-            if !matches!(incoming.input, Input::Ignored | Input::ChatBlocked) {
+            let read = Store::load_for_update(conn, chat, now).await?;
+            if read.unreachable && !matches!(incoming.input, Input::Ignored | Input::ChatBlocked) {
                 Store::set_reachable(conn, chat).await?;
             }
-            let mut person = Store::load_person(conn, chat).await?;
-            if let Some(m) = &person.member
-                && let Some(row) = Store::open_session(conn, m.id, now).await?
-            {
+            let mut person = read.person;
+            if let Some(row) = read.session {
                 match self.dialogs.get(&row.dialog_id, row.version) {
                     Some(dialog) => {
                         person.session = Some(OpenSession {
@@ -335,20 +334,18 @@ impl Processor {
                     ),
                 }
             }
-            if let Some(m) = &person.member {
-                person.schedules = Store::member_schedules(conn, m.id)
-                    .await?
-                    .into_iter()
-                    .filter_map(|(dialog_id, days, time, active)| {
-                        Some(ScheduleView {
-                            dialog_id,
-                            days: Days::parse(&days)?,
-                            time: LocalTime::parse(&time)?,
-                            active,
-                        })
+            person.schedules = read
+                .schedules
+                .into_iter()
+                .filter_map(|(dialog_id, days, time, active)| {
+                    Some(ScheduleView {
+                        dialog_id,
+                        days: Days::parse(&days)?,
+                        time: LocalTime::parse(&time)?,
+                        active,
                     })
-                    .collect();
-            }
+                })
+                .collect();
             self.load_for_input(conn, &mut person, &incoming, now)
                 .await?;
             let tokens = Tokens::new(self.token_key, incoming.update_id.0 as u64);
@@ -360,7 +357,7 @@ impl Processor {
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),
-                next_session_id: Store::next_session_id(conn).await?,
+                next_session_id: read.next_session_id,
                 now,
                 titles: self.dialogs.titles(),
                 tokens: &tokens,

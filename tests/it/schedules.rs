@@ -802,3 +802,45 @@ async fn a_reply_waiting_to_write_goes_before_the_schedulers_next_batch() {
     reply.await.unwrap();
     assert_eq!(*order.lock().unwrap(), ["reply", "next batch"]);
 }
+
+#[tokio::test]
+async fn what_the_processor_reads_for_an_update_is_read_in_one_statement_and_is_complete() {
+    let w = world(utc("2026-03-02T08:00:00Z")).await;
+    let london = chrono_tz::Europe::London;
+    let id = w.member(1, london, Days::EVERY_DAY, "09:00").await;
+    w.member(2, london, Days::WEEKDAYS, "19:30").await;
+    w.at(utc("2026-03-02T09:00:00Z")).await;
+    let now = w.clock.now();
+    let mut tx = w.store.begin_write().await.unwrap();
+    let read = Store::load_for_update(&mut tx, ChatId(1), now)
+        .await
+        .unwrap();
+    let member = read.person.member.as_ref().expect("a member");
+    assert_eq!(member.id, id);
+    let session = read.session.expect("the 09:00 check-in is open");
+    assert_eq!(session.dialog_id, "daily_checkin");
+    assert_eq!(
+        read.schedules,
+        vec![("daily_checkin".into(), "*".into(), "09:00".into(), true)]
+    );
+    assert!(!read.unreachable);
+    assert_eq!(read.next_session_id.0, session.id.0 + 1);
+    // Member 2 has no open session; a chat that is no one's has nothing but the next id.
+    let two = Store::load_for_update(&mut tx, ChatId(2), now)
+        .await
+        .unwrap();
+    assert!(two.session.is_none());
+    assert_eq!(two.schedules[0].1, "Mon-Fri");
+    let stranger = Store::load_for_update(&mut tx, ChatId(99), now)
+        .await
+        .unwrap();
+    assert!(stranger.person.member.is_none() && stranger.session.is_none());
+    assert!(stranger.schedules.is_empty() && !stranger.unreachable);
+    assert_eq!(stranger.next_session_id, read.next_session_id);
+    // Once the session has expired it is no longer read as open.
+    let later = Store::load_for_update(&mut tx, ChatId(1), session.expires_at)
+        .await
+        .unwrap();
+    assert!(later.session.is_none());
+    tx.rollback().await.unwrap();
+}
