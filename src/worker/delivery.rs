@@ -34,6 +34,17 @@ const URGENT_GIVE_UP: chrono::Duration = chrono::Duration::hours(24);
 /// Extra calls in flight allowed for the urgent lane, so a flood never holds it back.
 const URGENT_RESERVE: usize = 8;
 const FETCH: i64 = 256;
+/// Rows read beyond the calls that could start, for those the pacer holds back.
+const FETCH_MARGIN: usize = 32;
+
+/// How many due rows one round of the delivery loop reads: as many calls as could start,
+/// plus the rows of chats already in flight (skipped) and a margin for rows the pacer holds
+/// back. Reading all [`FETCH`] (each parsed) to start the one call a finished call made room
+/// for was most of a round's work when the queue was long.
+fn fetch_size(in_flight: usize, chats_in_flight: usize, max_in_flight: usize) -> i64 {
+    let free = (max_in_flight + URGENT_RESERVE).saturating_sub(in_flight);
+    ((free + chats_in_flight + FETCH_MARGIN) as i64).min(FETCH)
+}
 
 /// The result of one call, in delivery-policy terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +191,8 @@ impl<M: Messenger> Delivery<M> {
         if flight.tasks.len() >= max + URGENT_RESERVE {
             return Ok(None);
         }
-        let (rows, _) = self.store.due_outbox(now, FETCH).await?;
+        let limit = fetch_size(flight.tasks.len(), flight.chats.len(), max);
+        let (rows, _) = self.store.due_outbox(now, limit).await?;
         let mut wake: Option<DateTime<Utc>> = None;
         let mut chosen: Vec<OutboxRow> = Vec::new();
         let mut seen = HashSet::new();
@@ -494,3 +506,19 @@ fn mark_repeat(body: &Outgoing, notice: &str) -> Outgoing {
 
 /// How long `serve` waits for calls in flight when asked to stop.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_reads_the_rows_that_could_start_and_a_margin_never_more_than_fetch() {
+        // Nothing in flight, 32 allowed: 32 routine + 8 urgent could start.
+        assert_eq!(fetch_size(0, 0, 32), 40 + FETCH_MARGIN as i64);
+        // One slot free: the chats in flight are read past (skipped), plus the margin.
+        assert_eq!(fetch_size(39, 30, 32), (1 + 30 + FETCH_MARGIN) as i64);
+        // Everything taken: the margin still looks for what the pacer would let through.
+        assert_eq!(fetch_size(50, 32, 32), (32 + FETCH_MARGIN) as i64);
+        assert_eq!(fetch_size(0, 0, 10_000), FETCH);
+    }
+}
