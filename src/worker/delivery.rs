@@ -37,10 +37,13 @@ const FETCH: i64 = 256;
 /// Rows read beyond the calls that could start, for those the pacer holds back.
 const FETCH_MARGIN: usize = 32;
 
-/// How many due rows one round of the delivery loop reads: as many calls as could start,
-/// plus the rows of chats already in flight (skipped) and a margin for rows the pacer holds
-/// back. Reading all [`FETCH`] (each parsed) to start the one call a finished call made room
-/// for was most of a round's work when the queue was long.
+/// How many due rows one round of the delivery loop reads while the pacer holds nothing
+/// back: as many calls as could start, plus the rows of chats already in flight (skipped)
+/// and a margin. Reading all [`FETCH`] (each parsed) to start the one call a finished call
+/// made room for was most of a round's work when the queue was long. After a round in which
+/// the pacer held a row back, the next reads all [`FETCH`] again: at a peak the global limit
+/// holds back every paced row, and the unpaced ones behind them (a button's answer) must
+/// still be found.
 fn fetch_size(in_flight: usize, chats_in_flight: usize, max_in_flight: usize) -> i64 {
     let free = (max_in_flight + URGENT_RESERVE).saturating_sub(in_flight);
     ((free + chats_in_flight + FETCH_MARGIN) as i64).min(FETCH)
@@ -86,6 +89,9 @@ struct InFlight {
     rows: HashMap<tokio::task::Id, OutboxRow>,
     /// Chats with a routine call in flight (one at a time keeps their order).
     chats: HashSet<ChatId>,
+    /// The last round's pacer held a row back: the next round reads the whole window, so
+    /// rows the pacer lets through (a button's answer, behind paced rows at a peak) are seen.
+    held_back: bool,
 }
 
 impl<M: Messenger> Delivery<M> {
@@ -106,6 +112,7 @@ impl<M: Messenger> Delivery<M> {
             tasks: JoinSet::new(),
             rows: HashMap::new(),
             chats: HashSet::new(),
+            held_back: false,
         };
         // Results not yet recorded (the database was unavailable): kept and retried.
         let mut unrecorded: Vec<DeliveryRecord> = Vec::new();
@@ -191,7 +198,12 @@ impl<M: Messenger> Delivery<M> {
         if flight.tasks.len() >= max + URGENT_RESERVE {
             return Ok(None);
         }
-        let limit = fetch_size(flight.tasks.len(), flight.chats.len(), max);
+        let limit = if flight.held_back {
+            FETCH
+        } else {
+            fetch_size(flight.tasks.len(), flight.chats.len(), max)
+        };
+        flight.held_back = false;
         let (rows, _) = self.store.due_outbox(now, limit).await?;
         let mut wake: Option<DateTime<Utc>> = None;
         let mut chosen: Vec<OutboxRow> = Vec::new();
@@ -212,7 +224,10 @@ impl<M: Messenger> Delivery<M> {
             }
             match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
                 Ok(()) => chosen.push(row),
-                Err(at) => wake = earliest(wake, Some(at)),
+                Err(at) => {
+                    flight.held_back = true;
+                    wake = earliest(wake, Some(at));
+                }
             }
         }
         if !chosen.is_empty() {
