@@ -194,6 +194,44 @@ async fn an_urgent_message_overtakes_a_flood_of_nudges() {
 }
 
 #[tokio::test]
+async fn a_buttons_answer_is_not_kept_waiting_behind_replies_the_global_limit_holds_back() {
+    let app = spawn_app_with(|s| s.outbox = Default::default()).await;
+    // 200 replies to 200 chats take about seven seconds at 30 messages a second. A button's
+    // answer is not a message (not paced) but queues behind them on the same lane.
+    let now = chrono::Utc::now();
+    let mut tx = app.store.begin().await.unwrap();
+    let replies: Vec<Envelope> = (0..200)
+        .map(|i| Envelope {
+            chat: ChatId(20_000 + i),
+            lane: Lane::Reply,
+            body: Outgoing::text("Thank you."),
+        })
+        .collect();
+    Store::enqueue(&mut tx, &replies, None, now).await.unwrap();
+    tx.commit().await.unwrap();
+    app.fake
+        .wait_for(WAIT, "replies to start flowing", |v| v.sent.len() >= 30)
+        .await;
+    app.fake.push_callback(KIM, KIM, 1, "nothing:here");
+    app.fake
+        .wait_for(WAIT, "the press answered", |v| {
+            v.count("answercallbackquery", 200) == 1
+        })
+        .await;
+    let replies_sent = app
+        .fake
+        .sent()
+        .iter()
+        .filter(|s| s.chat_id >= 20_000)
+        .count();
+    assert!(
+        replies_sent < 100,
+        "the button's answer waited behind {replies_sent} replies"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_send_that_times_out_is_not_repeated_if_routine_but_is_repeated_marked_if_urgent() {
     let app = spawn_app_with(|s| s.send_timeout_secs = 1).await;
     const ROUTINE: i64 = 702;
