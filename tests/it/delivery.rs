@@ -160,24 +160,38 @@ async fn telegram_pacing_holds_a_burst_of_three_then_one_per_second_per_chat() {
     app.stop().await;
 }
 
+/// Queues `n` messages on `lane` to chats `first`, `first + 1`, …, and waits until the first
+/// 30 (a second's worth at Telegram's limit) have gone out.
+async fn flood(app: &TestApp, first: i64, n: i64, lane: Lane, text: &str) {
+    let mut tx = app.store.begin().await.unwrap();
+    let messages: Vec<Envelope> = (0..n)
+        .map(|i| Envelope {
+            chat: ChatId(first + i),
+            lane,
+            body: Outgoing::text(text),
+        })
+        .collect();
+    Store::enqueue(&mut tx, &messages, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.fake
+        .wait_for(WAIT, "the flood to start flowing", |v| v.sent.len() >= 30)
+        .await;
+}
+
 #[tokio::test]
 async fn an_urgent_message_overtakes_a_flood_of_nudges() {
     let app = spawn_app_with(|s| s.outbox = Default::default()).await;
     // 300 nudges to 300 carers take ten seconds at Telegram's 30 messages a second.
-    let now = chrono::Utc::now();
-    let mut tx = app.store.begin().await.unwrap();
-    let nudges: Vec<Envelope> = (0..300)
-        .map(|i| Envelope {
-            chat: ChatId(10_000 + i),
-            lane: Lane::Nudge,
-            body: Outgoing::text("It might be a good week to say hello."),
-        })
-        .collect();
-    Store::enqueue(&mut tx, &nudges, None, now).await.unwrap();
-    tx.commit().await.unwrap();
-    app.fake
-        .wait_for(WAIT, "nudges to start flowing", |v| v.sent.len() >= 30)
-        .await;
+    flood(
+        &app,
+        10_000,
+        300,
+        Lane::Nudge,
+        "It might be a good week to say hello.",
+    )
+    .await;
     let card = app.say(KIM, "suicide", 1).await;
     assert!(card[0].text.contains("116 123"));
     let nudges_sent = app
@@ -198,20 +212,7 @@ async fn a_buttons_answer_is_not_kept_waiting_behind_replies_the_global_limit_ho
     let app = spawn_app_with(|s| s.outbox = Default::default()).await;
     // 200 replies to 200 chats take about seven seconds at 30 messages a second. A button's
     // answer is not a message (not paced) but queues behind them on the same lane.
-    let now = chrono::Utc::now();
-    let mut tx = app.store.begin().await.unwrap();
-    let replies: Vec<Envelope> = (0..200)
-        .map(|i| Envelope {
-            chat: ChatId(20_000 + i),
-            lane: Lane::Reply,
-            body: Outgoing::text("Thank you."),
-        })
-        .collect();
-    Store::enqueue(&mut tx, &replies, None, now).await.unwrap();
-    tx.commit().await.unwrap();
-    app.fake
-        .wait_for(WAIT, "replies to start flowing", |v| v.sent.len() >= 30)
-        .await;
+    flood(&app, 20_000, 200, Lane::Reply, "Thank you.").await;
     app.fake.push_callback(KIM, KIM, 1, "nothing:here");
     app.fake
         .wait_for(WAIT, "the press answered", |v| {
