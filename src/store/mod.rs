@@ -4,6 +4,7 @@
 //! Times are stored as milliseconds since the Unix epoch.
 
 mod circle;
+mod outbox;
 mod plans;
 mod schedules;
 mod simulate;
