@@ -512,12 +512,12 @@ impl Scheduler {
     }
 }
 
-/// Whether `open` already decided what `slot` does (an outcome, a deferral, a join).
 /// Whether a member who has stopped, or is paused until `paused_until`, is held at `at`.
 fn held(stopped: bool, paused_until: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
     stopped || paused_until.is_some_and(|p| p > at)
 }
 
+/// Whether `open` already decided what `slot` does (an outcome, a deferral, a join).
 fn decided(b: &SlotOpenings, slot: i64) -> bool {
     b.outcomes.iter().any(|(s, _)| *s == slot)
         || b.deferred.iter().any(|(s, _)| *s == slot)

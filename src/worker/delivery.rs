@@ -198,12 +198,11 @@ impl<M: Messenger> Delivery<M> {
         if flight.tasks.len() >= max + URGENT_RESERVE {
             return Ok(None);
         }
-        let limit = if flight.held_back {
+        let limit = if std::mem::take(&mut flight.held_back) {
             FETCH
         } else {
             fetch_size(flight.tasks.len(), flight.chats.len(), max)
         };
-        flight.held_back = false;
         let (rows, _) = self.store.due_outbox(now, limit).await?;
         let mut wake: Option<DateTime<Utc>> = None;
         let mut chosen: Vec<OutboxRow> = Vec::new();
