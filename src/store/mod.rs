@@ -5,6 +5,7 @@
 
 mod circle;
 mod outbox;
+mod people;
 mod plans;
 mod schedules;
 mod simulate;
@@ -12,6 +13,7 @@ mod sqlite;
 mod week;
 
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
+pub use people::UpdateRead;
 pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
     PlanRule, PlanSettings, RawHistory, Recipient, Share,
@@ -20,7 +22,7 @@ pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
 };
 pub use simulate::SimAlert;
-pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, UpdateRead, is_database_error};
+pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
 
 use chrono::{DateTime, Utc};
 

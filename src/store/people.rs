@@ -1,0 +1,595 @@
+//! People: who a chat is (member or not), everything the processor reads for an update,
+//! and the conversation's changes applied to the store in order.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection};
+
+use super::{SessionRow, Store, from_ms, ms};
+use crate::conversation::{Change, Member, Onboarding, Person};
+use crate::domain::{ChatId, Envelope, Lane, MemberId, SessionId, UserId};
+use crate::schedule::{LocalTime, QuietHours};
+
+/// A member's columns as [`member_from`] reads them (the members table as `m`), as a
+/// literal for `concat!`.
+macro_rules! member_columns {
+    () => {
+        "m.id, m.telegram_user_id, m.display_name, m.timezone, m.onboarding,
+    m.stopped_at, m.quiet_start, m.quiet_end, m.paused_until,
+    EXISTS (SELECT 1 FROM consents c WHERE c.member_id = m.id
+            AND c.purpose = 'store_answers' AND c.revoked_at IS NULL)"
+    };
+}
+
+/// The member in a row that starts with [`member_columns`]; `None` if there is none (the
+/// columns are NULL).
+fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
+    let Some(id) = r.get::<Option<i64>, _>(0) else {
+        return Ok(None);
+    };
+    let onboarding: String = r.get(4);
+    Ok(Some(Member {
+        id: MemberId(id),
+        telegram_user: UserId(r.get(1)),
+        name: r.get(2),
+        timezone: r.get(3),
+        onboarding: Onboarding::parse(&onboarding)
+            .with_context(|| format!("member {id} has unknown onboarding state"))?,
+        stopped: r.get::<Option<i64>, _>(5).is_some(),
+        quiet: QuietHours::from_stored(r.get(6), r.get(7)),
+        paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
+        consented: r.get::<bool, _>(9),
+    }))
+}
+
+/// What [`Store::load_for_update`] reads.
+pub struct UpdateRead {
+    pub person: Person,
+    pub session: Option<SessionRow>,
+    /// (dialog id, days, local time, active), by dialog id.
+    pub schedules: Vec<(String, String, String, bool)>,
+    pub unreachable: bool,
+    pub next_session_id: SessionId,
+}
+
+impl Store {
+    pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members m WHERE m.chat_id = ?"
+        ))
+        .bind(chat.0)
+        .fetch_optional(tx)
+        .await?;
+        let member = match row {
+            Some(r) => member_from(&r)?,
+            None => None,
+        };
+        Ok(Person::new(chat, member))
+    }
+
+    /// Everything the processor reads about a chat before it decides, in one statement: the
+    /// person, their open session, their schedules (by dialog id), whether the chat is
+    /// marked unreachable, and the id the next session will get. One statement, not five:
+    /// each is a hand-off to SQLite's worker thread and back, and this runs for every update.
+    pub async fn load_for_update(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<UpdateRead> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            ",
+                    (SELECT unreachable_at IS NOT NULL FROM chats WHERE chat_id = ?1),
+                    (SELECT max(id) FROM sessions),
+                    s.id, s.dialog_id, s.dialog_version, s.state, s.expires_at,
+                    (SELECT json_group_array(json_array(dialog_id, days, local_time,
+                                                        next_due_at IS NOT NULL))
+                     FROM schedules WHERE member_id = m.id)
+             FROM (SELECT ?1 AS chat_id) AS one
+             LEFT JOIN members m ON m.chat_id = one.chat_id
+             LEFT JOIN sessions s ON s.id = (
+                 SELECT id FROM sessions
+                 WHERE member_id = m.id AND status IN ('active', 'paused') AND expires_at > ?2
+                 ORDER BY id DESC LIMIT 1)"
+        ))
+        .bind(chat.0)
+        .bind(ms(now))
+        .fetch_one(tx)
+        .await?;
+        let member = member_from(&r)?;
+        let session = match r.get::<Option<i64>, _>(12) {
+            Some(id) => Some(SessionRow {
+                id: SessionId(id),
+                dialog_id: r.get(13),
+                version: r.get(14),
+                state: serde_json::from_str(r.get::<&str, _>(15))
+                    .context("unreadable session state")?,
+                expires_at: from_ms(r.get(16)),
+            }),
+            None => None,
+        };
+        let mut schedules: Vec<(String, String, String, i64)> = match r.get::<Option<&str>, _>(17) {
+            Some(json) => serde_json::from_str(json).context("unreadable schedules")?,
+            None => Vec::new(),
+        };
+        schedules.sort();
+        Ok(UpdateRead {
+            person: Person::new(chat, member),
+            session,
+            schedules: schedules
+                .into_iter()
+                .map(|(dialog, days, time, active)| (dialog, days, time, active != 0))
+                .collect(),
+            unreachable: r.get::<Option<bool>, _>(10).unwrap_or(false),
+            next_session_id: SessionId(r.get::<Option<i64>, _>(11).unwrap_or(0) + 1),
+        })
+    }
+
+    /// Applies the conversation's changes for `chat`, in order. Returns messages the
+    /// changes themselves produce (an export's file), to be queued after the outcome's own.
+    pub async fn apply_changes(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Envelope>> {
+        let mut follow_ups = Vec::new();
+        let mut skip_next = false;
+        for (i, change) in changes.iter().enumerate() {
+            if std::mem::take(&mut skip_next) {
+                continue;
+            }
+            match change {
+                Change::CreateMember {
+                    user,
+                    consent_wording,
+                    consent_version,
+                } => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO members (chat_id, telegram_user_id, onboarding, created_at)
+                         VALUES (?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(chat.0)
+                    .bind(user.0)
+                    .bind(Onboarding::Name.as_str())
+                    .bind(ms(now))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+                         VALUES (?, 'store_answers', ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(consent_wording)
+                    .bind(consent_version)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::Reconsent {
+                    consent_wording,
+                    consent_version,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+                         SELECT id, 'store_answers', ?, ?, ? FROM members WHERE chat_id = ?",
+                    )
+                    .bind(consent_wording)
+                    .bind(consent_version)
+                    .bind(ms(now))
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::RegisterButtons(buttons) => {
+                    Self::register_buttons(&mut *tx, buttons, now).await?
+                }
+                Change::UseButtons { group } => Self::use_buttons(&mut *tx, group, now).await?,
+                Change::CreateInvite {
+                    member,
+                    token_hash,
+                    role,
+                    expires_at,
+                } => {
+                    Self::create_invite(
+                        &mut *tx,
+                        chat,
+                        *member,
+                        token_hash,
+                        *role,
+                        *expires_at,
+                        now,
+                    )
+                    .await?
+                }
+                Change::InviteFailed => Self::invite_failed(&mut *tx, chat, now).await?,
+                Change::AcceptInvite {
+                    invite,
+                    user,
+                    name,
+                    username,
+                } => {
+                    Self::accept_invite(
+                        &mut *tx,
+                        chat,
+                        *invite,
+                        *user,
+                        name,
+                        username.as_deref(),
+                        now,
+                    )
+                    .await?
+                }
+                Change::DeclineInvite { invite } => {
+                    Self::decline_invite(&mut *tx, chat, *invite, now).await?
+                }
+                Change::ConfirmTie {
+                    tie,
+                    role,
+                    wording,
+                    version,
+                } => Self::confirm_tie(&mut *tx, chat, *tie, *role, wording, *version, now).await?,
+                Change::EndTie { tie, why } => {
+                    Self::end_tie(&mut *tx, chat, *tie, why, now).await?
+                }
+                Change::MoveUp { tie } => Self::move_up(&mut *tx, chat, *tie, now).await?,
+                Change::SetAway { until } => Self::set_away(&mut *tx, chat, *until, now).await?,
+                Change::RevokeConsent { consent } => {
+                    Self::revoke_consent(&mut *tx, chat, *consent, now).await?
+                }
+                Change::Export { summary, caption } => follow_ups
+                    .extend(Self::export_messages(&mut *tx, chat, summary, caption, now).await?),
+                Change::Erase { through } => Self::erase(&mut *tx, chat, *through, now).await?,
+                Change::SetPlanRule {
+                    rule,
+                    wording,
+                    shares,
+                    version,
+                } => {
+                    Self::set_plan_rule(&mut *tx, chat, rule, wording, shares, *version, now)
+                        .await?
+                }
+                Change::TurnOffRule { rule } => {
+                    Self::turn_off_rule(&mut *tx, chat, rule, now).await?
+                }
+                Change::SetCopingNotes(notes) => {
+                    Self::set_coping_notes(&mut *tx, chat, notes.as_deref()).await?
+                }
+                Change::AckAlert { alert, how } => {
+                    Self::ack_alert(&mut *tx, chat, *alert, how, now).await?
+                }
+                Change::ShareChart {
+                    tie,
+                    wording,
+                    version,
+                    chart,
+                } => Self::share_chart(&mut *tx, chat, *tie, wording, *version, chart, now).await?,
+                Change::SetPlanSettings {
+                    settings,
+                    wording,
+                    version,
+                } => {
+                    Self::set_plan_settings(&mut *tx, chat, *settings, wording, *version, now)
+                        .await?
+                }
+                // Answered by `early_warning` after the changes are applied.
+                Change::AnswerAsk { .. } => {}
+                Change::SetName(name) => {
+                    sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
+                        .bind(name)
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::SetTimezone(tz) => {
+                    sqlx::query("UPDATE members SET timezone = ? WHERE chat_id = ?")
+                        .bind(tz)
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    // Schedules are in local time: their next occurrence moves with the zone.
+                    Self::reschedule_in_timezone(&mut *tx, chat, tz, now).await?;
+                }
+                Change::SetOnboarding(step) => {
+                    sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
+                        .bind(step.as_str())
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::Stop => {
+                    // Nothing routine is sent after /stop; replies and urgent messages still are.
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'cancelled', last_error = 'stopped'
+                         WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
+                    )
+                    .bind(chat.0)
+                    .bind(Lane::Scheduled.as_i64())
+                    .bind(Lane::Nudge.as_i64())
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
+                        .bind(ms(now))
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::Resume => {
+                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::MarkUnreachable => {
+                    Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
+                }
+                Change::SetSchedule {
+                    member,
+                    dialog_id,
+                    days,
+                    time,
+                    next_due,
+                } => {
+                    Self::set_schedule(&mut *tx, *member, dialog_id, days, time, *next_due, now)
+                        .await?;
+                }
+                Change::SetQuietHours(q) => {
+                    sqlx::query(
+                        "UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
+                    )
+                    .bind(q.start.to_string())
+                    .bind(q.end.to_string())
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    // Routine messages already waiting must respect the new quiet hours.
+                    Self::hold_for_quiet_hours(&mut *tx, chat, *q).await?;
+                }
+                Change::SetPause { until } => {
+                    sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
+                        .bind(until.map(ms))
+                        .bind(chat.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    if until.is_some() {
+                        // Nothing routine is sent during a pause.
+                        sqlx::query(
+                            "UPDATE outbox SET state = 'cancelled', last_error = 'paused'
+                             WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
+                        )
+                        .bind(chat.0)
+                        .bind(Lane::Scheduled.as_i64())
+                        .bind(Lane::Nudge.as_i64())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                Change::StartSession {
+                    id,
+                    dialog_id,
+                    version,
+                    expires_at,
+                } => {
+                    sqlx::query(
+                        "UPDATE sessions SET status = 'expired', updated_at = ?
+                         WHERE member_id = (SELECT id FROM members WHERE chat_id = ?)
+                           AND status IN ('active', 'paused')",
+                    )
+                    .bind(ms(now))
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The session's first state usually follows at once: write it with the row.
+                    let (status, state) = match changes.get(i + 1) {
+                        Some(Change::SaveSession {
+                            id: next,
+                            status,
+                            state,
+                        }) if next == id => {
+                            skip_next = true;
+                            (*status, serde_json::to_string(state)?)
+                        }
+                        _ => ("active", "{}".to_string()),
+                    };
+                    sqlx::query(
+                        "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
+                                               started_at, updated_at, expires_at, completed_at)
+                         SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'completed' THEN ? END
+                         FROM members WHERE chat_id = ?",
+                    )
+                    .bind(id.0)
+                    .bind(dialog_id)
+                    .bind(version)
+                    .bind(status)
+                    .bind(state)
+                    .bind(ms(now))
+                    .bind(ms(now))
+                    .bind(ms(*expires_at))
+                    .bind(status)
+                    .bind(ms(now))
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::SaveSession { id, status, state } => {
+                    sqlx::query(
+                        "UPDATE sessions SET status = ?, state = ?, updated_at = ?,
+                                completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END
+                         WHERE id = ?",
+                    )
+                    .bind(*status)
+                    .bind(serde_json::to_string(state)?)
+                    .bind(ms(now))
+                    .bind(*status)
+                    .bind(ms(now))
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::StoreAnswers {
+                    session,
+                    member,
+                    dialog_id,
+                    version,
+                    answers,
+                } => {
+                    for a in answers {
+                        let value = match &a.answer {
+                            crate::dialog::Answer::Answered(v) => Some(serde_json::to_string(v)?),
+                            _ => None,
+                        };
+                        let flags = (!a.flags.is_empty()).then(|| a.flags.join(","));
+                        sqlx::query(
+                            "INSERT INTO answers (session_id, member_id, dialog_id, dialog_version, step_id,
+                                                  state, value, flags, answered_at)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                             ON CONFLICT (session_id, step_id) DO UPDATE SET
+                                 state = excluded.state, value = excluded.value,
+                                 flags = excluded.flags, answered_at = excluded.answered_at",
+                        )
+                        .bind(session.0)
+                        .bind(member.0)
+                        .bind(dialog_id)
+                        .bind(version)
+                        .bind(&a.step_id)
+                        .bind(a.answer.state())
+                        .bind(value)
+                        .bind(flags)
+                        .bind(ms(now))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+        Ok(follow_ups)
+    }
+
+    /// Recomputes the next occurrence of each of the chat's active schedules in `tz`.
+    async fn reschedule_in_timezone(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tz: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
+            return Ok(());
+        };
+        let rows = sqlx::query(
+            "SELECT s.id, s.days, s.local_time FROM schedules s JOIN members m ON m.id = s.member_id
+             WHERE m.chat_id = ? AND s.next_due_at IS NOT NULL",
+        )
+        .bind(chat.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            let (id, days, time): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+            let next = match (crate::schedule::Days::parse(&days), LocalTime::parse(&time)) {
+                (Some(days), Some(time)) => crate::schedule::Recurrence { days, time, tz }
+                    .next_after(now)
+                    .map(|(_, t)| t),
+                _ => None,
+            };
+            sqlx::query("UPDATE schedules SET next_due_at = ? WHERE id = ?")
+                .bind(next.map(ms))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the chat's waiting routine messages (scheduled, nudges) out of quiet hours.
+    async fn hold_for_quiet_hours(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        quiet: QuietHours,
+    ) -> anyhow::Result<()> {
+        let tz: Option<String> =
+            sqlx::query_scalar("SELECT timezone FROM members WHERE chat_id = ?")
+                .bind(chat.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let tz: chrono_tz::Tz = tz
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::Europe::London);
+        let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?")
+            .bind(chat.0)
+            .bind(Lane::Scheduled.as_i64())
+            .bind(Lane::Nudge.as_i64())
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in rows {
+            let (id, at): (i64, i64) = (r.get(0), r.get(1));
+            let allowed = quiet.next_allowed(from_ms(at), tz);
+            if ms(allowed) != at {
+                sqlx::query("UPDATE outbox SET not_before = ? WHERE id = ?")
+                    .bind(ms(allowed))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn set_unreachable(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO chats (chat_id, unreachable_at, unreachable_reason) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET unreachable_at = excluded.unreachable_at,
+                                                  unreachable_reason = excluded.unreachable_reason",
+        )
+        .bind(chat.0)
+        .bind(ms(now))
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE outbox SET state = 'unreachable', last_error = ? WHERE chat_id = ? AND state = 'pending'")
+            .bind(reason)
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The person wrote to us: whatever blocked the chat before is over.
+    pub async fn set_reachable(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<()> {
+        sqlx::query("UPDATE chats SET unreachable_at = NULL, unreachable_reason = NULL WHERE chat_id = ? AND unreachable_at IS NOT NULL")
+            .bind(chat.0)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_unreachable(&self, chat: ChatId) -> anyhow::Result<bool> {
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT unreachable_at FROM chats WHERE chat_id = ?")
+                .bind(chat.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(matches!(v, Some(Some(_))))
+    }
+
+    pub async fn member_count(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM members")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn person(&self, chat: ChatId) -> anyhow::Result<Person> {
+        let mut conn = self.pool.acquire().await?;
+        Self::load_person(&mut conn, chat).await
+    }
+}
