@@ -60,6 +60,26 @@ impl Store {
         Ok(ids)
     }
 
+    /// Cancels the chat's routine rows still waiting (scheduled prompts and nudges; replies
+    /// and urgent rows still go), with `reason` as their error: /stop, a pause.
+    pub(super) async fn cancel_routine(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', last_error = ?
+             WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
+        )
+        .bind(reason)
+        .bind(chat.0)
+        .bind(Lane::Scheduled.as_i64())
+        .bind(Lane::Nudge.as_i64())
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
     /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no
     /// earlier row of the same or a more urgent lane is still pending or being sent), most
     /// urgent lane first, then oldest first. A more urgent row may overtake a routine one.

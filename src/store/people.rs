@@ -306,15 +306,7 @@ impl Store {
                 }
                 Change::Stop => {
                     // Nothing routine is sent after /stop; replies and urgent messages still are.
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'cancelled', last_error = 'stopped'
-                         WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
-                    )
-                    .bind(chat.0)
-                    .bind(Lane::Scheduled.as_i64())
-                    .bind(Lane::Nudge.as_i64())
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::cancel_routine(&mut *tx, chat, "stopped").await?;
                     sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
                         .bind(ms(now))
                         .bind(chat.0)
@@ -360,15 +352,7 @@ impl Store {
                         .await?;
                     if until.is_some() {
                         // Nothing routine is sent during a pause.
-                        sqlx::query(
-                            "UPDATE outbox SET state = 'cancelled', last_error = 'paused'
-                             WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
-                        )
-                        .bind(chat.0)
-                        .bind(Lane::Scheduled.as_i64())
-                        .bind(Lane::Nudge.as_i64())
-                        .execute(&mut *tx)
-                        .await?;
+                        Self::cancel_routine(&mut *tx, chat, "paused").await?;
                     }
                 }
                 Change::StartSession {
