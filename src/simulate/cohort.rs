@@ -93,6 +93,20 @@ impl Sim {
     /// acknowledgement, or the next answer of a check-in.
     pub(super) fn act(&mut self, who: usize, now: DateTime<Utc>) -> Option<Incoming> {
         self.people[who].wake_pending = false;
+        if let Some((message_id, data)) = self.people[who].ask_answer.take() {
+            self.next_query += 1;
+            let input = Input::Callback {
+                query_id: format!("q{}", self.next_query),
+                data: Some(data),
+                message_id: Some(message_id),
+            };
+            // An answer they were about to give mid-check-in comes a little later.
+            if self.people[who].in_checkin {
+                let delay = self.profile.checkins.next_answer.draw(&mut self.rng);
+                self.at(who, now + ms(delay));
+            }
+            return Some(self.incoming(who, input, now));
+        }
         if let Some((message_id, data)) = self.people[who].ack.take() {
             self.next_query += 1;
             let input = Input::Callback {
@@ -146,6 +160,7 @@ impl Sim {
         let choice = if numeric {
             let mood = self.people[who].mood(day, &mut self.rng, &self.profile.mood);
             let value = if self.people[who].scales_today == 0 {
+                self.people[who].mood_today = mood;
                 mood
             } else {
                 let noise = self.rng.normal() * self.profile.mood.other_scales_noise;
@@ -160,12 +175,26 @@ impl Sim {
                 return None;
             }
             has("Done")
+        } else if let Some(safe) = has("Yes, I feel safe") {
+            let r = self.rng.f64();
+            let c = &self.profile.checkins;
+            if r < c.not_safe {
+                self.obs.not_safe_answers += 1;
+                has("I don't feel safe")
+            } else if r < c.not_safe + c.unsure {
+                self.obs.unsure_answers += 1;
+                has("I'm not sure")
+            } else {
+                Some(safe)
+            }
+        } else if has("Fairly good").is_some() {
+            let poor =
+                (self.people[who].mood_today as f64) <= self.profile.checkins.poor_sleep_at_mood;
+            has(if poor { "Fairly bad" } else { "Fairly good" })
         } else {
-            has("Yes, I feel safe")
-                .or_else(|| has("Carry on"))
+            has("Carry on")
                 .or_else(|| has("None of these"))
                 .or_else(|| has("Skip"))
-                .or_else(|| has("Fairly good"))
                 .or_else(|| buttons.iter().position(|b| b.label == "Yes"))
         };
         let Some(i) = choice else {
@@ -180,6 +209,36 @@ impl Sim {
         self.people[who].answered_today += 1;
         self.people[who].awaiting = Some(now);
         self.press(who, i, now)
+    }
+
+    /// An ask-first question reached member `who`: they answer yes or no after a while, or
+    /// not at all (their advance decision applies when the wait is over). Their check-in
+    /// keyboard, if any, stays the one they answer next.
+    fn asked_first(
+        &mut self,
+        who: usize,
+        message_id: i32,
+        buttons: &[crate::domain::Button],
+        yes: usize,
+        now: DateTime<Utc>,
+    ) {
+        self.obs.asks_seen += 1;
+        let r = self.rng.f64();
+        let a = &self.profile.asked;
+        let answer = if r < a.tell {
+            self.obs.asks_told += 1;
+            Some(yes)
+        } else if r < a.tell + a.dont {
+            self.obs.asks_not_told += 1;
+            buttons.iter().position(|b| b.label == ASK_NO)
+        } else {
+            None
+        };
+        if let Some(i) = answer {
+            self.people[who].ask_answer = Some((message_id, buttons[i].data.clone()));
+            let delay = self.profile.asked.answer_delay.draw(&mut self.rng);
+            self.at(who, now + ms(delay));
+        }
     }
 
     /// A call reached a person: remember keyboards and links, time replies, decide what
@@ -198,14 +257,21 @@ impl Sim {
                 protect,
                 ..
             } => {
+                if self.people[who].role == Role::Member && text.contains(CRISIS_MARK) {
+                    self.obs.crisis_cards_seen += 1;
+                }
                 if let Some(t) = self.people[who].awaiting.take() {
                     let local = t.with_timezone(&self.people[who].tz);
                     self.obs
                         .reply_latency
                         .push((local, (now - t).num_milliseconds()));
                 }
-                if !buttons.is_empty() {
-                    let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
+                let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
+                if self.people[who].role == Role::Member
+                    && let Some(yes) = flat.iter().position(|b| b.label == ASK_YES)
+                {
+                    self.asked_first(who, s.message_id, &flat, yes, now);
+                } else if !flat.is_empty() {
                     if *protect {
                         alert = flat.first().map(|b| (s.message_id, b.data.clone()));
                     }
@@ -332,6 +398,13 @@ fn ms(secs: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((secs * 1000.0) as i64)
 }
 
+/// The answers to an ask-first question that a member taps (`ask_yes_button`,
+/// `ask_no_button` in dialogs/core.toml).
+const ASK_YES: &str = "Yes, tell them";
+const ASK_NO: &str = "No, I'm OK";
+/// A message carrying the crisis contacts (Samaritans' number, dialogs/crisis.toml).
+const CRISIS_MARK: &str = "116 123";
+
 /// Times a member taps on the onboarding keyboard (`ask_first_time`); any other time is
 /// typed. The keyboard also offers 13:00, but a member wanting 13:00 types it, as in the
 /// first version of the cohort, so the default profile's reports stay the same seed for seed.
@@ -382,7 +455,11 @@ pub(super) fn cohort(
             people[m].has_carers |= carer;
             people[m].has_supporters |= !carer;
         }
-        people[m].plan = k > 0 && rng.chance(profile.circle.plan);
+        let p = &mut people[m];
+        p.plan = k > 0 && rng.chance(profile.circle.plan);
+        p.ask_first = p.plan && rng.chance(profile.plans.ask_first);
+        p.urgent = p.plan && p.has_supporters && rng.chance(profile.plans.urgent);
+        p.self_help = rng.chance(profile.plans.self_help);
     }
     let mut sim = Sim {
         by_chat: people
@@ -453,8 +530,23 @@ pub(super) fn cohort(
                     }
                     .into(),
                 ),
-                Step::Press("Just tell them".into()),
+                Step::Press(
+                    if p.ask_first {
+                        "Ask me first — tell them"
+                    } else {
+                        "Just tell them"
+                    }
+                    .into(),
+                ),
             ]);
+            if p.urgent {
+                script.extend([
+                    Step::Say("/plan".into()),
+                    Step::Press("I don't feel safe".into()),
+                    Step::Press("Choose this sign".into()),
+                    Step::Press("at once".into()),
+                ]);
+            }
             if p.has_carers {
                 script.extend([
                     Step::Say("/plan".into()),
@@ -464,6 +556,15 @@ pub(super) fn cohort(
                     Step::Press("Just tell them".into()),
                 ]);
             }
+        }
+        if p.self_help {
+            script.extend([
+                Step::Say("/coping a walk, music, texting my sister".into()),
+                Step::Say("/plan".into()),
+                Step::Press("Poor sleep on most nights".into()),
+                Step::Press("poor sleep on 3 of the last 5".into()),
+                Step::Press("Just me".into()),
+            ]);
         }
         p.script = script.into();
         // Everyone joins during the first day (by default between 08:00 and 20:00).

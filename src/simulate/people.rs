@@ -110,13 +110,23 @@ pub struct Person {
     pub has_carers: bool,
     pub has_supporters: bool,
     pub plan: bool,
+    /// Their low-mood sign asks them first.
+    pub ask_first: bool,
+    /// They add "I don't feel safe" for their supporters, at once.
+    pub urgent: bool,
+    /// They add poor sleep as a note to themselves.
+    pub self_help: bool,
     /// Invites still to hand to a supporter (their index), in order.
     pub invites_for: VecDeque<usize>,
     pub take: Take,
     pub take_day: i64,
     pub answered_today: u32,
     pub scales_today: u32,
+    /// Today's mood answer (the day's first scale).
+    pub mood_today: i64,
     pub in_checkin: bool,
+    /// Members: the answer to an ask-first question (message id, button data), at wake.
+    pub ask_answer: Option<(i32, String)>,
     // Supporters: the alert to acknowledge, at wake.
     pub ack: Option<(i32, String)>,
 }
@@ -142,12 +152,17 @@ impl Person {
             has_carers: false,
             has_supporters: false,
             plan: false,
+            ask_first: false,
+            urgent: false,
+            self_help: false,
             invites_for: VecDeque::new(),
             take: Take::Ignore,
             take_day: -1,
             answered_today: 0,
             scales_today: 0,
+            mood_today: 0,
             in_checkin: false,
+            ask_answer: None,
             ack: None,
         }
     }

@@ -30,6 +30,8 @@ pub struct Profile {
     pub checkins: Checkins,
     pub mood: Mood,
     pub circle: Circle,
+    pub plans: Plans,
+    pub asked: Asked,
     pub supporters: Supporters,
 }
 
@@ -56,6 +58,12 @@ pub struct Checkins {
     pub partial: f64,
     pub first_answer: Delay,
     pub next_answer: Delay,
+    /// On a low day, the shares of "Do you feel safe right now?" answered "I'm not sure" and
+    /// "I don't feel safe".
+    pub unsure: f64,
+    pub not_safe: f64,
+    /// A day whose mood answer is at or below this has a fairly bad night's sleep.
+    pub poor_sleep_at_mood: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +92,25 @@ pub struct Circle {
     pub carers: f64,
     pub plan: f64,
     pub invite_accept: Delay,
+}
+
+/// What goes into a member's early-warning plan beyond low mood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plans {
+    /// Of the plan makers, those whose low-mood sign asks them first.
+    pub ask_first: f64,
+    /// Of the plan makers with a supporter, those who add "I don't feel safe" (urgent).
+    pub urgent: f64,
+    /// Of all members, those who add "poor sleep" as a note to themselves, with coping notes.
+    pub self_help: f64,
+}
+
+/// How a member answers an ask-first question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asked {
+    pub tell: f64,
+    pub dont: f64,
+    pub answer_delay: Delay,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +184,9 @@ impl Profile {
                 partial: v,
                 first_answer: delay,
                 next_answer: delay,
+                unsure: v,
+                not_safe: v,
+                poor_sleep_at_mood: v,
             },
             mood: Mood {
                 base: (v, v),
@@ -176,6 +206,16 @@ impl Profile {
                 carers: v,
                 plan: v,
                 invite_accept: delay,
+            },
+            plans: Plans {
+                ask_first: v,
+                urgent: v,
+                self_help: v,
+            },
+            asked: Asked {
+                tell: v,
+                dont: v,
+                answer_delay: delay,
             },
             supporters: Supporters {
                 acknowledge: v,
@@ -255,20 +295,11 @@ impl Profile {
             1.0,
             &mut p.checkins.partial,
         );
-        let both = p.checkins.full + p.checkins.partial;
-        if both > 1.0 + 1e-9
-            && let Some((key, v)) = [("checkins.partial", &k.partial), ("checkins.full", &k.full)]
-                .into_iter()
-                .find_map(|(key, v)| v.as_ref().map(|v| (key, v)))
-        {
-            c.bad(
-                key,
-                v,
-                &format!(
-                    "checkins.full + checkins.partial = {both:.3}: they must add up to at most 1 (the rest ignore the day's check-in)"
-                ),
-            );
-        }
+        c.shares(
+            [("checkins.full", &k.full), ("checkins.partial", &k.partial)],
+            p.checkins.full + p.checkins.partial,
+            "the rest ignore the day's check-in",
+        );
         c.delay(
             "checkins.first_answer",
             &k.first_answer,
@@ -278,6 +309,35 @@ impl Profile {
             "checkins.next_answer",
             &k.next_answer,
             &mut p.checkins.next_answer,
+        );
+        c.number(
+            "checkins.unsure",
+            &k.unsure,
+            0.0,
+            1.0,
+            &mut p.checkins.unsure,
+        );
+        c.number(
+            "checkins.not_safe",
+            &k.not_safe,
+            0.0,
+            1.0,
+            &mut p.checkins.not_safe,
+        );
+        c.shares(
+            [
+                ("checkins.unsure", &k.unsure),
+                ("checkins.not_safe", &k.not_safe),
+            ],
+            p.checkins.unsure + p.checkins.not_safe,
+            "the rest feel safe",
+        );
+        c.number(
+            "checkins.poor_sleep_at_mood",
+            &k.poor_sleep_at_mood,
+            -1.0,
+            10.0,
+            &mut p.checkins.poor_sleep_at_mood,
         );
 
         let m = &raw.mood;
@@ -368,6 +428,37 @@ impl Profile {
             &mut p.circle.invite_accept,
         );
 
+        let pl = &raw.plans;
+        c.number(
+            "plans.ask_first",
+            &pl.ask_first,
+            0.0,
+            1.0,
+            &mut p.plans.ask_first,
+        );
+        c.number("plans.urgent", &pl.urgent, 0.0, 1.0, &mut p.plans.urgent);
+        c.number(
+            "plans.self_help",
+            &pl.self_help,
+            0.0,
+            1.0,
+            &mut p.plans.self_help,
+        );
+
+        let a = &raw.asked;
+        c.number("asked.tell", &a.tell, 0.0, 1.0, &mut p.asked.tell);
+        c.number("asked.dont", &a.dont, 0.0, 1.0, &mut p.asked.dont);
+        c.shares(
+            [("asked.tell", &a.tell), ("asked.dont", &a.dont)],
+            p.asked.tell + p.asked.dont,
+            "the rest don't answer",
+        );
+        c.delay(
+            "asked.answer_delay",
+            &a.answer_delay,
+            &mut p.asked.answer_delay,
+        );
+
         let s = &raw.supporters;
         c.number(
             "supporters.acknowledge",
@@ -435,6 +526,10 @@ struct Raw {
     #[serde(default)]
     circle: RawCircle,
     #[serde(default)]
+    plans: RawPlans,
+    #[serde(default)]
+    asked: RawAsked,
+    #[serde(default)]
     supporters: RawSupporters,
 }
 
@@ -469,6 +564,9 @@ struct RawCheckins {
     first_answer: RawDelay,
     #[serde(default)]
     next_answer: RawDelay,
+    unsure: Num,
+    not_safe: Num,
+    poor_sleep_at_mood: Num,
 }
 
 #[derive(Deserialize, Default)]
@@ -500,6 +598,23 @@ struct RawCircle {
     plan: Num,
     #[serde(default)]
     invite_accept: RawDelay,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlans {
+    ask_first: Num,
+    urgent: Num,
+    self_help: Num,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAsked {
+    tell: Num,
+    dont: Num,
+    #[serde(default)]
+    answer_delay: RawDelay,
 }
 
 #[derive(Deserialize, Default)]
@@ -567,6 +682,26 @@ impl Check<'_> {
         }
         *out = x;
         true
+    }
+
+    /// Two shares of one whole (`total`, already read) that must not pass 1; the problem is
+    /// put at the second key written (the first if only it is).
+    fn shares(&mut self, keys: [(&str, &Num); 2], total: f64, rest: &str) {
+        if total <= 1.0 + 1e-9 {
+            return;
+        }
+        let written = keys
+            .iter()
+            .rev()
+            .find_map(|(key, v)| v.as_ref().map(|v| (*key, v)));
+        if let Some((key, v)) = written {
+            let (a, b) = (keys[0].0, keys[1].0);
+            self.bad(
+                key,
+                v,
+                &format!("{a} + {b} = {total:.3}: they must add up to at most 1 ({rest})"),
+            );
+        }
     }
 
     /// `[from, to]` with `lo <= from <= to <= hi`.
@@ -826,6 +961,18 @@ mod tests {
             (
                 "[supporters]\nacknowledge = 1.5\n",
                 "p.toml:2:15: error: supporters.acknowledge = 1.5: must be between 0 and 1",
+            ),
+            (
+                "[asked]\ntell = 0.8\ndont = 0.5\n",
+                "p.toml:3:8: error: asked.dont = 0.5: asked.tell + asked.dont = 1.300",
+            ),
+            (
+                "[checkins]\nnot_safe = 0.96\n",
+                "p.toml:2:12: error: checkins.not_safe = 0.96: checkins.unsure + checkins.not_safe = 1.010",
+            ),
+            (
+                "[plans]\nurgent = -1\n",
+                "p.toml:2:10: error: plans.urgent = -1: must be between 0 and 1",
             ),
             (
                 "[checkins.first_answer]\nmedian_seconds = -5\n",

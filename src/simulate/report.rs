@@ -23,6 +23,16 @@ pub struct Observed {
     pub answered_with_a_notice: u64,
     pub alerts_seen: u64,
     pub acks_pressed: u64,
+    /// A low day's "Do you feel safe right now?" answered "I'm not sure" / "I don't feel safe".
+    pub unsure_answers: u64,
+    pub not_safe_answers: u64,
+    /// Ask-first questions that reached members, and how many they answered each way (the
+    /// rest went unanswered).
+    pub asks_seen: u64,
+    pub asks_told: u64,
+    pub asks_not_told: u64,
+    /// Messages to members that carried the crisis contacts.
+    pub crisis_cards_seen: u64,
     /// Scheduler ticks after which the store still reported something due at or before the
     /// tick's time: work the tick could not settle, or a due time it would never act on.
     pub ticks_left_due: u64,
@@ -152,6 +162,17 @@ pub struct Report {
     pub urgent: PerRecipient,
     pub acknowledged: usize,
     pub escalations: usize,
+    /// "Do you feel safe right now?" answered "I'm not sure" / "I don't feel safe", and the
+    /// messages with the crisis contacts that reached members.
+    pub unsure_answers: u64,
+    pub not_safe_answers: u64,
+    pub crisis_cards_seen: u64,
+    /// Ask-first questions that reached members: answered "Yes, tell them", "No, I'm OK",
+    /// or not answered.
+    pub asked_first: u64,
+    pub asked_first_told: u64,
+    pub asked_first_not_told: u64,
+    pub asked_first_unanswered: u64,
     /// Alerts, urgent alerts, nudges and self-help messages created in each week.
     pub per_week: Vec<WeekCounts>,
     pub alerts_sent_to_circle: i64,
@@ -387,6 +408,13 @@ pub(super) async fn build(
         urgent: per_recipient(tier_counts("urgent", false), supporters - carers, weeks),
         acknowledged: alerts.iter().filter(|a| a.acked_at.is_some()).count(),
         escalations: alerts.iter().filter(|a| a.step > 0).count(),
+        unsure_answers: sim.obs.unsure_answers,
+        not_safe_answers: sim.obs.not_safe_answers,
+        crisis_cards_seen: sim.obs.crisis_cards_seen,
+        asked_first: sim.obs.asks_seen,
+        asked_first_told: sim.obs.asks_told,
+        asked_first_not_told: sim.obs.asks_not_told,
+        asked_first_unanswered: sim.obs.asks_seen - sim.obs.asks_told - sim.obs.asks_not_told,
         per_week,
         alerts_sent_to_circle: to_circle,
         alerts_without_standing_consent: without,
@@ -518,6 +546,17 @@ impl Report {
             self.escalations,
             self.alerts_sent_to_circle,
             self.alerts_without_standing_consent
+        ));
+        s.push_str(&format!(
+            "asked first {}: yes, tell them {}; no {}; no answer {}\n",
+            self.asked_first,
+            self.asked_first_told,
+            self.asked_first_not_told,
+            self.asked_first_unanswered
+        ));
+        s.push_str(&format!(
+            "feel safe? not sure {}, not safe {}; crisis contacts shown to members {} (at /start, and at every answer not sure or not safe)\n",
+            self.unsure_answers, self.not_safe_answers, self.crisis_cards_seen
         ));
         if self.answered_with_a_notice > 0 {
             s.push_str(&format!(

@@ -30,7 +30,7 @@ fn ok(out: &Output) -> String {
     shown
 }
 
-/// Runs 40 members for 7 days, the report as JSON without the wall time.
+/// Runs 40 members for 7 days (seed 9), the report as JSON without the wall time.
 fn small_run(dir: &Path, db: Option<&Path>) -> serde_json::Value {
     let json = dir.join("report.json");
     let mut args = vec![
@@ -39,7 +39,9 @@ fn small_run(dir: &Path, db: Option<&Path>) -> serde_json::Value {
         "--days".into(),
         "7".into(),
         "--seed".into(),
-        "7".into(),
+        // A seed whose small cohort has nudges as well as alerts (at 40 members both are
+        // a handful; seed 7 happens to give no carer three missed days in a row).
+        "9".into(),
         "--json".into(),
         json.display().to_string(),
     ];
@@ -316,6 +318,44 @@ fn a_partial_profile_is_taken_over_the_defaults_and_changes_what_people_do() {
     assert_eq!(zones[0].0, "Africa/Lagos");
     assert_eq!(zones[1].0, "Europe/London");
     assert_eq!(zones[0].1 + zones[1].1, 12);
+}
+
+#[test]
+fn members_who_ask_first_feel_unsafe_or_keep_notes_for_themselves_reach_every_tier_with_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    // Everyone has two supporters and a plan with every kind of sign; low days are common,
+    // and half of the safety answers are "I don't feel safe".
+    let profile = "[circle]\nsizes = [0, 0, 1]\ncarers = 0\nplan = 1\n\n\
+        [plans]\nask_first = 1\nurgent = 1\nself_help = 1\n\n\
+        [asked]\ntell = 0.4\ndont = 0.3\n\n\
+        [checkins]\nfull = 1\npartial = 0\nunsure = 0.3\nnot_safe = 0.5\n\n\
+        [mood]\nbase = [2.0, 4.0]\n";
+    let (r, shown) = run_with_profile(dir.path(), profile, 16, 7, &[]);
+    assert!(shown.contains("limit violations 0"), "{shown}");
+    assert_eq!(r["setups_unfinished"], 0, "{r:#}");
+    assert_eq!(r["unrecognised_keyboards"], 0, "{r:#}");
+    assert_eq!(r["slots_closed_without_outcome"], 0, "{r:#}");
+    assert_eq!(r["ticks_left_due"], 0, "{r:#}");
+    assert_eq!(r["alerts_without_standing_consent"], 0, "{r:#}");
+    let n = |k: &str| r[k].as_u64().unwrap();
+    let not_safe = n("not_safe_answers");
+    assert!(not_safe > 0 && n("unsure_answers") > 0, "{r:#}");
+    // Everyone sees the crisis contacts at /start, and again at every unsure answer.
+    assert!(
+        n("crisis_cards_seen") >= 16 + n("unsure_answers") + not_safe,
+        "{r:#}"
+    );
+    // "Not safe" goes to both supporters at once, once per episode.
+    let urgent = r["urgent"]["total"].as_u64().unwrap();
+    assert!(urgent > 0 && urgent <= 2 * not_safe, "{r:#}");
+    assert!(r["self_help"]["total"].as_u64().unwrap() > 0, "{r:#}");
+    // Low mood asks first; every question is answered one way or none.
+    assert!(n("asked_first") > 0, "{r:#}");
+    assert_eq!(
+        n("asked_first"),
+        n("asked_first_told") + n("asked_first_not_told") + n("asked_first_unanswered"),
+        "{r:#}"
+    );
 }
 
 #[test]
