@@ -844,3 +844,52 @@ async fn what_the_processor_reads_for_an_update_is_read_in_one_statement_and_is_
     assert!(later.session.is_none());
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_whole_fetch_of_unreadable_outbox_rows_is_failed_and_the_rows_behind_it_still_go() {
+    let w = world(utc("2026-06-01T10:00:00Z")).await;
+    // More unreadable rows (one per chat, so each is first in its queue) than one fetch
+    // reads, then an ordinary message behind them.
+    let broken: Vec<Envelope> = (1000..1300)
+        .map(|chat| Envelope::reply(ChatId(chat), Outgoing::text("to be corrupted")))
+        .collect();
+    let mut tx = w.store.begin_write().await.unwrap();
+    Store::enqueue(&mut tx, &broken, None, w.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let db = w._dir.path().join("s.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET payload = '{not json' WHERE chat_id >= 1000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut tx = w.store.begin_write().await.unwrap();
+    Store::enqueue(
+        &mut tx,
+        &[Envelope::reply(
+            ChatId(7),
+            Outgoing::text("still delivered"),
+        )],
+        None,
+        w.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let calls = w.delivery.drain().await.unwrap();
+
+    assert_eq!(calls, 1);
+    let log = w.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0].0, log[0].2.as_str()),
+        (ChatId(7), "still delivered")
+    );
+    let counts = w.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.failed, counts.sent), (300, 1), "{counts:?}");
+}
