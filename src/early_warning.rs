@@ -659,6 +659,7 @@ pub async fn answer_ask(
         None => {
             // The question stays open until its time; fresh buttons to answer it later.
             let Some(until) = Store::episode_ask_until(tx, episode).await? else {
+                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
                 return Ok(out);
             };
             let time = until.with_timezone(&m.tz).format("%H:%M").to_string();
@@ -684,11 +685,18 @@ pub async fn answer_ask(
                 if !timed_out {
                     out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_told)));
                 }
+            } else if !timed_out {
+                // Answered already, or lapsed (the episode ended, or a new one asks now).
+                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
             }
         }
         Some(false) => {
-            if Store::set_episode_state(tx, episode, "asking", "not_told").await? && !timed_out {
-                out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_not_told)));
+            if Store::set_episode_state(tx, episode, "asking", "not_told").await? {
+                if !timed_out {
+                    out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_not_told)));
+                }
+            } else if !timed_out {
+                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
             }
         }
     }

@@ -516,17 +516,22 @@ impl Store {
         .await?)
     }
 
-    /// Closes an episode: its alerts will not escalate any more.
+    /// Closes an episode: its alerts will not escalate any more, and an ask-first question
+    /// still unanswered has lapsed (its buttons tell no one; it leaves `episodes_asking`).
     pub async fn close_episode(
         tx: &mut SqliteConnection,
         id: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE episodes SET clear_streak = 0, closed_at = ? WHERE id = ?")
-            .bind(ms(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE episodes SET clear_streak = 0, closed_at = ?,
+                    state = CASE state WHEN 'asking' THEN 'lapsed' ELSE state END
+             WHERE id = ?",
+        )
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         Self::stop_escalating(tx, id).await
     }
 

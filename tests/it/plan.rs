@@ -9,12 +9,18 @@ const ALEX: i64 = 801;
 const SAM: i64 = 802;
 const EVE: i64 = 804;
 
-/// Alex, with Sam as supporter and the low-mood rule telling Sam.
-async fn planned() -> TestApp {
+/// Alex, onboarded, with Sam as supporter (no plan yet).
+async fn alex_with_sam() -> TestApp {
     let app = spawn_app().await;
     app.onboard(ALEX, "Alex").await;
     let token = invite(&app, ALEX, "Supporter: alerts").await;
     join(&app, ALEX, SAM, &token).await;
+    app
+}
+
+/// Alex, with Sam as supporter and the low-mood rule telling Sam.
+async fn planned() -> TestApp {
+    let app = alex_with_sam().await;
     say(&app, ALEX, "/plan").await;
     press(&app, ALEX, "Low mood several days running").await;
     press(&app, ALEX, "mood 3 or lower on 3 check-ins in a row").await;
@@ -417,5 +423,76 @@ async fn a_week_chart_is_shared_only_after_the_member_confirms_that_one_chart() 
             .iter()
             .any(|s| s.text.contains("This week:"))
     );
+    app.stop().await;
+}
+
+/// The "Yes, tell them" button of the latest ask-first question in Alex's chat.
+fn latest_ask(app: &TestApp) -> (i64, String) {
+    let sent = app.fake.sent_to(ALEX);
+    let ask = sent
+        .iter()
+        .rfind(|s| s.text.contains("I'd like to let User802 know"))
+        .expect("an ask-first question");
+    let yes = buttons(ask.reply_markup.as_ref())
+        .into_iter()
+        .find(|(label, _)| label == "Yes, tell them")
+        .expect("a yes button");
+    (ask.message_id, yes.1)
+}
+
+/// A low check-in to its safety question, answered "I don't feel safe", then finished.
+async fn not_safe_check_in(app: &TestApp) {
+    say(app, ALEX, "/checkin").await;
+    for label in [
+        "2",
+        "5",
+        "Fairly good",
+        "Skip",
+        "None of these",
+        "Done",
+        "Yes",
+        "I don't feel safe",
+        "Carry on with my check-in",
+        "Skip",
+    ] {
+        press(app, ALEX, label).await;
+    }
+}
+
+#[tokio::test]
+async fn an_ask_first_question_overtaken_by_a_new_one_has_passed_and_its_yes_tells_no_one() {
+    let app = alex_with_sam().await;
+    say(&app, ALEX, "/plan").await;
+    press(&app, ALEX, "I don't feel safe").await;
+    press(&app, ALEX, "Choose this sign").await;
+    press(&app, ALEX, "My supporters (User802): an alert").await;
+    press(
+        &app,
+        ALEX,
+        "Ask me first — tell them if I don't answer in time",
+    )
+    .await;
+
+    not_safe_check_in(&app).await;
+    let first = latest_ask(&app);
+    // Said again before the first question was answered: a new episode, a new question.
+    not_safe_check_in(&app).await;
+    let second = latest_ask(&app);
+    assert_ne!(first.0, second.0, "a second question was asked");
+    assert_eq!(alerted(&app), 0, "nobody is told before Alex says so");
+
+    let reply = app.press(ALEX, first.0, &first.1, 1).await;
+    assert_eq!(texts(&reply), ["That question has passed."]);
+    app.settle().await;
+    assert_eq!(alerted(&app), 0, "the old question's yes tells no one");
+    // The first episode left the ask-first queue when it closed.
+    let lingering = app
+        .query_i64("SELECT count(*) FROM episodes WHERE state = 'asking' AND closed_at IS NOT NULL")
+        .await;
+    assert_eq!(lingering, 0);
+
+    app.press(ALEX, second.0, &second.1, 1).await;
+    app.settle().await;
+    assert_eq!(alerted(&app), 1, "the open question's yes tells Sam, once");
     app.stop().await;
 }
