@@ -131,8 +131,14 @@ pub fn build_history(raw: &RawHistory, dialogs: &Registry, tz: Tz) -> Vec<CheckI
             .session
             .and_then(|s| values.get(&s).cloned())
             .unwrap_or_default();
+        // A check-in begun of their own accord before its slot was due (the slot joined it)
+        // happened when it began: "said again in a later check-in" must not find the same one.
+        let began = slot
+            .session
+            .and_then(|s| sessions.get(&s))
+            .map(|s| s.started);
         out.push(CheckIn {
-            at: slot.due,
+            at: began.map_or(slot.due, |b| b.min(slot.due)),
             date: NaiveDate::parse_from_str(&slot.local_date, "%Y-%m-%d")
                 .unwrap_or(slot.due.date_naive()),
             outcome,
@@ -248,11 +254,15 @@ pub async fn after_history_change(
         // "I don't feel safe" said again, in a later check-in, is a new episode at once:
         // every such answer is heard (no re-arming, no cooldown).
         let flagged = t.kind == rules::Kind::Flagged;
+        // A question still waiting when it is said again keeps its time: saying it again
+        // never puts off when supporters are told.
+        let mut ask_by = None;
         if let Some(o) = &open
             && flagged
             && d.firing
             && latest.is_some_and(|c| c.at > o.opened_at)
         {
+            ask_by = Store::episode_ask_until(tx, o.id).await?;
             Store::close_episode(tx, o.id, ctx.now).await?;
             open = None;
         }
@@ -283,8 +293,8 @@ pub async fn after_history_change(
                 .to_string();
                 let ask = rule.ask_first && matches!(rule.tier, Tier::Nudge | Tier::Alert);
                 let state = if ask { "asking" } else { "told" };
-                let until =
-                    ask.then_some(ctx.now + Duration::hours(m.settings.ask_hours.clamp(1, 24)));
+                let fresh = ctx.now + Duration::hours(m.settings.ask_hours.clamp(1, 24));
+                let until = ask.then(|| ask_by.map_or(fresh, |by| by.min(fresh)));
                 let Some(episode) = Store::open_new_episode(
                     tx,
                     member,
@@ -639,15 +649,26 @@ pub async fn answer_ask(
     if owner != member {
         return Ok(Vec::new());
     }
+    let Some(m) = who(tx, member, ctx).await? else {
+        return Ok(Vec::new());
+    };
     let Some(rule) = Store::member_plan(tx, member)
         .await?
         .into_iter()
         .find(|r| r.rule_id == rule_id)
     else {
-        return Ok(Vec::new());
-    };
-    let Some(m) = who(tx, member, ctx).await? else {
-        return Ok(Vec::new());
+        // The rule was turned off (its episode cancelled), or its stored settings cannot be
+        // read. A question still waiting for its time would stay due for ever: it lapses.
+        if timed_out && Store::set_episode_state(tx, episode, "asking", "lapsed").await? {
+            tracing::error!(episode, "ask-first question's rule is unreadable; lapsed");
+        }
+        if timed_out {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![Envelope::reply(
+            m.chat,
+            Outgoing::text(&t.question_passed),
+        )]);
     };
     let decision = match (tell_them, timed_out) {
         (Some(d), _) => Some(d),
@@ -679,14 +700,19 @@ pub async fn answer_ask(
             ));
         }
         Some(true) => {
-            if Store::set_episode_state(tx, episode, "asking", "told").await? {
+            // A yes is heard while the episode lasts, even after the wait ran out on
+            // "don't tell them" (their keyboard stays live an hour past it).
+            let told = Store::set_episode_state(tx, episode, "asking", "told").await?
+                || (!timed_out
+                    && Store::set_episode_state(tx, episode, "not_told", "told").await?);
+            if told {
                 let reason = reason_of(&evidence);
                 out.extend(tell(tx, &m, &rule, episode, &reason, 0, ctx).await?);
                 if !timed_out {
                     out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_told)));
                 }
             } else if !timed_out {
-                // Answered already, or lapsed (the episode ended, or a new one asks now).
+                // Told already, or lapsed (the episode ended, or a new one asks now).
                 out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
             }
         }

@@ -545,18 +545,21 @@ impl Store {
         Ok(())
     }
 
+    /// Moves an open episode from state `from` to `to`; false if it was not open in `from`.
     pub async fn set_episode_state(
         tx: &mut SqliteConnection,
         id: i64,
         from: &str,
         to: &str,
     ) -> anyhow::Result<bool> {
-        let r = sqlx::query("UPDATE episodes SET state = ? WHERE id = ? AND state = ?")
-            .bind(to)
-            .bind(id)
-            .bind(from)
-            .execute(tx)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE episodes SET state = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
+        )
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .execute(tx)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 

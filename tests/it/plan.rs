@@ -460,7 +460,8 @@ async fn not_safe_check_in(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn an_ask_first_question_overtaken_by_a_new_one_has_passed_and_its_yes_tells_no_one() {
+async fn an_ask_first_question_overtaken_by_a_new_one_has_passed_its_yes_tells_no_one_and_its_time_stands()
+ {
     let app = alex_with_sam().await;
     say(&app, ALEX, "/plan").await;
     press(&app, ALEX, "I don't feel safe").await;
@@ -480,6 +481,13 @@ async fn an_ask_first_question_overtaken_by_a_new_one_has_passed_and_its_yes_tel
     let second = latest_ask(&app);
     assert_ne!(first.0, second.0, "a second question was asked");
     assert_eq!(alerted(&app), 0, "nobody is told before Alex says so");
+    let deadlines = app
+        .query_i64("SELECT count(DISTINCT ask_until) FROM episodes WHERE rule_id = 'not_safe'")
+        .await;
+    assert_eq!(
+        deadlines, 1,
+        "saying it again did not put off when Sam is told"
+    );
 
     let reply = app.press(ALEX, first.0, &first.1, 1).await;
     assert_eq!(texts(&reply), ["That question has passed."]);
