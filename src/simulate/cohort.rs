@@ -93,7 +93,11 @@ impl Sim {
     /// acknowledgement, or the next answer of a check-in.
     pub(super) fn act(&mut self, who: usize, now: DateTime<Utc>) -> Option<Incoming> {
         self.people[who].wake_pending = false;
-        if let Some((message_id, data)) = self.people[who].ask_answer.take() {
+        // An ask-first answer is given at its own time, not at a check-in's earlier wake.
+        if let Some((message_id, data, _)) = self.people[who]
+            .ask_answer
+            .take_if(|(_, _, due)| *due <= now)
+        {
             self.next_query += 1;
             let input = Input::Callback {
                 query_id: format!("q{}", self.next_query),
@@ -225,19 +229,20 @@ impl Sim {
         self.obs.asks_seen += 1;
         let r = self.rng.f64();
         let a = &self.profile.asked;
+        // Told or not is counted from the bot's reply (`seen`): an answer given after the
+        // wait has passed, and the advance decision stands.
         let answer = if r < a.tell {
-            self.obs.asks_told += 1;
             Some(yes)
         } else if r < a.tell + a.dont {
-            self.obs.asks_not_told += 1;
             buttons.iter().position(|b| b.label == ASK_NO)
         } else {
             None
         };
         if let Some(i) = answer {
-            self.people[who].ask_answer = Some((message_id, buttons[i].data.clone()));
             let delay = self.profile.asked.answer_delay.draw(&mut self.rng);
-            self.at(who, now + ms(delay));
+            let due = now + ms(delay);
+            self.people[who].ask_answer = Some((message_id, buttons[i].data.clone(), due));
+            self.at(who, due);
         }
     }
 
@@ -257,8 +262,15 @@ impl Sim {
                 protect,
                 ..
             } => {
-                if self.people[who].role == Role::Member && text.contains(CRISIS_MARK) {
-                    self.obs.crisis_cards_seen += 1;
+                if self.people[who].role == Role::Member {
+                    if text.contains(CRISIS_MARK) {
+                        self.obs.crisis_cards_seen += 1;
+                    }
+                    if text.contains(ASK_TOLD) {
+                        self.obs.asks_told += 1;
+                    } else if text.contains(ASK_NOT_TOLD) {
+                        self.obs.asks_not_told += 1;
+                    }
                 }
                 if let Some(t) = self.people[who].awaiting.take() {
                     let local = t.with_timezone(&self.people[who].tz);
@@ -401,6 +413,9 @@ fn ms(secs: f64) -> chrono::Duration {
 /// The answers to an ask-first question that a member taps (`ask_yes_button`,
 /// `ask_no_button` in dialogs/core.toml).
 const ASK_YES: &str = "Yes, tell them";
+/// The bot's replies to an ask-first answer given in time.
+const ASK_TOLD: &str = "OK — I've let them know.";
+const ASK_NOT_TOLD: &str = "I won't tell anyone this time";
 const ASK_NO: &str = "No, I'm OK";
 /// A message carrying the crisis contacts (Samaritans' number, dialogs/crisis.toml).
 const CRISIS_MARK: &str = "116 123";

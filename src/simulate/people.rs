@@ -125,8 +125,8 @@ pub struct Person {
     /// Today's mood answer (the day's first scale).
     pub mood_today: i64,
     pub in_checkin: bool,
-    /// Members: the answer to an ask-first question (message id, button data), at wake.
-    pub ask_answer: Option<(i32, String)>,
+    /// Members: the answer to an ask-first question (message id, button data, when).
+    pub ask_answer: Option<(i32, String, DateTime<Utc>)>,
     // Supporters: the alert to acknowledge, at wake.
     pub ack: Option<(i32, String)>,
 }

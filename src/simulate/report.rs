@@ -167,8 +167,9 @@ pub struct Report {
     pub unsure_answers: u64,
     pub not_safe_answers: u64,
     pub crisis_cards_seen: u64,
-    /// Ask-first questions that reached members: answered "Yes, tell them", "No, I'm OK",
-    /// or not answered.
+    /// Ask-first questions that reached members; told at their word ("Yes, tell them", in
+    /// time or after a "don't tell" wait), not told at their word ("No, I'm OK" in time), and
+    /// the rest (no answer in time: their advance decision applied).
     pub asked_first: u64,
     pub asked_first_told: u64,
     pub asked_first_not_told: u64,
@@ -414,7 +415,10 @@ pub(super) async fn build(
         asked_first: sim.obs.asks_seen,
         asked_first_told: sim.obs.asks_told,
         asked_first_not_told: sim.obs.asks_not_told,
-        asked_first_unanswered: sim.obs.asks_seen - sim.obs.asks_told - sim.obs.asks_not_told,
+        asked_first_unanswered: sim
+            .obs
+            .asks_seen
+            .saturating_sub(sim.obs.asks_told + sim.obs.asks_not_told),
         per_week,
         alerts_sent_to_circle: to_circle,
         alerts_without_standing_consent: without,
@@ -548,7 +552,7 @@ impl Report {
             self.alerts_without_standing_consent
         ));
         s.push_str(&format!(
-            "asked first {}: yes, tell them {}; no {}; no answer {}\n",
+            "asked first {}: told at their word {}; not told at their word {}; no answer in time {}\n",
             self.asked_first,
             self.asked_first_told,
             self.asked_first_not_told,

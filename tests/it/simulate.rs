@@ -321,7 +321,7 @@ fn a_partial_profile_is_taken_over_the_defaults_and_changes_what_people_do() {
 }
 
 #[test]
-fn members_who_ask_first_feel_unsafe_or_keep_notes_for_themselves_reach_every_tier_with_consent() {
+fn members_who_ask_first_feel_unsafe_or_keep_notes_for_themselves_are_heard_with_consent() {
     let dir = tempfile::tempdir().unwrap();
     // Everyone has two supporters and a plan with every kind of sign; low days are common,
     // and half of the safety answers are "I don't feel safe".
@@ -340,7 +340,8 @@ fn members_who_ask_first_feel_unsafe_or_keep_notes_for_themselves_reach_every_ti
     let n = |k: &str| r[k].as_u64().unwrap();
     let not_safe = n("not_safe_answers");
     assert!(not_safe > 0 && n("unsure_answers") > 0, "{r:#}");
-    // Everyone sees the crisis contacts at /start, and again at every unsure answer.
+    // Everyone sees the crisis contacts at /start, and again at unsure and unsafe answers (a
+    // lower bound: the count is of cards seen, not matched answer by answer).
     assert!(
         n("crisis_cards_seen") >= 16 + n("unsure_answers") + not_safe,
         "{r:#}"
@@ -349,13 +350,16 @@ fn members_who_ask_first_feel_unsafe_or_keep_notes_for_themselves_reach_every_ti
     let urgent = r["urgent"]["total"].as_u64().unwrap();
     assert!(urgent > 0 && urgent <= 2 * not_safe, "{r:#}");
     assert!(r["self_help"]["total"].as_u64().unwrap() > 0, "{r:#}");
-    // Low mood asks first; every question is answered one way or none.
-    assert!(n("asked_first") > 0, "{r:#}");
-    assert_eq!(
-        n("asked_first"),
-        n("asked_first_told") + n("asked_first_not_told") + n("asked_first_unanswered"),
+    // Low mood asks first. Told and not told are counted from the bot's replies, so each
+    // kind of answer had its effect; and the yeses reached supporters as alerts.
+    let told = n("asked_first_told");
+    assert!(told > 0 && n("asked_first_not_told") > 0, "{r:#}");
+    assert!(
+        told + n("asked_first_not_told") <= n("asked_first"),
         "{r:#}"
     );
+    let alerts = r["alerts"]["total"].as_u64().unwrap();
+    assert!(alerts >= 1, "{r:#}");
 }
 
 #[test]
