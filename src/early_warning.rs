@@ -172,17 +172,21 @@ fn answered(c: &CheckIn) -> bool {
     matches!(c.outcome, Outcome::Completed | Outcome::Partial)
 }
 
-/// How many answered check-ins in a row, before the latest, the rule was clear on. Missed,
-/// unknown and paused ones never count as clear: silence is not wellness.
+/// How many answered check-ins in a row, before the latest and after the open episode began
+/// (`since`), the rule was clear on. Missed, unknown and paused ones never count as clear:
+/// silence is not wellness; nor do check-ins from before the episode (they cannot show it
+/// has passed).
 fn clear_before(
     t: &Template,
     params: &BTreeMap<String, f64>,
     history: &[CheckIn],
+    since: Option<DateTime<Utc>>,
     templates: &BTreeMap<String, Template>,
 ) -> u32 {
     let mut n = 0;
     let ends: Vec<usize> = (1..history.len())
         .filter(|e| answered(&history[e - 1]))
+        .filter(|e| since.is_none_or(|s| history[e - 1].at > s))
         .collect();
     for end in ends.into_iter().rev().take(REARM_AFTER as usize) {
         let prefix = &history[..end];
@@ -272,7 +276,13 @@ pub async fn after_history_change(
         }
         let e = rules::Episode {
             open: open.is_some(),
-            clear_streak: clear_before(t, &rule.params, &history, ctx.templates),
+            clear_streak: clear_before(
+                t,
+                &rule.params,
+                &history,
+                open.as_ref().map(|o| o.opened_at),
+                ctx.templates,
+            ),
             last_fired: if flagged {
                 None
             } else {
@@ -571,10 +581,12 @@ async fn alert(
         ]],
     );
     Store::register_buttons(tx, &new, now).await?;
-    let template = if tier == Tier::Urgent {
-        &t.alert_urgent
-    } else {
-        &t.alert
+    // The reason only when the member lets supporters see it (`/plan` → Settings).
+    let template = match (tier == Tier::Urgent, m.settings.alert_reason) {
+        (true, true) => &t.alert_urgent,
+        (true, false) => &t.alert_urgent_no_reason,
+        (false, true) => &t.alert,
+        (false, false) => &t.alert_no_reason,
     };
     let mut text = fill(template, &[("name", &m.name), ("reason", reason)]);
     if step > 0 {

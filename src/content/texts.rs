@@ -286,5 +286,6 @@ pub struct Texts {
     pub plan_toggle_reason_button: String,
     pub plan_toggle_nudge_button: String,
     pub alert_no_reason: String,
+    pub alert_urgent_no_reason: String,
     pub nudge_with_reason: String,
 }

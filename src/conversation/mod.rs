@@ -500,11 +500,24 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                     .and_then(|i| s.dialog.steps.get(i))
                     .is_some_and(|step| matches!(step.kind, StepKind::Text { .. }))
             });
+            // "I don't feel safe" typed at "Do you feel safe right now?" is that answer.
+            let typed_option = active.is_some_and(|s| {
+                s.state
+                    .current
+                    .and_then(|i| s.dialog.steps.get(i))
+                    .is_some_and(|step| match &step.kind {
+                        StepKind::Choice { options } => options
+                            .iter()
+                            .any(|o| crate::dialog::engine::is_label(&o.label, text)),
+                        _ => false,
+                    })
+            });
             if let (Some(m), Some(open)) = (member, active)
-                && (!crisis || free_text_step)
+                && (!crisis || free_text_step || typed_option)
             {
-                // An answer. Crisis language in a free-text answer has had its card; the
-                // check-in carries on. Anywhere else the text is not taken as an answer.
+                // An answer. Crisis language in a free-text answer, or typed as one of the
+                // question's own options, has had its card; the check-in carries on.
+                // Anywhere else the text is not taken as an answer.
                 checkin::text(&mut o, person, m, open, text, ctx);
             } else if crisis {
                 // The card has been sent; gently pick up where we were without using the text

@@ -10,7 +10,7 @@ use super::circle::{MENU_TTL, keyboard};
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::fill;
 use crate::domain::Outgoing;
-use crate::domain::circle::{Action, Role, TieStatus};
+use crate::domain::circle::{Action, Purpose, Role, TieStatus};
 use crate::rules::{Template, Tier};
 use crate::store::{PlanRule, PlanSettings, Share};
 
@@ -39,11 +39,22 @@ fn params_with(t: &Template, value: Option<i64>) -> BTreeMap<String, f64> {
     t.clamp(&v)
 }
 
+/// Whom a rule at `tier` may be shared with: active ties of the right role whose pairing
+/// consent (alerts, nudges) stands.
 fn people(person: &Person, tier: Tier) -> Vec<&crate::domain::circle::Tie> {
+    let paired = |t: &crate::domain::circle::Tie| {
+        Purpose::pairing(tier).is_some_and(|p| {
+            person
+                .consents
+                .iter()
+                .any(|c| c.tie == Some(t.id) && c.purpose == p)
+        })
+    };
     person
         .circle
         .iter()
         .filter(|t| t.status == TieStatus::Active)
+        .filter(|t| paired(t))
         .filter(|t| match tier {
             Tier::Nudge => matches!(t.role, Role::Carer | Role::Both),
             Tier::Alert | Tier::Urgent => matches!(t.role, Role::Supporter | Role::Both),

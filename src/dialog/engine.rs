@@ -643,9 +643,7 @@ fn typed(
                 .iter()
                 .enumerate()
                 .find(|(n, o)| {
-                    o.label.to_lowercase() == wanted
-                        || o.code == wanted
-                        || (n + 1).to_string() == wanted
+                    is_label(&o.label, text) || o.code == wanted || (n + 1).to_string() == wanted
                 })
                 .map(|(_, o)| (AnswerValue::Code(o.code.clone()), o.actions.clone()))
                 .ok_or_else(|| t.hint_choice.clone())
@@ -737,6 +735,24 @@ fn fmt_num(x: f64) -> String {
 }
 
 /// "6", "6.5", "6,5" (a decimal comma), within bounds, rounded to `decimals`.
+/// Whether typed `text` is a button's `label`: case aside, with a phone keyboard's curly
+/// apostrophes and quotes taken as straight ones, and surrounding spaces and full stops.
+pub fn is_label(label: &str, text: &str) -> bool {
+    let plain = |s: &str| -> String {
+        s.trim()
+            .trim_end_matches('.')
+            .chars()
+            .map(|c| match c {
+                '\u{2018}' | '\u{2019}' => '\'',
+                '\u{201C}' | '\u{201D}' => '"',
+                c => c,
+            })
+            .collect::<String>()
+            .to_lowercase()
+    };
+    plain(label) == plain(text)
+}
+
 pub fn parse_number(text: &str, min: f64, max: f64, decimals: u32) -> Option<f64> {
     let t = text.trim().replace(',', ".");
     let t = t

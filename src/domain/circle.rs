@@ -68,6 +68,17 @@ impl Purpose {
             .into_iter()
             .find(|p| p.as_str() == s)
     }
+
+    /// The pairing consent a person needs to receive a rule's messages at `tier` (none: a
+    /// note to self reaches no one else).
+    pub fn pairing(tier: crate::rules::Tier) -> Option<Purpose> {
+        use crate::rules::Tier;
+        match tier {
+            Tier::Nudge => Some(Purpose::Nudges),
+            Tier::Alert | Tier::Urgent => Some(Purpose::Alerts),
+            Tier::SelfHelp => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use sqlx::{Row, SqliteConnection};
 use super::circle::{Entry, audit};
 use super::sqlite::Store;
 use super::{from_ms, ms};
-use crate::domain::circle::Role;
+use crate::domain::circle::{Purpose, Role};
 use crate::domain::{ChatId, MemberId, UserId};
 use crate::rules::Tier;
 
@@ -589,6 +589,8 @@ impl Store {
                     EXISTS (SELECT 1 FROM chats h WHERE h.chat_id = c.chat_id AND h.unreachable_at IS NOT NULL),
                     (SELECT k.id FROM consents k WHERE k.circle_id = c.id AND k.rule_id = ?
                         AND k.tier = ? AND k.purpose = 'share_rule' AND k.revoked_at IS NULL
+                        AND EXISTS (SELECT 1 FROM consents p WHERE p.circle_id = c.id
+                                    AND p.purpose = ? AND p.revoked_at IS NULL)
                      ORDER BY k.id DESC LIMIT 1),
                     o.timezone, o.quiet_start, o.quiet_end
              FROM circle c LEFT JOIN members o ON o.chat_id = c.chat_id
@@ -598,6 +600,8 @@ impl Store {
         .bind(ms(now))
         .bind(rule_id)
         .bind(tier.as_str())
+        // A rule's share stands only while the person's pairing consent does.
+        .bind(Purpose::pairing(tier).map(Purpose::as_str))
         .bind(member.0)
         .fetch_all(&mut *tx)
         .await?;

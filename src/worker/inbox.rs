@@ -382,6 +382,8 @@ impl Processor {
                 )
                 .await?,
             );
+            // One crisis card per update: an urgent sign shows it too, after the check-in did.
+            follow_ups.retain(|e| !outcome.out.contains(e));
             Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
             Store::enqueue(conn, &follow_ups, Some(incoming.update_id), now).await?;
             replies = outcome.out.len() + follow_ups.len();
