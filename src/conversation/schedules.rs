@@ -600,7 +600,18 @@ pub fn command_pause(o: &mut Outcome, chat: ChatId, m: &Member, args: &str, ctx:
 
 pub fn command_resume(o: &mut Outcome, chat: ChatId, m: &Member, ctx: &Ctx) {
     let t = &ctx.content.texts;
-    if m.paused_until.is_some_and(|p| p > ctx.now) {
+    let paused = m.paused_until.is_some_and(|p| p > ctx.now);
+    if m.stopped {
+        // After /stop, /resume is what they mean by /start: everything comes back.
+        o.changes.push(Change::Resume);
+        if paused {
+            o.changes.push(Change::SetPause { until: None });
+        }
+        o.reply(
+            chat,
+            Outgoing::text(fill(&t.resumed, &[("name", m.name_or(&t.default_name))])),
+        );
+    } else if paused {
         o.changes.push(Change::SetPause { until: None });
         o.reply(
             chat,

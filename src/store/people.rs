@@ -296,6 +296,17 @@ impl Store {
                         .await?;
                     // Schedules are in local time: their next occurrence moves with the zone.
                     Self::reschedule_in_timezone(&mut *tx, chat, tz, now).await?;
+                    // So do quiet hours: routine messages already waiting are held by them.
+                    let quiet: Option<(String, String)> = sqlx::query_as(
+                        "SELECT quiet_start, quiet_end FROM members WHERE chat_id = ?",
+                    )
+                    .bind(chat.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((qs, qe)) = quiet {
+                        let q = QuietHours::from_stored(&qs, &qe);
+                        Self::hold_for_quiet_hours(&mut *tx, chat, q).await?;
+                    }
                 }
                 Change::SetOnboarding(step) => {
                     sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
