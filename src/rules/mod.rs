@@ -411,8 +411,10 @@ pub fn evaluate(
             let days = Duration::days(count(&values, "days") as i64);
             let tag = t.reads.as_deref().unwrap_or("");
             let past: Vec<&CheckIn> = history.iter().filter(|c| c.at <= now).collect();
-            // Too new to tell: the first check-in must be at least `days` ago.
-            let Some(first) = past.first() else {
+            // Too new to tell: the first report must be at least `days` ago. Check-ins that
+            // never report it (the weekly prompt is off) are silence, and silence is not a
+            // signal.
+            let Some(first) = past.iter().find(|c| c.values.contains_key(tag)) else {
                 return Decision {
                     calibrating: true,
                     ..Decision::quiet()
@@ -442,7 +444,9 @@ pub fn evaluate(
                 .filter_map(|c| c.values.get(tag).map(|v| (c.date, *v)))
                 .collect();
             Decision {
-                firing: !recent_activity,
+                // Reports in the window, none of them a connection; no report at all is
+                // silence, not a report of none.
+                firing: !reported.is_empty() && !recent_activity,
                 calibrating: false,
                 evidence: Evidence {
                     points: reported,

@@ -163,6 +163,21 @@ fn absence_needs_long_enough_history_and_any_activity_clears_it() {
     let h = vec![week(0, 0.0), week(1, 0.0)];
     let d = evaluate(t, &t.defaults(), &h, day(7).0, &all);
     assert!(!d.firing && d.calibrating);
+    // Daily check-ins that never ask about connection are silence, not "no connection".
+    let daily = |i: i64| CheckIn {
+        at: day(i).0,
+        date: day(i).1,
+        outcome: Outcome::Completed,
+        values: BTreeMap::from([("mood".to_string(), 7.0)]),
+        flags: vec![],
+    };
+    let h: Vec<CheckIn> = (0..21).map(daily).collect();
+    let d = evaluate(t, &t.defaults(), &h, now, &all);
+    assert!(!d.firing && d.calibrating);
+    // Reports that stopped (the weekly prompt was turned off) are silence too.
+    let mut h = vec![week(0, 2.0)];
+    h.extend((8..22).map(daily));
+    assert!(!evaluate(t, &t.defaults(), &h, now, &all).firing);
 }
 
 #[test]
