@@ -287,6 +287,23 @@ impl Store {
             }
             q.execute(&mut *conn).await?;
         }
+        // A check-in in progress that a slot joins stays open as long as the slot's window:
+        // begun at 16:30 and due to expire at 19:30, it still counts for the 19:00 slot.
+        let joined: Vec<i64> = batch.joined.iter().map(|(slot, _)| *slot).collect();
+        for chunk in joined.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE sessions SET expires_at = max(sessions.expires_at, s.closes_at)
+                 FROM slots s
+                 WHERE s.session_id = sessions.id AND s.id IN ({})
+                   AND sessions.status IN ('active', 'paused')",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for slot in chunk {
+                q = q.bind(*slot);
+            }
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 

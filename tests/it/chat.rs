@@ -218,6 +218,24 @@ fn the_schedules_script_counts_a_missed_slot_and_paused_days() {
 }
 
 #[test]
+fn a_check_in_begun_before_its_slot_and_finished_after_its_expiry_counts_for_the_day() {
+    let (_dir, db) = run_kept("joined_checkin.txt");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+    assert_eq!(count("SELECT count(*) FROM slots"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE outcome = 'completed'"),
+        1,
+        "the day's check-in was done"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM sessions"),
+        1,
+        "one check-in, resumed"
+    );
+}
+
+#[test]
 fn the_circle_script_invites_withdraws_expires_and_erases() {
     let (_dir, db) = run_kept("circle.txt");
     let rt = tokio::runtime::Runtime::new().unwrap();
