@@ -57,6 +57,8 @@ const CLOSE_BATCH: i64 = 200;
 const BATCH: i64 = 500;
 /// A check-in of the same dialog completed this recently satisfies a slot that opens now.
 const DONE_RECENTLY: Duration = Duration::hours(6);
+/// Another check-in answered this recently is in progress: a slot due meanwhile waits.
+const ANSWERING: Duration = Duration::minutes(15);
 /// A weekly `/week` report held by quiet hours or an outage is still sent within a day.
 const REPORT_WINDOW_MINUTES: i64 = 24 * 60;
 
@@ -395,17 +397,28 @@ impl Scheduler {
         }
         let remind_at = Some(now + self.reminder_delay).filter(|r| *r < p.closes_at);
         match &p.open_session {
-            Some((session, dialog, _)) if *dialog == s.dialog_id => {
+            Some((session, dialog, _, _)) if *dialog == s.dialog_id => {
                 batch.joined.push((p.slot, *session));
                 report.joined += 1;
                 return false;
             }
-            Some((_, _, ends)) => {
-                // Another check-in is in progress: ask when it ends (if still in time).
-                batch.deferred.push((p.slot, (*ends).min(p.closes_at)));
+            Some((_, _, ends, _)) if *ends < p.closes_at => {
+                // Another check-in is in progress: ask when it ends (still in time).
+                batch.deferred.push((p.slot, *ends));
                 return false;
             }
-            None => {}
+            Some((_, _, _, touched)) if now - *touched < ANSWERING => {
+                // Another check-in that would outlast this one's window, and they are
+                // answering it now: look again shortly.
+                batch
+                    .deferred
+                    .push((p.slot, (now + ANSWERING).min(p.closes_at)));
+                return false;
+            }
+            // Another check-in, left for a while, that would outlast this one's whole window
+            // (a weekly prompt open for a day): this one is asked now, and starting it puts
+            // the other aside. Waiting for it would lose today's check-in.
+            Some(_) | None => {}
         }
         // Already done today of their own accord (/checkin): count it, don't ask again.
         if let Some(session) = p.done_recently {

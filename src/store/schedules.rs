@@ -46,8 +46,9 @@ pub struct PendingSlot {
     pub slot: i64,
     pub closes_at: DateTime<Utc>,
     pub schedule: DueSchedule,
-    /// The member's open session (active or paused, not expired): id, dialog, end.
-    pub open_session: Option<(SessionId, String, DateTime<Utc>)>,
+    /// The member's open session (active or paused, not expired): id, dialog, end, and when
+    /// it last changed (an answer, or its start).
+    pub open_session: Option<(SessionId, String, DateTime<Utc>, DateTime<Utc>)>,
     /// A session of the schedule's dialog the member completed recently (since the time
     /// given to [`Store::pending_slots`]).
     pub done_recently: Option<SessionId>,
@@ -185,6 +186,7 @@ impl Store {
     ) -> anyhow::Result<Vec<PendingSlot>> {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS}, sl.id, sl.closes_at, os.id, os.dialog_id, os.expires_at,
+                    os.updated_at,
                     (SELECT d.id FROM sessions d
                      WHERE d.member_id = s.member_id AND d.dialog_id = s.dialog_id
                        AND d.status = 'completed' AND d.completed_at >= ?
@@ -210,10 +212,15 @@ impl Store {
                 slot: r.get(16),
                 closes_at: from_ms(r.get(17)),
                 schedule: schedule_row(r),
-                open_session: r
-                    .get::<Option<i64>, _>(18)
-                    .map(|id| (SessionId(id), r.get(19), from_ms(r.get(20)))),
-                done_recently: r.get::<Option<i64>, _>(21).map(SessionId),
+                open_session: r.get::<Option<i64>, _>(18).map(|id| {
+                    (
+                        SessionId(id),
+                        r.get(19),
+                        from_ms(r.get(20)),
+                        from_ms(r.get(21)),
+                    )
+                }),
+                done_recently: r.get::<Option<i64>, _>(22).map(SessionId),
             })
             .collect())
     }

@@ -236,6 +236,33 @@ fn a_check_in_begun_before_its_slot_and_finished_after_its_expiry_counts_for_the
 }
 
 #[test]
+fn a_weekly_prompt_left_open_neither_loses_the_daily_check_in_nor_counts_as_an_outage() {
+    let (_dir, db) = run_kept("weekly_left_open.txt");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &'static str| rt.block_on(query_i64(&db, sql));
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM slots sl JOIN schedules s ON s.id = sl.schedule_id
+             WHERE s.dialog_id = 'daily_checkin' AND sl.outcome = 'completed'"
+        ),
+        1,
+        "Monday's daily check-in"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM slots sl JOIN schedules s ON s.id = sl.schedule_id
+             WHERE s.dialog_id = 'weekly_connect_give' AND sl.outcome = 'missed'"
+        ),
+        1,
+        "the weekly prompt, left"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM slots WHERE outcome = 'unknown'"),
+        0
+    );
+}
+
+#[test]
 fn the_circle_script_invites_withdraws_expires_and_erases() {
     let (_dir, db) = run_kept("circle.txt");
     let rt = tokio::runtime::Runtime::new().unwrap();
