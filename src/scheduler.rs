@@ -186,16 +186,28 @@ impl Scheduler {
                 }
                 continue;
             }
+            let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            let at = QuietHours::from_stored(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
+            if at > now && at < r.closes_at && !r.started {
+                // Quiet hours: the reminder itself waits (not a queued message), so one done
+                // meanwhile is not reminded about in the morning.
+                Store::postpone_reminder(&mut tx, r.slot, at).await?;
+                continue;
+            }
             if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
                 continue;
             }
-            let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-            let at = QuietHours::from_stored(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
             if at >= r.closes_at {
                 continue;
             }
             let t = &self.content.texts;
-            let until = r.closes_at.with_timezone(&tz).format("%H:%M").to_string();
+            // The closing time, with its day when that is not today (a weekly prompt's).
+            let closes = r.closes_at.with_timezone(&tz);
+            let until = if closes.date_naive() == now.with_timezone(&tz).date_naive() {
+                closes.format("%H:%M").to_string()
+            } else {
+                closes.format("%A %H:%M").to_string()
+            };
             let name = r.name.as_deref().unwrap_or(&t.default_name);
             let text = fill(&t.reminder, &[("name", name), ("until", &until)]);
             let env = Envelope {
