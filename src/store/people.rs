@@ -52,6 +52,9 @@ pub struct UpdateRead {
     pub next_session_id: SessionId,
 }
 
+/// A held check-in is reopened only if its window has at least this long left.
+const REOPEN_MARGIN_MINUTES: i64 = 15;
+
 impl Store {
     pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
         let row = sqlx::query(concat!(
@@ -329,6 +332,7 @@ impl Store {
                         .bind(chat.0)
                         .execute(&mut *tx)
                         .await?;
+                    Self::reopen_held_slots(&mut *tx, chat, now).await?;
                 }
                 Change::MarkUnreachable => {
                     Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
@@ -364,6 +368,8 @@ impl Store {
                     if until.is_some() {
                         // Nothing routine is sent during a pause.
                         Self::cancel_routine(&mut *tx, chat, "paused").await?;
+                    } else {
+                        Self::reopen_held_slots(&mut *tx, chat, now).await?;
                     }
                 }
                 Change::StartSession {
@@ -502,6 +508,26 @@ impl Store {
     }
 
     /// Moves the chat's waiting routine messages (scheduled, nudges) out of quiet hours.
+    /// Back from a pause or a stop: a check-in that came due while they were away, and
+    /// whose window still has a while to run, is asked after all (the next tick opens it).
+    async fn reopen_held_slots(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE slots SET outcome = NULL, opens_at = max(opens_at, ?)
+             WHERE member_id = (SELECT id FROM members WHERE chat_id = ?)
+               AND outcome = 'paused' AND session_id IS NULL AND closes_at > ?",
+        )
+        .bind(ms(now))
+        .bind(chat.0)
+        .bind(ms(now + chrono::Duration::minutes(REOPEN_MARGIN_MINUTES)))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
     async fn hold_for_quiet_hours(
         tx: &mut SqliteConnection,
         chat: ChatId,
