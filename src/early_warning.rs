@@ -499,12 +499,22 @@ async fn tell(
         }
         Tier::Urgent => {
             let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Urgent, now).await?;
+            // Everyone who can hear, at once; not those who are away (as for alerts). When
+            // nobody can, the member is told so, above the card.
+            let reach: Vec<&Recipient> = rs
+                .iter()
+                .filter(|r| eligible(r, Tier::Urgent) && !r.away)
+                .collect();
+            if reach.is_empty() {
+                let text = fill(&t.nobody_available, &[("reason", reason)]);
+                out.push(Envelope::urgent(m.chat, Outgoing::text(text)));
+            }
             // The member always gets the crisis card at once.
             out.push(Envelope::urgent(
                 m.chat,
                 Outgoing::text(ctx.content.crisis.text()),
             ));
-            for r in rs.iter().filter(|r| eligible(r, Tier::Urgent)) {
+            for r in reach {
                 out.extend(alert(tx, m, r, episode, reason, Tier::Urgent, 0, ctx).await?);
             }
         }
@@ -593,9 +603,10 @@ async fn alert(
         text.push_str("\n\n");
         text.push_str(&t.alert_escalated_note);
     }
-    // Without sound at night, unless urgent (recipients' quiet hours: UK nights by default).
-    let silent =
-        tier != Tier::Urgent && QuietHours::default().contains(now, chrono_tz::Europe::London);
+    // Without sound in the recipient's quiet hours (their own if they are a member too, else
+    // UK nights), unless urgent.
+    let (quiet, tz) = quiet_of(r);
+    let silent = tier != Tier::Urgent && quiet.contains(now, tz);
     let env = Envelope {
         chat: r.chat,
         lane: Lane::Urgent,

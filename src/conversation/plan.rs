@@ -26,8 +26,26 @@ fn choices(t: &Template) -> Vec<i64> {
     let Some(p) = t.adjust.as_ref().and_then(|a| t.params.get(a)) else {
         return Vec::new();
     };
-    let (lo, hi) = (p.min.ceil() as i64, p.max.floor() as i64);
-    (lo..=hi).take(7).collect()
+    spread(
+        (p.min.ceil() as i64, p.max.floor() as i64),
+        p.default.round() as i64,
+    )
+}
+
+/// At most seven values across `lo..=hi`, ends and `default` among them (a wide range,
+/// like 7–28 days, is offered as steps, not as its first seven values).
+fn spread((lo, hi): (i64, i64), default: i64) -> Vec<i64> {
+    if hi - lo < 7 {
+        return (lo..=hi).collect();
+    }
+    let mut v: Vec<i64> = (0..7).map(|i| lo + ((hi - lo) * i + 3) / 6).collect();
+    if (lo..=hi).contains(&default) && !v.contains(&default) {
+        let nearest = (1..6).min_by_key(|&i| (v[i] - default).abs()).unwrap_or(3);
+        v[nearest] = default;
+        v.sort_unstable();
+        v.dedup();
+    }
+    v
 }
 
 /// The template's parameters with the adjustable one set to `value` (clamped to bounds).
@@ -488,4 +506,17 @@ fn finish(
     });
     o.reply(person.chat, Outgoing::text(receipt));
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn a_wide_range_is_offered_in_steps_with_its_ends_and_default() {
+        assert_eq!(spread((7, 28), 14), vec![7, 11, 14, 18, 21, 25, 28]);
+        assert_eq!(spread((7, 28), 10), vec![7, 10, 14, 18, 21, 25, 28]);
+        assert_eq!(spread((2, 5), 3), vec![2, 3, 4, 5]);
+        assert_eq!(spread((1, 8), 3), vec![1, 2, 3, 5, 6, 7, 8]);
+    }
 }
