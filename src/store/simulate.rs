@@ -72,11 +72,13 @@ impl Store {
         )))
     }
 
-    /// Seconds from queueing to delivery of every scheduled-lane row sent (prompts and
-    /// reminders: queued by the tick at their slot's time), and how many are still waiting.
+    /// Seconds from queueing (or from the end of the quiet hours it waited for) to delivery
+    /// of every scheduled-lane row sent (prompts and reminders, queued by the tick at their
+    /// slot's time; self-help notes), and how many are still waiting.
     pub async fn sim_prompt_delays(&self) -> anyhow::Result<(Vec<f64>, i64)> {
         let delays = sqlx::query_scalar::<_, i64>(
-            "SELECT sent_at - created_at FROM outbox WHERE lane = 2 AND state = 'sent'",
+            // From when it could go: a note held by quiet hours is not late.
+            "SELECT sent_at - max(created_at, not_before) FROM outbox WHERE lane = 2 AND state = 'sent'",
         )
         .fetch_all(&self.pool)
         .await?
