@@ -675,6 +675,8 @@ pub async fn answer_ask(
     let Some(m) = who(tx, member, ctx).await? else {
         return Ok(Vec::new());
     };
+    // A press on a question that is over (told already, lapsed, its rule turned off).
+    let passed = || Envelope::reply(m.chat, Outgoing::text(&t.question_passed));
     let Some(rule) = Store::member_plan(tx, member)
         .await?
         .into_iter()
@@ -682,16 +684,13 @@ pub async fn answer_ask(
     else {
         // The rule was turned off (its episode cancelled), or its stored settings cannot be
         // read. A question still waiting for its time would stay due for ever: it lapses.
-        if timed_out && Store::set_episode_state(tx, episode, "asking", "lapsed").await? {
+        if !timed_out {
+            return Ok(vec![passed()]);
+        }
+        if Store::set_episode_state(tx, episode, "asking", "lapsed").await? {
             tracing::error!(episode, "ask-first question's rule is unreadable; lapsed");
         }
-        if timed_out {
-            return Ok(Vec::new());
-        }
-        return Ok(vec![Envelope::reply(
-            m.chat,
-            Outgoing::text(&t.question_passed),
-        )]);
+        return Ok(Vec::new());
     };
     let decision = match (tell_them, timed_out) {
         (Some(d), _) => Some(d),
@@ -703,7 +702,7 @@ pub async fn answer_ask(
         None => {
             // The question stays open until its time; fresh buttons to answer it later.
             let Some(until) = Store::episode_ask_until(tx, episode).await? else {
-                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
+                out.push(passed());
                 return Ok(out);
             };
             let time = until.with_timezone(&m.tz).format("%H:%M").to_string();
@@ -736,7 +735,7 @@ pub async fn answer_ask(
                 }
             } else if !timed_out {
                 // Told already, or lapsed (the episode ended, or a new one asks now).
-                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
+                out.push(passed());
             }
         }
         Some(false) => {
@@ -745,7 +744,7 @@ pub async fn answer_ask(
                     out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_not_told)));
                 }
             } else if !timed_out {
-                out.push(Envelope::reply(m.chat, Outgoing::text(&t.question_passed)));
+                out.push(passed());
             }
         }
     }

@@ -265,13 +265,10 @@ fn apply(
                 }
             }
             Reply::Notice(text) => notice = Some(text.clone()),
-            Reply::CrisisCard => {
-                let card = Envelope::urgent(chat, Outgoing::text(ctx.content.crisis.text()));
-                // Once per update: typed crisis words have had their card already.
-                if !o.out.contains(&card) {
-                    o.out.push(card);
-                }
-            }
+            Reply::CrisisCard => o.out.push(Envelope::urgent(
+                chat,
+                Outgoing::text(ctx.content.crisis.text()),
+            )),
             Reply::CopingPlan => {
                 o.reply(chat, Outgoing::text(&ctx.content.texts.coping_plan_default))
             }

@@ -494,23 +494,15 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
             }
         }
         Input::Text { text } => {
-            let free_text_step = active.is_some_and(|s| {
-                s.state
-                    .current
-                    .and_then(|i| s.dialog.steps.get(i))
-                    .is_some_and(|step| matches!(step.kind, StepKind::Text { .. }))
-            });
+            let step = active.and_then(|s| s.state.current.and_then(|i| s.dialog.steps.get(i)));
+            let free_text_step =
+                step.is_some_and(|step| matches!(step.kind, StepKind::Text { .. }));
             // "I don't feel safe" typed at "Do you feel safe right now?" is that answer.
-            let typed_option = active.is_some_and(|s| {
-                s.state
-                    .current
-                    .and_then(|i| s.dialog.steps.get(i))
-                    .is_some_and(|step| match &step.kind {
-                        StepKind::Choice { options } => options
-                            .iter()
-                            .any(|o| crate::dialog::engine::is_label(&o.label, text)),
-                        _ => false,
-                    })
+            let typed_option = step.is_some_and(|step| match &step.kind {
+                StepKind::Choice { options } => options
+                    .iter()
+                    .any(|o| crate::dialog::engine::is_label(&o.label, text)),
+                _ => false,
             });
             if let (Some(m), Some(open)) = (member, active)
                 && (!crisis || free_text_step || typed_option)

@@ -734,7 +734,6 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-/// "6", "6.5", "6,5" (a decimal comma), within bounds, rounded to `decimals`.
 /// Whether typed `text` is a button's `label`: case aside, with a phone keyboard's curly
 /// apostrophes and quotes taken as straight ones, and surrounding spaces and full stops.
 pub fn is_label(label: &str, text: &str) -> bool {
@@ -753,6 +752,7 @@ pub fn is_label(label: &str, text: &str) -> bool {
     plain(label) == plain(text)
 }
 
+/// "6", "6.5", "6,5" (a decimal comma), within bounds, rounded to `decimals`.
 pub fn parse_number(text: &str, min: f64, max: f64, decimals: u32) -> Option<f64> {
     let t = text.trim().replace(',', ".");
     let t = t

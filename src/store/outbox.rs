@@ -86,61 +86,69 @@ impl Store {
     /// Each says whether its chat has another row due now (read by the chat's queue index:
     /// `outbox_chat` would walk every message the chat was ever sent). With them, whether they
     /// are all there are: fewer than `limit`, and none unreadable (an unreadable one is failed
-    /// here, and the row behind it may be due at once).
+    /// here, and the row behind it may be due at once). Empty only when nothing is due.
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<(Vec<OutboxRow>, bool)> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
-                    EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
-                            WHERE q.chat_id = o.chat_id AND q.id != o.id
-                              AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
-             FROM outbox o
-             WHERE o.state = 'pending' AND o.not_before <= ?
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox p
-                   WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
-                     AND p.lane <= o.lane AND p.id < o.id)
-             ORDER BY o.lane, o.id LIMIT ?",
-        )
-        .bind(ms(now))
-        .bind(ms(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let rows_read = rows.len();
-        let mut out = Vec::with_capacity(rows.len());
-        let mut broken = Vec::new();
-        for r in rows {
-            let id = OutboxId(r.get(0));
-            let body = serde_json::from_str(r.get::<&str, _>(3));
-            let lane = Lane::from_i64(r.get(2));
-            match (body, lane) {
-                (Ok(body), Some(lane)) => out.push(OutboxRow {
-                    id,
-                    chat: ChatId(r.get(1)),
-                    lane,
-                    body,
-                    attempts: r.get(4),
-                    repeat: r.get::<i64, _>(5) != 0,
-                    created_at: from_ms(r.get(6)),
-                    more_for_chat: r.get::<i64, _>(7) != 0,
-                }),
-                _ => broken.push(id),
+        loop {
+            let rows = sqlx::query(
+                "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
+                        EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
+                                WHERE q.chat_id = o.chat_id AND q.id != o.id
+                                  AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
+                 FROM outbox o
+                 WHERE o.state = 'pending' AND o.not_before <= ?
+                   AND NOT EXISTS (
+                       SELECT 1 FROM outbox p
+                       WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
+                         AND p.lane <= o.lane AND p.id < o.id)
+                 ORDER BY o.lane, o.id LIMIT ?",
+            )
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            let rows_read = rows.len();
+            let mut out = Vec::with_capacity(rows.len());
+            let mut broken = Vec::new();
+            for r in rows {
+                let id = OutboxId(r.get(0));
+                let body = serde_json::from_str(r.get::<&str, _>(3));
+                let lane = Lane::from_i64(r.get(2));
+                match (body, lane) {
+                    (Ok(body), Some(lane)) => out.push(OutboxRow {
+                        id,
+                        chat: ChatId(r.get(1)),
+                        lane,
+                        body,
+                        attempts: r.get(4),
+                        repeat: r.get::<i64, _>(5) != 0,
+                        created_at: from_ms(r.get(6)),
+                        more_for_chat: r.get::<i64, _>(7) != 0,
+                    }),
+                    _ => broken.push(id),
+                }
             }
+            let all = (rows_read as i64) < limit && broken.is_empty();
+            // A row we cannot read would block its chat forever: fail it loudly instead.
+            let failed = !broken.is_empty();
+            for id in broken {
+                tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
+                sqlx::query("UPDATE outbox SET state = 'failed', last_error = 'unreadable payload' WHERE id = ?")
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            // A fetch of nothing but unreadable rows (now failed) says nothing of the rows behind
+            // them: read again. Each round fails at least one row, so this ends.
+            if out.is_empty() && failed {
+                continue;
+            }
+            return Ok((out, all));
         }
-        let all = (rows_read as i64) < limit && broken.is_empty();
-        // A row we cannot read would block its chat forever: fail it loudly instead.
-        for id in broken {
-            tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
-            sqlx::query("UPDATE outbox SET state = 'failed', last_error = 'unreadable payload' WHERE id = ?")
-                .bind(id.0)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok((out, all))
     }
 
     /// When the earliest pending row becomes due (for the delivery loop's sleep).

@@ -300,16 +300,7 @@ impl Store {
                     // Schedules are in local time: their next occurrence moves with the zone.
                     Self::reschedule_in_timezone(&mut *tx, chat, tz, now).await?;
                     // So do quiet hours: routine messages already waiting are held by them.
-                    let quiet: Option<(String, String)> = sqlx::query_as(
-                        "SELECT quiet_start, quiet_end FROM members WHERE chat_id = ?",
-                    )
-                    .bind(chat.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((qs, qe)) = quiet {
-                        let q = QuietHours::from_stored(&qs, &qe);
-                        Self::hold_for_quiet_hours(&mut *tx, chat, q).await?;
-                    }
+                    Self::hold_for_quiet_hours(&mut *tx, chat).await?;
                 }
                 Change::SetOnboarding(step) => {
                     sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
@@ -357,7 +348,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     // Routine messages already waiting must respect the new quiet hours.
-                    Self::hold_for_quiet_hours(&mut *tx, chat, *q).await?;
+                    Self::hold_for_quiet_hours(&mut *tx, chat).await?;
                 }
                 Change::SetPause { until } => {
                     sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
@@ -507,7 +498,6 @@ impl Store {
         Ok(())
     }
 
-    /// Moves the chat's waiting routine messages (scheduled, nudges) out of quiet hours.
     /// Back from a pause or a stop: a check-in that came due while they were away, and
     /// whose window still has a while to run, is asked after all (the next tick opens it).
     async fn reopen_held_slots(
@@ -528,19 +518,20 @@ impl Store {
         Ok(())
     }
 
-    async fn hold_for_quiet_hours(
-        tx: &mut SqliteConnection,
-        chat: ChatId,
-        quiet: QuietHours,
-    ) -> anyhow::Result<()> {
-        let tz: Option<String> =
-            sqlx::query_scalar("SELECT timezone FROM members WHERE chat_id = ?")
-                .bind(chat.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let tz: chrono_tz::Tz = tz
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(chrono_tz::Europe::London);
+    /// Moves the chat's waiting routine messages (scheduled, nudges) out of the member's
+    /// quiet hours, as stored now (after a change of the hours or of the timezone).
+    async fn hold_for_quiet_hours(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<()> {
+        let member: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT timezone, quiet_start, quiet_end FROM members WHERE chat_id = ?",
+        )
+        .bind(chat.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tz, qs, qe)) = member else {
+            return Ok(());
+        };
+        let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
+        let quiet = QuietHours::from_stored(&qs, &qe);
         let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?")
             .bind(chat.0)
             .bind(Lane::Scheduled.as_i64())

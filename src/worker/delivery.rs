@@ -203,9 +203,8 @@ impl<M: Messenger> Delivery<M> {
         } else {
             fetch_size(flight.tasks.len(), flight.chats.len(), max)
         };
-        let (rows, all) = self.store.due_outbox(now, limit).await?;
-        // Every row read was unreadable (and failed): look again at once for those behind.
-        let mut wake: Option<DateTime<Utc>> = (rows.is_empty() && !all).then_some(now);
+        let (rows, _) = self.store.due_outbox(now, limit).await?;
+        let mut wake: Option<DateTime<Utc>> = None;
         let mut chosen: Vec<OutboxRow> = Vec::new();
         let mut seen = HashSet::new();
         for row in rows {
@@ -273,10 +272,8 @@ impl<M: Messenger> Delivery<M> {
         // Bounded: a transport that kept asking for urgent re-sends cannot spin forever.
         for _ in 0..10_000 {
             let now = self.clock.now();
-            let (rows, all) = self.store.due_outbox(now, FETCH).await?;
-            // An empty fetch that was not all there is (every row read was unreadable, and
-            // failed) has rows behind it: read again.
-            if rows.is_empty() && all {
+            let (rows, _) = self.store.due_outbox(now, FETCH).await?;
+            if rows.is_empty() {
                 break;
             }
             let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
@@ -313,8 +310,6 @@ impl<M: Messenger> Delivery<M> {
         // Bounded, like `drain`.
         for _ in 0..10_000 {
             let (rows, all) = self.store.due_outbox(now, FETCH).await?;
-            // Every row read was unreadable (and failed): the rows behind them are due.
-            let only_unreadable = rows.is_empty() && !all;
             // This round may be the last: every due row was fetched and sent, none had
             // another of its chat behind it and none is to be retried (then the next fetch
             // would find nothing, so it is not made).
@@ -338,9 +333,6 @@ impl<M: Messenger> Delivery<M> {
                 }
             }
             if chosen.is_empty() {
-                if only_unreadable {
-                    continue;
-                }
                 break;
             }
             let ids: Vec<_> = chosen.iter().map(|r| r.id).collect();

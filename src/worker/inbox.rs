@@ -382,11 +382,16 @@ impl Processor {
                 )
                 .await?,
             );
-            // One crisis card per update: an urgent sign shows it too, after the check-in did.
-            follow_ups.retain(|e| !outcome.out.contains(e));
-            Store::enqueue(conn, &outcome.out, Some(incoming.update_id), now).await?;
-            Store::enqueue(conn, &follow_ups, Some(incoming.update_id), now).await?;
-            replies = outcome.out.len() + follow_ups.len();
+            // Each message once per update: crisis words typed as an answer, the answer's
+            // own card and an urgent sign's card are one crisis card.
+            let mut out: Vec<Envelope> = Vec::with_capacity(outcome.out.len() + follow_ups.len());
+            for e in outcome.out.iter().cloned().chain(follow_ups) {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+            Store::enqueue(conn, &out, Some(incoming.update_id), now).await?;
+            replies = out.len();
             touched = outcome.changes.iter().any(|c| {
                 matches!(
                     c,
