@@ -85,6 +85,14 @@ struct RawCrisis {
     outro: String,
     contact: Vec<RawContact>,
     phrases: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    not_crisis: Vec<Spanned<String>>,
+    #[serde(default)]
+    stems: Vec<Spanned<String>>,
+    #[serde(default)]
+    real_words: Vec<Spanned<String>>,
+    #[serde(default)]
+    glued: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,19 +397,7 @@ fn load_crisis(path: &Path, today: NaiveDate, diags: &mut Vec<Diagnostic>) -> Op
         ));
     }
     let phrases_span = raw.phrases.span();
-    let mut phrases = Vec::new();
-    for p in raw.phrases.into_inner() {
-        if crate::crisis::normalise(p.get_ref()).trim().is_empty() {
-            diags.push(Diagnostic::at(
-                path,
-                &src,
-                Some(p.span()),
-                "empty crisis phrase",
-            ));
-        } else {
-            phrases.push(p.into_inner());
-        }
-    }
+    let phrases = checked_phrases(path, &src, raw.phrases.into_inner(), diags);
     if phrases.is_empty() {
         diags.push(Diagnostic::at(
             path,
@@ -410,13 +406,70 @@ fn load_crisis(path: &Path, today: NaiveDate, diags: &mut Vec<Diagnostic>) -> Op
             "at least one crisis phrase is required",
         ));
     }
+    let not_crisis = checked_phrases(path, &src, raw.not_crisis, diags);
+    let single_words = |list: Vec<Spanned<String>>, diags: &mut Vec<Diagnostic>| {
+        let mut words = Vec::new();
+        for w in list {
+            let ok = !w.get_ref().is_empty() && w.get_ref().chars().all(char::is_alphabetic);
+            if ok {
+                words.push(w.into_inner().to_lowercase());
+            } else {
+                diags.push(Diagnostic::at(
+                    path,
+                    &src,
+                    Some(w.span()),
+                    "stems, real_words and glued are single words of letters only",
+                ));
+            }
+        }
+        words
+    };
+    let stems = single_words(raw.stems, diags);
+    let real_words = single_words(raw.real_words, diags);
+    let glued = single_words(raw.glued, diags);
+    let reading = crate::crisis::Reading::new(&stems, &real_words, &glued);
+    let language = match crate::crisis::CrisisLanguage::new(&phrases, &not_crisis, reading) {
+        Ok(l) => l,
+        Err(e) => {
+            diags.push(Diagnostic::file(path, e.0));
+            return None;
+        }
+    };
     Some(CrisisCard::new(
         raw.intro.trim().to_string(),
         raw.contact.into_iter().map(|c| (c.name, c.how)).collect(),
         raw.outro.trim().to_string(),
         last_verified,
-        &phrases,
+        language,
     ))
+}
+
+/// The phrases that can be used; each one that cannot is reported at its place in the file.
+fn checked_phrases(
+    path: &Path,
+    src: &str,
+    list: Vec<Spanned<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut phrases = Vec::new();
+    for p in list {
+        let problem = match crate::crisis::expand(p.get_ref()) {
+            Err(e) => Some(e.0),
+            Ok(variants)
+                if variants
+                    .iter()
+                    .any(|v| !v.chars().any(char::is_alphanumeric)) =>
+            {
+                Some("empty crisis phrase (or an alternative that leaves it empty)".into())
+            }
+            Ok(_) => None,
+        };
+        match problem {
+            Some(message) => diags.push(Diagnostic::at(path, src, Some(p.span()), message)),
+            None => phrases.push(p.into_inner()),
+        }
+    }
+    phrases
 }
 
 /// The directory shipped with the source tree (used by tests and benches).

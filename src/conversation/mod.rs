@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::content::{Content, fill};
 use crate::dialog::engine::Stored;
-use crate::dialog::{Dialog, Session, StepKind};
+use crate::dialog::{Dialog, Session};
 use crate::domain::circle::{
     BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
 };
@@ -494,31 +494,20 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
             }
         }
         Input::Text { text } => {
-            let step = active.and_then(|s| s.state.current.and_then(|i| s.dialog.steps.get(i)));
-            let free_text_step =
-                step.is_some_and(|step| matches!(step.kind, StepKind::Text { .. }));
-            // "I don't feel safe" typed at "Do you feel safe right now?" is that answer.
-            let typed_option = step.is_some_and(|step| match &step.kind {
-                StepKind::Choice { options } => options
-                    .iter()
-                    .any(|o| crate::dialog::engine::is_label(&o.label, text)),
-                _ => false,
-            });
-            if let (Some(m), Some(open)) = (member, active)
-                && (!crisis || free_text_step || typed_option)
-            {
-                // An answer. Crisis language in a free-text answer, or typed as one of the
-                // question's own options, has had its card; the check-in carries on.
-                // Anywhere else the text is not taken as an answer.
+            if let (Some(m), Some(open)) = (member, active) {
+                // An answer, as it would be without crisis language: the card has gone first,
+                // and a false alarm ("the traffic is killing me") must not cost the person
+                // their answer. Text that is no answer to this question is asked again.
                 checkin::text(&mut o, person, m, open, text, ctx);
-            } else if crisis {
-                // The card has been sent; gently pick up where we were without using the text
-                // as an answer.
-                if let Some(m) = &person.member
-                    && m.onboarding != Onboarding::Done
-                {
-                    onboarding::ask_current(&mut o, chat, m, incoming, content);
-                }
+            } else if crisis
+                && let Some(m) = person.member.as_ref()
+                && m.onboarding != Onboarding::Done
+            {
+                // Crisis language is never taken as a name or a time: the card has been sent;
+                // gently pick up where we were.
+                onboarding::ask_current(&mut o, chat, m, incoming, content);
+            } else if crisis && member.is_some() && person.session.is_none() {
+                // The card is the reply: "I'm a simple bot… /crisis" after it says nothing more.
             } else {
                 match &person.member {
                     Some(m) if m.onboarding == Onboarding::CheckinTime => {

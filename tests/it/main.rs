@@ -7,6 +7,7 @@ mod chat;
 mod circle;
 mod cli;
 mod conversation;
+mod crisis;
 mod delivery;
 mod dialogs;
 mod durability;

@@ -5,13 +5,15 @@
 
 use chrono::NaiveDate;
 
-/// The crisis contacts and the phrases that bring them up.
+mod language;
+pub use language::{CrisisLanguage, PhraseError, Reading, expand};
+
+/// The crisis contacts and the language that brings them up.
 #[derive(Debug, Clone)]
 pub struct CrisisCard {
     text: String,
     pub last_verified: NaiveDate,
-    /// Normalised phrases, each padded with spaces for whole-word matching.
-    phrases: Vec<String>,
+    language: CrisisLanguage,
 }
 
 impl CrisisCard {
@@ -20,7 +22,7 @@ impl CrisisCard {
         contacts: Vec<(String, String)>,
         outro: String,
         last_verified: NaiveDate,
-        phrases: &[String],
+        language: CrisisLanguage,
     ) -> Self {
         let mut text = intro;
         text.push('\n');
@@ -29,17 +31,10 @@ impl CrisisCard {
         }
         text.push_str("\n\n");
         text.push_str(&outro);
-        let mut phrases: Vec<String> = phrases
-            .iter()
-            .map(|p| format!(" {} ", normalise(p).trim()))
-            .filter(|p| p.trim() != "")
-            .collect();
-        phrases.sort();
-        phrases.dedup();
         CrisisCard {
             text,
             last_verified,
-            phrases,
+            language,
         }
     }
 
@@ -50,32 +45,13 @@ impl CrisisCard {
 
     /// Whether `message` contains crisis language.
     pub fn matches(&self, message: &str) -> bool {
-        let padded = format!(" {} ", normalise(message));
-        self.phrases.iter().any(|p| padded.contains(p.as_str()))
+        self.language.matches(message)
     }
-}
 
-/// Lower-case, letters and digits only, words separated by single spaces. Apostrophes are
-/// dropped (so "don't" and "dont" match alike); other punctuation separates words.
-pub fn normalise(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = true;
-    for c in s.chars() {
-        if c == '\'' || c == '’' || c == '‘' {
-            continue;
-        }
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-            space = false;
-        } else if !space {
-            out.push(' ');
-            space = true;
-        }
+    /// The detector itself (to explain a match, in tests and `staywell check`).
+    pub fn language(&self) -> &CrisisLanguage {
+        &self.language
     }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -83,17 +59,18 @@ mod tests {
     use super::*;
 
     fn card() -> CrisisCard {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         CrisisCard::new(
             "intro".into(),
             vec![("Samaritans".into(), "116 123".into())],
             "outro".into(),
             NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            &[
-                "kill myself".into(),
-                "self-harm".into(),
-                "don't feel safe".into(),
-                "suicide".into(),
-            ],
+            CrisisLanguage::new(
+                &v(&["kill myself", "self-harm", "don't feel safe", "suicide"]),
+                &[],
+                Reading::new(&v(&["suicide"]), &[], &[]),
+            )
+            .unwrap(),
         )
     }
 
