@@ -237,6 +237,81 @@ impl HourMinute for NaiveTime {
     }
 }
 
+/// A day as people in the UK type it, on or after `today`: "2026-03-20", "20/03/2026",
+/// "20/03/26", "20/03", "20 March", "20th Mar 2026", "March 20", "Friday", "tomorrow".
+/// Without a year, the next such date from `today` (this year's if still to come); a weekday
+/// is the next one after today.
+pub fn parse_day(text: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let t = text.trim().to_lowercase();
+    let t = t.trim_end_matches('.');
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Some(d);
+    }
+    match t {
+        "today" => return Some(today),
+        "tomorrow" => return today.succ_opt(),
+        _ => {}
+    }
+    if let Ok(day) = t.trim_start_matches("next ").parse::<Weekday>() {
+        let ahead = (day.num_days_from_monday() + 7 - today.weekday().num_days_from_monday()) % 7;
+        return Some(today + Duration::days(if ahead == 0 { 7 } else { ahead as i64 }));
+    }
+    let parts: Vec<&str> = t
+        .split(|c: char| c == '/' || c == ' ' || c == ',' || c == '-')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let day_number = |p: &str| -> Option<u32> {
+        p.trim_end_matches(|c: char| c.is_alphabetic())
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=31).contains(d))
+            .filter(|_| p.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    };
+    let month = |p: &str| -> Option<u32> {
+        p.parse::<u32>()
+            .ok()
+            .filter(|m| (1..=12).contains(m))
+            .or_else(|| {
+                p.parse::<chrono::Month>()
+                    .ok()
+                    .map(|m| m.number_from_month())
+            })
+    };
+    let year = |p: &str| -> Option<i32> {
+        let y = p.parse::<i32>().ok()?;
+        match p.len() {
+            2 => Some(2000 + y),
+            4 => Some(y),
+            _ => None,
+        }
+    };
+    let (d, m, y) = match parts.as_slice() {
+        [a, b] => match (day_number(a), month(b)) {
+            (Some(d), Some(m)) => (d, m, None),
+            _ => (
+                day_number(b)?,
+                month(a).filter(|_| a.parse::<u32>().is_err())?,
+                None,
+            ),
+        },
+        [a, b, c] => match (day_number(a), month(b)) {
+            (Some(d), Some(m)) => (d, m, Some(year(c)?)),
+            _ => (
+                day_number(b)?,
+                month(a).filter(|_| a.parse::<u32>().is_err())?,
+                Some(year(c)?),
+            ),
+        },
+        _ => return None,
+    };
+    match y {
+        Some(y) => NaiveDate::from_ymd_opt(y, m, d),
+        None => NaiveDate::from_ymd_opt(today.year(), m, d)
+            .filter(|date| *date >= today)
+            .or_else(|| NaiveDate::from_ymd_opt(today.year() + 1, m, d)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,5 +478,33 @@ mod tests {
             end: LocalTime::new(0, 0).unwrap(),
         };
         assert!(!none.contains(utc("2026-06-02T01:00:00Z"), tz));
+    }
+
+    #[test]
+    fn days_are_read_as_people_in_the_uk_type_them() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(); // a Wednesday
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        for (text, want) in [
+            ("2026-03-20", d(2026, 3, 20)),
+            ("20/03/2026", d(2026, 3, 20)),
+            ("20/03/26", d(2026, 3, 20)),
+            ("20/03", d(2026, 3, 20)),
+            ("20/3", d(2026, 3, 20)),
+            ("20 March", d(2026, 3, 20)),
+            ("20th march 2027", d(2027, 3, 20)),
+            ("March 20", d(2026, 3, 20)),
+            ("3 Jan", d(2027, 1, 3)),
+            ("Friday", d(2026, 3, 6)),
+            ("wednesday", d(2026, 3, 11)),
+            ("next monday", d(2026, 3, 9)),
+            ("tomorrow", d(2026, 3, 5)),
+            ("31/02", None),
+            ("13/13", None),
+            ("soon", None),
+            ("20", None),
+            ("2026/03", None),
+        ] {
+            assert_eq!(parse_day(text, today), want, "{text}");
+        }
     }
 }

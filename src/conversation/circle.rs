@@ -7,7 +7,7 @@
 //! against the presser's own circle, so a forged, foreign, stale or replayed press changes
 //! nothing.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::fill;
@@ -351,9 +351,13 @@ pub fn command_away(o: &mut Outcome, person: &Person, sender: UserId, args: &str
         o.reply(chat, Outgoing::with_buttons(&t.ask_away, buttons));
         return;
     }
-    match NaiveDate::parse_from_str(args, "%Y-%m-%d") {
-        Err(_) => o.reply(chat, Outgoing::text(&t.away_invalid)),
-        Ok(day) => {
+    let today = ctx
+        .now
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    match crate::schedule::parse_day(args, today) {
+        None => o.reply(chat, Outgoing::text(&t.away_invalid)),
+        Some(day) => {
             // Away until the start of that day, UK time (supporters have no timezone of
             // their own here).
             let until = day

@@ -24,7 +24,7 @@ use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, Sessi
 use crate::schedule::{Days, LocalTime, QuietHours};
 use crate::token::Tokens;
 
-pub use onboarding::{Onboarding, parse_timezone, validate_name};
+pub use onboarding::{Onboarding, parse_timezone, suggest_timezone, validate_name};
 
 /// Everything the conversation needs to know about the chat an update came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -364,6 +364,8 @@ pub mod data {
     pub const NAME_FROM_TELEGRAM: &str = "name:tg";
     pub const TZ_LONDON: &str = "tz:london";
     pub const TZ_OTHER: &str = "tz:other";
+    /// Followed by a zone's IANA name: "did you mean" in onboarding.
+    pub const TZ_IS: &str = "tz:is:";
     /// The marker left on an answered question: pressing it does nothing.
     pub const DONE: &str = "done";
 }

@@ -54,14 +54,64 @@ pub fn validate_name(raw: &str) -> Option<String> {
     ok.then(|| name.to_string())
 }
 
-/// An IANA timezone name, with a few everyday aliases for UK time.
+/// A timezone as people type it: an IANA name in any case ("europe/lisbon"), a city on its
+/// own ("Lisbon", "new york", "Sao_Paulo"), or an everyday name for UK time.
 pub fn parse_timezone(raw: &str) -> Option<chrono_tz::Tz> {
     let s = raw.trim();
     match s.to_ascii_lowercase().as_str() {
-        "uk" | "london" | "gmt" | "bst" | "uk time" => return Some(chrono_tz::Europe::London),
+        "uk" | "london" | "gmt" | "bst" | "uk time" | "england" | "britain" | "scotland"
+        | "wales" => return Some(chrono_tz::Europe::London),
         _ => {}
     }
-    s.parse::<chrono_tz::Tz>().ok()
+    if let Ok(tz) = s.parse::<chrono_tz::Tz>() {
+        return Some(tz);
+    }
+    let wanted = zone_key(s);
+    if wanted.is_empty() {
+        return None;
+    }
+    let zones = || {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .filter(|tz| tz.name().contains('/'))
+    };
+    zones()
+        .find(|tz| zone_key(tz.name()) == wanted)
+        .or_else(|| zones().find(|tz| zone_key(city(tz.name())) == wanted))
+        .copied()
+}
+
+/// The zone a mistyped city most likely meant ("Lisbn" → Europe/Lisbon), if one is close.
+pub fn suggest_timezone(raw: &str) -> Option<chrono_tz::Tz> {
+    let wanted = zone_key(raw);
+    if wanted.chars().count() < 4 {
+        return None;
+    }
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .filter(|tz| tz.name().contains('/'))
+        .map(|tz| {
+            (
+                strsim::osa_distance(&zone_key(city(tz.name())), &wanted),
+                tz,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, tz)| *tz)
+}
+
+/// The city of a zone name: "America/Argentina/Buenos_Aires" → "Buenos_Aires".
+fn city(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Lower case, letters and `/` only: "New York", "new_york" and "New-York" are alike.
+fn zone_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphabetic() || *c == '/')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// First contact: who we are, that we are not a crisis service, the crisis contacts, and the
@@ -165,16 +215,23 @@ pub(super) fn text(o: &mut Outcome, chat: ChatId, m: &Member, text: &str, conten
                 tz.name(),
                 content,
             ),
-            None => o.reply(
-                chat,
-                Outgoing::with_buttons(
-                    &t.timezone_invalid,
-                    vec![vec![Button::new(
-                        &t.timezone_london_button,
-                        data::TZ_LONDON,
-                    )]],
-                ),
-            ),
+            None => {
+                let london = vec![Button::new(&t.timezone_london_button, data::TZ_LONDON)];
+                let reply = match suggest_timezone(text) {
+                    Some(tz) => Outgoing::with_buttons(
+                        fill(&t.timezone_did_you_mean, &[("timezone", tz.name())]),
+                        vec![
+                            vec![Button::new(
+                                fill(&t.timezone_yes_button, &[("timezone", tz.name())]),
+                                format!("{}{}", data::TZ_IS, tz.name()),
+                            )],
+                            london,
+                        ],
+                    ),
+                    None => Outgoing::with_buttons(&t.timezone_invalid, vec![london]),
+                };
+                o.reply(chat, reply);
+            }
         },
         Onboarding::CheckinTime | Onboarding::Done => {}
     }
@@ -300,6 +357,22 @@ pub(super) fn callback(
                 finish(o, chat, name, chrono_tz::Europe::London.name(), content);
                 true
             }
+            (Some(d), Some(Onboarding::Timezone | Onboarding::TimezoneOther))
+                if d.starts_with(data::TZ_IS) =>
+            {
+                match d[data::TZ_IS.len()..].parse::<chrono_tz::Tz>() {
+                    Ok(tz) => {
+                        let name = member
+                            .map(|m| m.name_or(&t.default_name))
+                            .unwrap_or(&t.default_name);
+                        o.out.push(answer(None));
+                        o.out.extend(chosen(tz.name()));
+                        finish(o, chat, name, tz.name(), content);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
             (Some(data::TZ_OTHER), Some(Onboarding::Timezone)) => {
                 o.out.push(answer(None));
                 o.out.extend(chosen(&t.timezone_other_button));
@@ -317,5 +390,45 @@ pub(super) fn callback(
     if !acted {
         // Stale, foreign, forged or unknown: say so kindly and change nothing.
         o.out.push(answer(Some(&t.stale_button)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timezone_is_found_in_any_case_or_by_its_city() {
+        for (typed, zone) in [
+            ("Europe/Lisbon", "Europe/Lisbon"),
+            ("europe/lisbon", "Europe/Lisbon"),
+            ("Lisbon", "Europe/Lisbon"),
+            ("LAGOS", "Africa/Lagos"),
+            ("new york", "America/New_York"),
+            ("Buenos Aires", "America/Argentina/Buenos_Aires"),
+            ("uk", "Europe/London"),
+        ] {
+            assert_eq!(
+                parse_timezone(typed).map(|tz| tz.name()),
+                Some(zone),
+                "{typed}"
+            );
+        }
+        assert_eq!(parse_timezone("Atlantis"), None);
+        assert_eq!(parse_timezone(""), None);
+    }
+
+    #[test]
+    fn a_mistyped_city_is_offered_as_did_you_mean() {
+        assert_eq!(
+            suggest_timezone("Lisbn").map(|tz| tz.name()),
+            Some("Europe/Lisbon")
+        );
+        assert_eq!(
+            suggest_timezone("Warsw").map(|tz| tz.name()),
+            Some("Europe/Warsaw")
+        );
+        assert_eq!(suggest_timezone("xyzzyq"), None);
+        assert_eq!(suggest_timezone("ab"), None);
     }
 }

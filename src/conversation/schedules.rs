@@ -180,7 +180,16 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
                     Outgoing::text(fill(&t.timezone_set, &[("timezone", tz.name())])),
                 );
             }
-            None => o.reply(chat, Outgoing::text(&t.timezone_invalid)),
+            None => match super::suggest_timezone(zone) {
+                Some(tz) => o.reply(
+                    chat,
+                    Outgoing::text(fill(
+                        &t.timezone_did_you_mean_command,
+                        &[("timezone", tz.name())],
+                    )),
+                ),
+                None => o.reply(chat, Outgoing::text(&t.timezone_invalid)),
+            },
         }
         return;
     }
@@ -584,9 +593,10 @@ pub fn command_pause(o: &mut Outcome, chat: ChatId, m: &Member, args: &str, ctx:
         o.reply(chat, Outgoing::with_buttons(&t.ask_pause, rows));
         return;
     }
-    match NaiveDate::parse_from_str(args, "%Y-%m-%d") {
-        Err(_) => o.reply(chat, Outgoing::text(&t.pause_invalid)),
-        Ok(date) => {
+    let today = ctx.now.with_timezone(&tz_of(m)).date_naive();
+    match crate::schedule::parse_day(args, today) {
+        None => o.reply(chat, Outgoing::text(&t.pause_invalid)),
+        Some(date) => {
             // Paused until the start of that day, in the member's timezone.
             let until = resolve(tz_of(m), date, LocalTime { hour: 0, minute: 0 });
             if until <= ctx.now {

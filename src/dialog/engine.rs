@@ -626,10 +626,7 @@ fn typed(
         return answered(dialog, session, i, Answer::Skipped, &[], ctx, out);
     }
     let result: Result<(AnswerValue, Vec<Action>), String> = match &step.kind {
-        StepKind::Scale { min, max, .. } => text
-            .parse::<i64>()
-            .ok()
-            .filter(|v| (*min..=*max).contains(v))
+        StepKind::Scale { min, max, .. } => parse_scale(text, *min, *max)
             .map(|v| (AnswerValue::Number(v as f64), vec![]))
             .ok_or_else(|| {
                 fill(
@@ -752,6 +749,23 @@ pub fn is_label(label: &str, text: &str) -> bool {
     plain(label) == plain(text)
 }
 
+/// A point on a scale as people type it: "7", " 7.", "7/10", "7 / 10", "7 out of 10" (the
+/// "of" must be the scale's own top).
+pub fn parse_scale(text: &str, min: i64, max: i64) -> Option<i64> {
+    let t = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    let (value, of) = match t.split_once('/').or_else(|| t.split_once("out of")) {
+        Some((v, of)) => (v.trim(), Some(of.trim())),
+        None => (t.trim(), None),
+    };
+    if of.is_some_and(|of| of.parse::<i64>().ok() != Some(max)) {
+        return None;
+    }
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+}
+
 /// "6", "6.5", "6,5" (a decimal comma), within bounds, rounded to `decimals`.
 pub fn parse_number(text: &str, min: f64, max: f64, decimals: u32) -> Option<f64> {
     let t = text.trim().replace(',', ".");
@@ -848,6 +862,25 @@ impl ValueEnv for Values<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_point_on_a_scale_is_read_the_ways_people_type_it() {
+        for (text, v) in [
+            ("7", Some(7)),
+            (" 7. ", Some(7)),
+            ("7/10", Some(7)),
+            ("7 / 10", Some(7)),
+            ("7 out of 10", Some(7)),
+            ("0/10", Some(0)),
+            ("7/5", None),
+            ("11", None),
+            ("7/", None),
+            ("seven", None),
+            ("-1", None),
+        ] {
+            assert_eq!(parse_scale(text, 0, 10), v, "{text}");
+        }
+    }
 
     #[test]
     fn times_are_read_the_ways_people_type_them() {
