@@ -26,6 +26,10 @@ pub struct Texts {
     pub welcome_back: String,
     pub resumed: String,
     pub help: String,
+    /// `/help` for someone who is only a carer or supporter.
+    pub help_supporter: String,
+    /// A message from someone who is only a carer or supporter: `{people}` they support.
+    pub supporter_hello: String,
     pub stopped: String,
     pub stopped_not_member: String,
     pub not_member_yet: String,

@@ -522,12 +522,31 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                         o.reply(chat, Outgoing::text(&t.paused_reminder))
                     }
                     Some(_) => o.reply(chat, Outgoing::text(&t.free_text)),
+                    None if !person.supporting.is_empty() => {
+                        o.reply(chat, Outgoing::text(supporter_hello(person, t)))
+                    }
                     None => o.reply(chat, Outgoing::text(&t.not_member_yet)),
                 }
             }
         }
     }
     o
+}
+
+/// "Hello" from someone who is only in others' circles: who they support, and their help.
+fn supporter_hello(person: &Person, t: &crate::content::Texts) -> String {
+    let names: Vec<&str> = person
+        .supporting
+        .iter()
+        .map(|s| s.member_name.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let people = if names.is_empty() {
+        t.default_name.clone()
+    } else {
+        names.join(", ")
+    };
+    fill(&t.supporter_hello, &[("people", &people)])
 }
 
 /// A press on a server-side button: acts only if the store found it live and the presser's
@@ -651,6 +670,10 @@ fn command(
         }
         ("checkin", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("crisis", _) => {} // the card is already on its way
+        // Someone who is only in others' circles gets their own help, not a member's.
+        ("help", _) if person.member.is_none() && !person.supporting.is_empty() => {
+            o.reply(chat, Outgoing::text(&t.help_supporter))
+        }
         ("help", _) => o.reply(chat, Outgoing::text(&t.help)),
         ("start", None) => onboarding::welcome(o, chat, content),
         ("start", Some(m)) if m.stopped => {

@@ -274,6 +274,11 @@ impl Processor {
                     person.pressed = Some(pressed);
                 }
             }
+            // Someone who is not a member may be in others' circles: their "hello" and
+            // `/help` are answered as a carer's or supporter's.
+            Input::Text { .. } | Input::Command { .. } if person.member.is_none() => {
+                Store::load_circle(conn, person, now).await?;
+            }
             _ => {}
         }
         // `/week`, and sharing one of its charts, draw from the member's history.
