@@ -64,6 +64,8 @@ pub struct Texts {
     /// After an outage longer than Telegram keeps updates.
     pub away_notice: String,
     pub coping_plan_default: String,
+    /// The low day's "Look at my coping plan", when they wrote their own with `/coping`.
+    pub coping_plan_own: String,
     // Schedules, quiet hours, pauses.
     pub ask_checkin_time: String,
     pub time_other_button: String,
