@@ -269,6 +269,8 @@ pub struct Texts {
     pub week_share_no_button: String,
     pub week_shared: String,
     pub week_share_not_now: String,
+    /// The title drawn on a chart shared with someone in the circle.
+    pub week_share_chart_title: String,
     pub week_share_caption: String,
     // How the plan tells people.
     pub plan_settings_button: String,
