@@ -26,6 +26,8 @@ pub struct Texts {
     pub stopped: String,
     pub stopped_not_member: String,
     pub not_member_yet: String,
+    /// A command that needs stored answers, after the member withdrew consent to storing them.
+    pub not_storing: String,
     pub unknown_command: String,
     pub unsupported_media: String,
     pub free_text: String,
