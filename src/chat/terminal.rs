@@ -178,8 +178,9 @@ impl Screen {
                 let path = std::env::temp_dir().join(format!("staywell-week-{}-{id}.png", chat.0));
                 let saved = crate::week::render::png(&chart)
                     .and_then(|png| Ok(std::fs::write(&path, png)?));
+                let title = &chart.labels.title;
                 let note = match saved {
-                    Ok(()) => format!("[chart: {} saved to {}]", "week.png", path.display()),
+                    Ok(()) => format!("[chart titled \"{title}\" saved to {}]", path.display()),
                     Err(_) => "[chart: could not be drawn]".to_string(),
                 };
                 let block = format!(
@@ -188,7 +189,7 @@ impl Screen {
                     self.paint("1", &note),
                     caption.replace('\n', "\n  ")
                 );
-                self.show(block, format!("[chart] {caption}"));
+                self.show(block, format!("[chart] {caption} [titled \"{title}\"]"));
                 Some(id)
             }
         }

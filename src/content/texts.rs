@@ -33,6 +33,8 @@ pub struct Texts {
     pub stopped: String,
     pub stopped_not_member: String,
     pub not_member_yet: String,
+    /// A command that needs stored answers, after the member withdrew consent to storing them.
+    pub not_storing: String,
     pub unknown_command: String,
     pub unsupported_media: String,
     pub free_text: String,
@@ -71,6 +73,8 @@ pub struct Texts {
     /// After an outage longer than Telegram keeps updates.
     pub away_notice: String,
     pub coping_plan_default: String,
+    /// The low day's "Look at my coping plan", when they wrote their own with `/coping`.
+    pub coping_plan_own: String,
     // Schedules, quiet hours, pauses.
     pub ask_checkin_time: String,
     pub time_other_button: String,
@@ -274,6 +278,8 @@ pub struct Texts {
     pub week_share_no_button: String,
     pub week_shared: String,
     pub week_share_not_now: String,
+    /// The title drawn on a chart shared with someone in the circle.
+    pub week_share_chart_title: String,
     pub week_share_caption: String,
     // How the plan tells people.
     pub plan_settings_button: String,

@@ -47,6 +47,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         apply(
             o,
             chat,
+            person.coping_notes.as_deref(),
             open.id,
             &open.dialog,
             m,
@@ -92,7 +93,7 @@ fn start(
         version: dialog.version,
         expires_at,
     });
-    apply(o, chat, id, dialog, m, state, &adv, None, None, ctx);
+    apply(o, chat, None, id, dialog, m, state, &adv, None, None, ctx);
 }
 
 /// A scheduled slot opens: a new session whose first messages go on the scheduled lane
@@ -136,6 +137,7 @@ pub fn text(
     apply(
         o,
         person.chat,
+        person.coping_notes.as_deref(),
         open.id,
         &open.dialog,
         m,
@@ -176,6 +178,7 @@ pub fn press(
     apply(
         o,
         person.chat,
+        person.coping_notes.as_deref(),
         open.id,
         &open.dialog,
         m,
@@ -216,11 +219,13 @@ fn local_time(t: DateTime<Utc>, tz: &str, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Turns the engine's replies into outgoing calls and its results into changes.
+/// Turns the engine's replies into outgoing calls and its results into changes. `coping` is
+/// what the member wrote with `/coping` (shown by "Look at my coping plan"), if anything.
 #[allow(clippy::too_many_arguments)]
 fn apply(
     o: &mut Outcome,
     chat: ChatId,
+    coping: Option<&str>,
     session: SessionId,
     dialog: &Dialog,
     m: &Member,
@@ -270,7 +275,12 @@ fn apply(
                 Outgoing::text(ctx.content.crisis.text()),
             )),
             Reply::CopingPlan => {
-                o.reply(chat, Outgoing::text(&ctx.content.texts.coping_plan_default))
+                let t = &ctx.content.texts;
+                let text = match coping {
+                    Some(notes) => fill(&t.coping_plan_own, &[("notes", notes)]),
+                    None => t.coping_plan_default.clone(),
+                };
+                o.reply(chat, Outgoing::text(text))
             }
         }
     }

@@ -630,6 +630,13 @@ fn command(
         }
     }
     match (name, &person.member) {
+        // After "stop storing my answers" (`/consents`): what needs stored answers says, in
+        // one message, how to start again (`/start` asks for consent again).
+        ("checkin" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping", Some(m))
+            if !m.consented =>
+        {
+            o.reply(chat, Outgoing::text(&t.not_storing))
+        }
         ("supporters", Some(m)) if done(m) => circle::command_supporters(o, person, m, ctx),
         ("plan", Some(m)) if done(m) => plan::command_plan(o, person, m, ctx),
         ("coping", Some(m)) if done(m) => plan::command_coping(o, person, _args, ctx),
@@ -644,9 +651,7 @@ fn command(
             onboarding::ask_current(o, chat, m, incoming, content);
         }
         ("supporters" | "consents", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
-        ("checkin" | "schedule" | "start", Some(m)) if !m.consented => {
-            onboarding::welcome(o, chat, content)
-        }
+        ("start", Some(m)) if !m.consented => onboarding::welcome(o, chat, content),
         ("schedule", Some(m)) if m.onboarding == Onboarding::Done => {
             schedules::command(o, person, m, _args, ctx)
         }

@@ -107,11 +107,14 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
                 return false;
             };
             let n = week::weeks_phrase(t, *weeks);
-            let chart = WeekData::build(history, *weeks, ChartLabels::from_texts(t, *weeks));
+            let name = m.name_or(&t.default_name);
+            // Only what the question they said yes to lists, titled with their name.
+            let title = fill(&t.week_share_chart_title, &[("name", name), ("weeks", &n)]);
+            let chart = WeekData::build(history, *weeks, ChartLabels::from_texts(t, *weeks))
+                .for_sharing(title);
             if chart.checkins() < MIN_CHECKINS {
                 return false;
             }
-            let name = m.name_or(&t.default_name);
             o.changes.push(Change::ShareChart {
                 tie: tie.id,
                 wording: wording.clone(),
@@ -292,6 +295,88 @@ mod tests {
         let bodies: Vec<Outgoing> = o.out.into_iter().map(|e| e.body).collect();
         let p = person(Onboarding::Done, Some(full(4)));
         assert_eq!(bodies, week(&p, "/week"));
+    }
+
+    /// What a supporter is sent when Alex says yes to sharing a chart of `weeks` weeks.
+    fn shared(history: History, weeks: u32) -> (WeekData, String) {
+        let mut p = person(Onboarding::Done, Some(history));
+        p.circle = vec![crate::domain::circle::Tie {
+            id: 3,
+            invite_id: None,
+            chat: ChatId(8),
+            user: UserId(8),
+            name: "Sam".into(),
+            username: None,
+            role: crate::domain::circle::Role::Supporter,
+            status: TieStatus::Active,
+            position: 1,
+            away_until: None,
+            since: now(),
+        }];
+        let ctx = test_ctx();
+        let mut o = Outcome::default();
+        let yes = Action::ShareWeekYes {
+            tie: 3,
+            weeks,
+            wording: "the question".into(),
+            version: 1,
+        };
+        assert!(press(&mut o, &p, &yes, &ctx));
+        match o.changes.as_slice() {
+            [
+                Change::ShareChart {
+                    chart:
+                        Envelope {
+                            chat: ChatId(8),
+                            body: Outgoing::Chart { chart, caption },
+                            ..
+                        },
+                    ..
+                },
+            ] => ((**chart).clone(), caption.clone()),
+            other => panic!("expected one shared chart, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shared_chart_draws_only_what_the_sharing_question_lists_under_the_members_name() {
+        let t = &content().texts;
+        let history = full(4);
+        let own = WeekData::build(&history, 4, ChartLabels::from_texts(t, 4));
+        // The fixture has every kind of day, so leaving one out shows.
+        assert!(own.days.iter().any(|d| d.connect) && own.days.iter().any(|d| d.give));
+        assert!(!own.with_status(week::DayStatus::Paused).is_empty());
+        assert!(!own.with_status(week::DayStatus::Unknown).is_empty());
+
+        let (chart, caption) = shared(history, 4);
+        assert!(
+            t.week_share_confirm
+                .contains("mood, anxiety, sleep and missed days"),
+            "the question lists what the chart draws: {}",
+            t.week_share_confirm
+        );
+        // Listed: mood, anxiety, sleep and missed days, exactly as on the member's own chart.
+        assert_eq!(chart.mood(), own.mood());
+        assert_eq!(chart.anxiety(), own.anxiety());
+        assert_eq!(chart.sleep_hours(), own.sleep_hours());
+        assert_eq!(
+            chart.with_status(week::DayStatus::Missed),
+            own.with_status(week::DayStatus::Missed)
+        );
+        // Not listed: connect and give, paused days and days the bot was away — not drawn,
+        // not in the legend.
+        assert!(chart.days.iter().all(|d| !d.connect && !d.give));
+        assert!(chart.with_status(week::DayStatus::Paused).is_empty());
+        assert!(chart.with_status(week::DayStatus::Unknown).is_empty());
+        let l = &chart.labels;
+        assert!(l.connect.is_empty() && l.give.is_empty());
+        assert!(l.paused.is_empty() && l.unknown.is_empty());
+        assert_eq!((&l.mood, &l.missed), (&own.labels.mood, &own.labels.missed));
+        // Titled with the member's name, not "Your last 4 weeks".
+        assert_eq!(l.title, "Alex's last 4 weeks");
+        assert!(caption.starts_with("Alex chose to share"), "{caption}");
+        let png = crate::week::render::png(&chart).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
 
     #[test]

@@ -25,6 +25,13 @@ const CHAT_COLUMNS: &[&str] = &["chat_id", "actor_chat", "used_by_chat"];
 const USER_COLUMNS: &[&str] = &["user_id", "telegram_user_id"];
 /// Tables whose rows are about nobody in particular.
 const NOT_PERSONAL: &[&str] = &["dialog_versions", "telegram_cursor", "scheduler_heartbeat"];
+/// Tables that name a chat only to carry messages: the updates it sent (their content
+/// erased once processed, the rows swept after 2 days), the messages to it (their text
+/// replaced by their kind once delivered, swept after 7 days), and whether it can be
+/// reached. Exported and erased with everything else, but on their own they are not data
+/// stored *about* someone: `/mydata` and `/delete` say so (`mydata_nothing`,
+/// `delete_nothing`) rather than offer a file or an erasure of them.
+const OPERATIONAL: &[&str] = &["inbox", "outbox", "chats"];
 
 /// A plain name for what a table holds, for the `/mydata` summary (the file itself keeps
 /// the table names).
@@ -975,12 +982,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether any row anywhere refers to this chat's person.
+    /// Whether any row refers to this chat's person, beyond the [`OPERATIONAL`] rows that
+    /// only carry messages to and from their chat.
     pub async fn holds_data(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<bool> {
         let who = Self::subject_of(tx, chat).await?;
         for (table, condition, values) in Self::personal_tables(tx, who).await? {
-            if table == "inbox" {
-                continue; // operational, already without content
+            if OPERATIONAL.contains(&table.as_str()) {
+                continue;
             }
             let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
                 "SELECT EXISTS (SELECT 1 FROM \"{table}\" WHERE {condition})"

@@ -73,7 +73,8 @@ impl Store {
     }
 
     /// Everything the processor reads about a chat before it decides, in one statement: the
-    /// person, their open session, their schedules (by dialog id), whether the chat is
+    /// person (with their coping notes while a check-in is open), their open session, their
+    /// schedules (by dialog id), whether the chat is
     /// marked unreachable, and the id the next session will get. One statement, not five:
     /// each is a hand-off to SQLite's worker thread and back, and this runs for every update.
     pub async fn load_for_update(
@@ -90,7 +91,8 @@ impl Store {
                     s.id, s.dialog_id, s.dialog_version, s.state, s.expires_at,
                     (SELECT json_group_array(json_array(dialog_id, days, local_time,
                                                         next_due_at IS NOT NULL))
-                     FROM schedules WHERE member_id = m.id)
+                     FROM schedules WHERE member_id = m.id),
+                    CASE WHEN s.id IS NOT NULL THEN m.coping_notes END
              FROM (SELECT ?1 AS chat_id) AS one
              LEFT JOIN members m ON m.chat_id = one.chat_id
              LEFT JOIN sessions s ON s.id = (
@@ -119,8 +121,13 @@ impl Store {
             None => Vec::new(),
         };
         schedules.sort();
+        // What helps, in their words: a low day's "Look at my coping plan" shows it.
+        let person = Person {
+            coping_notes: r.get(18),
+            ..Person::new(chat, member)
+        };
         Ok(UpdateRead {
-            person: Person::new(chat, member),
+            person,
             session,
             schedules: schedules
                 .into_iter()

@@ -246,6 +246,9 @@ pub enum DayStatus {
     Unknown,
     /// Check-ins were paused (or stopped).
     Paused,
+    /// Something was due that a shared chart does not show (a paused day, the bot away):
+    /// the lines break there, and nothing is drawn.
+    NotShown,
 }
 
 /// One day of the chart.
@@ -276,7 +279,8 @@ impl Day {
     }
 }
 
-/// The words drawn on the chart, from `core.toml`.
+/// The words drawn on the chart, from `core.toml`. An empty label leaves its entry out of
+/// the legend (a shared chart's, for what it does not show).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChartLabels {
     pub title: String,
@@ -330,6 +334,30 @@ impl WeekData {
             days: history.days(history.first_day(weeks), history.today),
             labels,
         }
+    }
+
+    /// The chart as it is shared with someone in the member's circle: exactly what the
+    /// sharing question lists (mood, anxiety, sleep and missed days), under `title` (the
+    /// member's name, not "Your …"). Connect and give, paused days and days the bot was away
+    /// are left out: neither drawn nor in the legend.
+    pub fn for_sharing(mut self, title: String) -> WeekData {
+        for day in &mut self.days {
+            day.connect = false;
+            day.give = false;
+            if matches!(day.status, DayStatus::Paused | DayStatus::Unknown) {
+                day.status = DayStatus::NotShown;
+            }
+        }
+        self.labels.title = title;
+        for label in [
+            &mut self.labels.unknown,
+            &mut self.labels.paused,
+            &mut self.labels.connect,
+            &mut self.labels.give,
+        ] {
+            label.clear();
+        }
+        self
     }
 
     /// Days that had a check-in.

@@ -255,7 +255,7 @@ fn legend(area: &Area, data: &WeekData) -> DrawResult {
     for (r, items) in rows.iter().enumerate() {
         let y = 18 + 36 * r as i32;
         let mut x = 70;
-        for &(kind, label) in items {
+        for &(kind, label) in items.iter().filter(|(_, label)| !label.is_empty()) {
             let c = (x + 12, y);
             match kind {
                 0 => {

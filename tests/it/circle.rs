@@ -652,15 +652,19 @@ async fn withdrawing_consent_to_store_answers_stops_check_ins_until_it_is_given_
         0,
         "the open check-in ended"
     );
-    // Nothing is asked or stored until consent is given again.
+    // Nothing is asked or stored until consent is given again: /checkin says, in one
+    // message, how to start again; /start asks.
     let again = say(&app, ALEX, "/checkin").await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(again[0].contains("send /start"), "{again:?}");
+    say(&app, ALEX, "7").await;
+    assert_eq!(app.query_i64("SELECT count(*) FROM answers").await, 0);
+    let start = say(&app, ALEX, "/start").await;
     assert!(
-        again
+        start
             .iter()
             .any(|t| t.contains("Is it OK for me to store your answers?"))
     );
-    say(&app, ALEX, "7").await;
-    assert_eq!(app.query_i64("SELECT count(*) FROM answers").await, 0);
     press(&app, ALEX, "Yes, store my answers").await;
     assert_eq!(
         app.query_i64(
