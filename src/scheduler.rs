@@ -432,8 +432,17 @@ impl Scheduler {
             // the other aside. Waiting for it would lose today's check-in.
             Some(_) | None => {}
         }
-        // Already done today of their own accord (/checkin): count it, don't ask again.
-        if let Some(session) = p.done_recently {
+        // Already done today of their own accord (/checkin): count it, don't ask again. Only
+        // on the slot's own local day: one done at 23:30 is not tomorrow's 01:00 check-in.
+        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let done_today = p.done_recently.filter(|(_, at)| {
+            at.with_timezone(&tz)
+                .date_naive()
+                .format("%Y-%m-%d")
+                .to_string()
+                == p.local_date
+        });
+        if let Some((session, _)) = done_today {
             batch.joined.push((p.slot, session));
             report.joined += 1;
             return false;

@@ -26,6 +26,11 @@ pub struct Texts {
     pub welcome_back: String,
     pub resumed: String,
     pub help: String,
+    /// `/checkin` when today's is done: `{name}`, `{time}` it was done.
+    pub checkin_already_done: String,
+    pub checkin_another_button: String,
+    pub checkin_not_again_button: String,
+    pub checkin_not_again: String,
     /// `/help` for someone who is only a carer or supporter.
     pub help_supporter: String,
     /// A message from someone who is only a carer or supporter: `{people}` they support.

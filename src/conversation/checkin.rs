@@ -59,6 +59,89 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         );
         return;
     }
+    // Today's is done already: say so, and ask whether they want another.
+    let tz: chrono_tz::Tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz);
+    if let Some(done) = person
+        .last_checkin
+        .filter(|at| local(*at).date_naive() == local(ctx.now).date_naive())
+    {
+        let t = &ctx.content.texts;
+        o.reply(
+            chat,
+            Outgoing::with_buttons(
+                fill(
+                    &t.checkin_already_done,
+                    &[
+                        ("name", m.name_or(&t.default_name)),
+                        ("time", &local(done).format("%H:%M").to_string()),
+                    ],
+                ),
+                vec![vec![
+                    Button::new(&t.checkin_another_button, AGAIN_YES),
+                    Button::new(&t.checkin_not_again_button, AGAIN_NO),
+                ]],
+            ),
+        );
+        return;
+    }
+    begin(o, person, m, ctx);
+}
+
+/// Callback data of "another check-in?" after today's was done.
+pub const AGAIN_YES: &str = "ck:again";
+pub const AGAIN_NO: &str = "ck:no";
+
+/// "Yes, another one" or "No, that's all" after `/checkin` said today's is done. Returns
+/// false if there is nothing to act on (a check-in opened meanwhile: the press is stale).
+pub fn again_press(
+    o: &mut Outcome,
+    person: &Person,
+    m: &Member,
+    data: &str,
+    query_id: &str,
+    message_id: Option<i32>,
+    ctx: &Ctx,
+) -> bool {
+    let t = &ctx.content.texts;
+    let (label, yes) = match data {
+        AGAIN_YES => (&t.checkin_another_button, true),
+        AGAIN_NO => (&t.checkin_not_again_button, false),
+        _ => return false,
+    };
+    if person.session.is_some() {
+        return false;
+    }
+    o.reply(
+        person.chat,
+        Outgoing::AnswerCallback {
+            query_id: query_id.to_string(),
+            text: None,
+        },
+    );
+    if let Some(id) = message_id {
+        o.reply(
+            person.chat,
+            Outgoing::EditButtons {
+                message_id: id,
+                buttons: vec![vec![Button::new(
+                    fill(&t.chosen, &[("label", label)]),
+                    super::data::DONE,
+                )]],
+            },
+        );
+    }
+    if yes {
+        begin(o, person, m, ctx);
+    } else {
+        o.reply(person.chat, Outgoing::text(&t.checkin_not_again));
+    }
+    true
+}
+
+/// Starts a new daily check-in now.
+fn begin(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
+    let chat = person.chat;
     let Some(dialog) = ctx.checkin else {
         o.reply(chat, Outgoing::text(&ctx.content.texts.unknown_command));
         return;

@@ -58,6 +58,8 @@ pub struct Person {
     pub plan_settings: crate::store::PlanSettings,
     /// What `/week` draws: loaded only when the input is `/week`.
     pub history: Option<crate::week::History>,
+    /// When the member last completed a daily check-in: loaded only for `/checkin`.
+    pub last_checkin: Option<DateTime<Utc>>,
 }
 
 impl Person {
@@ -79,6 +81,7 @@ impl Person {
             coping_notes: None,
             plan_settings: crate::store::PlanSettings::default(),
             history: None,
+            last_checkin: None,
         }
     }
 }
@@ -420,6 +423,9 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                 (Some(m), Some(s)) if m.telegram_user == s.user_id
             );
             let is_checkin = data.as_deref().is_some_and(|d| d.starts_with('q'));
+            let is_again = data
+                .as_deref()
+                .is_some_and(|d| d == checkin::AGAIN_YES || d == checkin::AGAIN_NO);
             let is_schedule = data.as_deref().is_some_and(|d| {
                 ["ct:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
                     .iter()
@@ -442,6 +448,10 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                     checkin::press(&mut o, person, m, d, query_id, *message_id, ctx)
                 }
                 _ if is_checkin => false,
+                (Some(m), Some(d)) if is_again && presser_is_member => {
+                    checkin::again_press(&mut o, person, m, d, query_id, *message_id, ctx)
+                }
+                _ if is_again => false,
                 (_, Some(d)) if is_schedule => match own {
                     Some(m) => {
                         let mut edit = None;

@@ -138,6 +138,23 @@ impl Store {
         })
     }
 
+    /// When the member last completed a session of `dialog`.
+    pub async fn last_completed(
+        conn: &mut SqliteConnection,
+        member: MemberId,
+        dialog: &str,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT max(completed_at) FROM sessions
+             WHERE member_id = ? AND dialog_id = ? AND status = 'completed'",
+        )
+        .bind(member.0)
+        .bind(dialog)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(at.map(from_ms))
+    }
+
     /// Applies the conversation's changes for `chat`, in order. Returns messages the
     /// changes themselves produce (an export's file), to be queued after the outcome's own.
     pub async fn apply_changes(

@@ -50,8 +50,10 @@ pub struct PendingSlot {
     /// it last changed (an answer, or its start).
     pub open_session: Option<(SessionId, String, DateTime<Utc>, DateTime<Utc>)>,
     /// A session of the schedule's dialog the member completed recently (since the time
-    /// given to [`Store::pending_slots`]).
-    pub done_recently: Option<SessionId>,
+    /// given to [`Store::pending_slots`]), and when.
+    pub done_recently: Option<(SessionId, DateTime<Utc>)>,
+    /// The slot's own local date (`YYYY-MM-DD`, the member's timezone).
+    pub local_date: String,
 }
 
 /// What one batch of pending slots comes to; [`Store::open_slots`] writes it in a few
@@ -187,21 +189,23 @@ impl Store {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS}, sl.id, sl.closes_at, os.id, os.dialog_id, os.expires_at,
                     os.updated_at,
-                    (SELECT d.id FROM sessions d
-                     WHERE d.member_id = s.member_id AND d.dialog_id = s.dialog_id
-                       AND d.status = 'completed' AND d.completed_at >= ?
-                     ORDER BY d.id DESC LIMIT 1)
+                    dr.id, dr.completed_at, sl.local_date
              FROM slots sl JOIN schedules s ON s.id = sl.schedule_id JOIN members m ON m.id = sl.member_id
              LEFT JOIN sessions os ON os.id = (
                  SELECT o.id FROM sessions o
                  WHERE o.member_id = sl.member_id AND o.status IN ('active', 'paused') AND o.expires_at > ?
                  ORDER BY o.id DESC LIMIT 1)
+             LEFT JOIN sessions dr ON dr.id = (
+                 SELECT d.id FROM sessions d
+                 WHERE d.member_id = s.member_id AND d.dialog_id = s.dialog_id
+                   AND d.status = 'completed' AND d.completed_at >= ?
+                 ORDER BY d.id DESC LIMIT 1)
              WHERE sl.outcome IS NULL AND sl.session_id IS NULL AND sl.opens_at <= ?
              ORDER BY sl.opens_at, sl.id LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ms(done_since))
             .bind(ms(now))
+            .bind(ms(done_since))
             .bind(ms(now))
             .bind(limit)
             .fetch_all(conn)
@@ -220,7 +224,10 @@ impl Store {
                         from_ms(r.get(21)),
                     )
                 }),
-                done_recently: r.get::<Option<i64>, _>(22).map(SessionId),
+                done_recently: r
+                    .get::<Option<i64>, _>(22)
+                    .map(|id| (SessionId(id), from_ms(r.get(23)))),
+                local_date: r.get(24),
             })
             .collect())
     }

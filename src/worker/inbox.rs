@@ -274,6 +274,13 @@ impl Processor {
                     person.pressed = Some(pressed);
                 }
             }
+            // `/checkin` says so when today's is already done.
+            Input::Command { name, .. } if name == "checkin" => {
+                if let Some(m) = &person.member {
+                    person.last_checkin =
+                        Store::last_completed(conn, m.id, crate::dialog::CHECKIN_DIALOG).await?;
+                }
+            }
             // Someone who is not a member may be in others' circles: their "hello" and
             // `/help` are answered as a carer's or supporter's.
             Input::Text { .. } | Input::Command { .. } if person.member.is_none() => {
