@@ -494,7 +494,7 @@ async fn tell(
                 Some(r) => {
                     out.extend(alert(tx, m, r, episode, reason, Tier::Alert, step, ctx).await?);
                 }
-                None => out.extend(nobody(m, reason, ctx)),
+                None => out.extend(nobody(tx, m, episode, reason, step, ctx).await?),
             }
         }
         Tier::Urgent => {
@@ -522,15 +522,46 @@ async fn tell(
     Ok(out)
 }
 
-fn nobody(m: &Who, reason: &str, ctx: &Ctx<'_>) -> Vec<Envelope> {
+/// Nobody (else) can be told: the member hears the truth — who was told and that nobody
+/// has replied yet, or that nobody is available — with the crisis card straight after it.
+/// After an escalation (`step` ≥ 1, the scheduler's) the two are one message: routine
+/// messages queued at that moment (a 19:00 check-in) could otherwise arrive between them.
+async fn nobody(
+    tx: &mut Conn,
+    m: &Who,
+    episode: i64,
+    reason: &str,
+    step: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    vec![
-        Envelope::urgent(
+    let told = Store::told_names(tx, episode).await?;
+    let text = if told.is_empty() {
+        fill(&t.nobody_available, &[("reason", reason)])
+    } else {
+        fill(&t.no_reply_yet, &[("people", &and_list(&told))])
+    };
+    let card = ctx.content.crisis.text();
+    Ok(if step > 0 {
+        vec![Envelope::urgent(
             m.chat,
-            Outgoing::text(fill(&t.nobody_available, &[("reason", reason)])),
-        ),
-        Envelope::urgent(m.chat, Outgoing::text(ctx.content.crisis.text())),
-    ]
+            Outgoing::text(format!("{text}\n\n{card}")),
+        )]
+    } else {
+        vec![
+            Envelope::urgent(m.chat, Outgoing::text(text)),
+            Envelope::urgent(m.chat, Outgoing::text(card)),
+        ]
+    })
+}
+
+/// "Sam", "Sam and Jo", "Sam, Jo and Kim".
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// One alert to one supporter: recorded (unique per episode and person), sent only on its

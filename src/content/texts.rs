@@ -221,6 +221,8 @@ pub struct Texts {
     pub member_told_reach_out: String,
     pub member_told_in_touch: String,
     pub nobody_available: String,
+    /// Escalation ran through everyone and nobody has replied: `{people}` who were told.
+    pub no_reply_yet: String,
     pub ask_first_question: String,
     pub ask_yes_button: String,
     pub ask_no_button: String,

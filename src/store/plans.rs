@@ -732,6 +732,21 @@ impl Store {
         .await?)
     }
 
+    /// The names of the people told this episode who are still in the circle, in the order
+    /// they were told (someone who left or was removed has no name any more).
+    pub async fn told_names(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.name FROM alerts a JOIN circle c ON c.id = a.circle_id
+             WHERE a.episode_id = ? AND c.status = 'active' ORDER BY a.id",
+        )
+        .bind(episode)
+        .fetch_all(&mut *tx)
+        .await?)
+    }
+
     pub async fn due_asks(
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
