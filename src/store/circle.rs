@@ -583,6 +583,8 @@ impl Store {
             ..Entry::default()
         };
         audit(tx, event, e, now).await?;
+        // An alert they have not acknowledged goes to the next person at once.
+        Self::escalate_past(tx, Some(tie), None, now).await?;
         let consents: Vec<i64> = sqlx::query_scalar(
             "UPDATE consents SET revoked_at = ? WHERE circle_id = ? AND revoked_at IS NULL RETURNING id",
         )
@@ -767,6 +769,10 @@ impl Store {
                 .bind(ms(u))
                 .execute(&mut *tx)
                 .await?;
+                // Alerts waiting for them go to the next person in each circle at once.
+                if u > now {
+                    Self::escalate_past(tx, None, Some(chat), now).await?;
+                }
             }
             None => {
                 sqlx::query("DELETE FROM away WHERE chat_id = ?")

@@ -719,6 +719,30 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Alerts waiting for an acknowledgement from tie `tie`, or from `away_chat` in any
+    /// circle, escalate now: that person cannot respond (they left, were removed, or are
+    /// away), so the next one is tried at once, or the member is told.
+    pub(super) async fn escalate_past(
+        tx: &mut SqliteConnection,
+        tie: Option<i64>,
+        away_chat: Option<ChatId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET escalate_at = ?
+             WHERE state = 'sent' AND escalate_at > ?
+               AND (circle_id = ? OR circle_id IN
+                    (SELECT id FROM circle WHERE chat_id = ? AND status = 'active'))",
+        )
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(tie)
+        .bind(away_chat.map(|c| c.0))
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
     /// The ties already sent this episode (so escalation moves on to someone new).
     pub async fn episode_recipients(
         tx: &mut SqliteConnection,
