@@ -266,6 +266,12 @@ pub async fn after_history_change(
             && d.firing
             && latest.is_some_and(|c| c.at > o.opened_at)
         {
+            // Except below "at once": an alert or nudge that has gone out stands — its
+            // supporter is not told twice, and its escalation keeps its time.
+            if rule.tier != Tier::Urgent && !Store::episode_recipients(tx, o.id).await?.is_empty()
+            {
+                continue;
+            }
             ask_by = Store::episode_ask_until(tx, o.id).await?;
             Store::close_episode(tx, o.id, ctx.now).await?;
             open = None;
