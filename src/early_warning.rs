@@ -226,6 +226,11 @@ pub async fn after_changes(
                     out.extend(answer_ask(tx, m, *episode, *tell, false, ctx).await?);
                 }
             }
+            Change::AskPressedAgain { episode } => {
+                if let Some(m) = member {
+                    out.extend(pressed_again(tx, m, *episode, ctx).await?);
+                }
+            }
             _ => {}
         }
     }
@@ -772,7 +777,7 @@ pub async fn answer_ask(
                 }
             } else if !timed_out {
                 // Told already, or lapsed (the episode ended, or a new one asks now).
-                out.push(passed());
+                out.extend(pressed_again(tx, member, episode, ctx).await?);
             }
         }
         Some(false) => {
@@ -786,6 +791,28 @@ pub async fn answer_ask(
         }
     }
     Ok(out)
+}
+
+/// An ask-first answer pressed when the question is over (a double tap, a tap on the
+/// collapsed keyboard, or a question told or lapsed meanwhile): nothing changes; the member
+/// hears what became of it.
+async fn pressed_again(
+    tx: &mut Conn,
+    member: MemberId,
+    episode: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let Some(chat) = Store::member_basics(tx, member).await?.map(|b| b.chat) else {
+        return Ok(Vec::new());
+    };
+    let owner = Store::episode_evidence(tx, episode).await?.map(|e| e.0);
+    let state = Store::episode_state(tx, episode).await?;
+    let text = match state.as_deref() {
+        Some("told") if owner == Some(member) => &t.ask_already_told,
+        _ => &t.question_passed,
+    };
+    Ok(vec![Envelope::reply(chat, Outgoing::text(text))])
 }
 
 /// A supporter acknowledged an alert: the member hears that someone is on it.

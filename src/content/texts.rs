@@ -228,6 +228,8 @@ pub struct Texts {
     pub ask_no_button: String,
     pub ask_later_button: String,
     pub ask_told: String,
+    /// A second tap on an ask-first answer after they were told.
+    pub ask_already_told: String,
     pub ask_not_told: String,
     pub ask_later: String,
     pub ask_then_tell: String,

@@ -253,7 +253,8 @@ impl Store {
     }
 
     /// What a press on server-side button `token` by `user` may do: live only if it was
-    /// made for that user, is unexpired and unused.
+    /// made for that user, is unexpired and unused; used if it is theirs, unexpired, and
+    /// was pressed already.
     pub async fn pressed(
         tx: &mut SqliteConnection,
         token: &str,
@@ -264,8 +265,8 @@ impl Store {
             return Ok(Pressed::Dead);
         };
         let row = sqlx::query(
-            "SELECT grp, label, action FROM buttons
-             WHERE token = ? AND user_id = ? AND expires_at > ? AND used_at IS NULL",
+            "SELECT grp, label, action, used_at IS NOT NULL FROM buttons
+             WHERE token = ? AND user_id = ? AND expires_at > ?",
         )
         .bind(token)
         .bind(user.0)
@@ -275,10 +276,14 @@ impl Store {
         Ok(row
             .and_then(|r| {
                 let action: Action = serde_json::from_str(r.get::<&str, _>(2)).ok()?;
-                Some(Pressed::Live {
-                    group: r.get(0),
-                    label: r.get(1),
-                    action,
+                Some(if r.get::<bool, _>(3) {
+                    Pressed::Used { action }
+                } else {
+                    Pressed::Live {
+                        group: r.get(0),
+                        label: r.get(1),
+                        action,
+                    }
                 })
             })
             .unwrap_or(Pressed::Dead))

@@ -574,6 +574,19 @@ impl Store {
         Ok(row.map(|r| (MemberId(r.get(0)), r.get(1), r.get(2))))
     }
 
+    /// An episode's state (asking, told, not_told, lapsed, cancelled).
+    pub async fn episode_state(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM episodes WHERE id = ?")
+                .bind(episode)
+                .fetch_optional(&mut *tx)
+                .await?,
+        )
+    }
+
     /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
     /// standing consent (if any), away and reachability.
     pub async fn recipients(
