@@ -243,17 +243,17 @@ pub async fn after_history_change(
     member: MemberId,
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
-    let plan = Store::member_plan(tx, member).await?;
-    if plan.is_empty() {
+    let plan = Store::plan(tx, member).await?;
+    if plan.rules.is_empty() && plan.unreadable.is_empty() {
         return Ok(Vec::new());
     }
     let Some(m) = who(tx, member, ctx).await? else {
         return Ok(Vec::new());
     };
+    let mut out = unreadable(tx, &m, &plan.unreadable, ctx).await?;
     let raw = Store::raw_history(tx, member, ctx.now - Duration::days(HISTORY_DAYS)).await?;
     let history = build_history(&raw, ctx.dialogs, m.tz);
-    let mut out = Vec::new();
-    for rule in &plan {
+    for rule in &plan.rules {
         let Some(t) = ctx.templates.get(&rule.rule_id) else {
             continue;
         };
@@ -664,6 +664,34 @@ async fn alert(
     Ok(Vec::new())
 }
 
+/// Rules whose stored settings cannot be read are off: logged (ids only), and the member is
+/// told once, kindly, which sign and why.
+async fn unreadable(
+    tx: &mut Conn,
+    m: &Who,
+    rules: &[crate::store::UnreadableRule],
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let mut out = Vec::new();
+    for u in rules {
+        if !Store::note_unreadable_rule(tx, u, ctx.now).await? {
+            continue;
+        }
+        tracing::error!(
+            member = m.id.0,
+            plan_rule = u.id,
+            "a plan rule's stored settings cannot be read: its sign is off, the member is told"
+        );
+        let title = ctx
+            .templates
+            .get(&u.rule_id)
+            .map_or(u.rule_id.as_str(), |t| t.title.as_str());
+        let text = fill(&ctx.content.texts.plan_rule_unreadable, &[("title", title)]);
+        out.push(Envelope::urgent(m.chat, Outgoing::text(text)));
+    }
+    Ok(out)
+}
+
 /// What time makes happen: alerts nobody acknowledged go to the next supporter; ask-first
 /// questions nobody answered follow the member's advance decision.
 pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>> {
@@ -675,12 +703,10 @@ pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>>
         let Some(m) = who(tx, due.member, ctx).await? else {
             continue;
         };
-        let Some(rule) = Store::member_plan(tx, due.member)
-            .await?
-            .into_iter()
-            .find(|r| r.rule_id == due.rule_id)
-        else {
-            continue; // turned off meanwhile
+        let plan = Store::plan(tx, due.member).await?;
+        out.extend(unreadable(tx, &m, &plan.unreadable, ctx).await?);
+        let Some(rule) = plan.rules.into_iter().find(|r| r.rule_id == due.rule_id) else {
+            continue; // turned off meanwhile, or unreadable (the member is told)
         };
         let reason = reason_of(&due.evidence);
         out.extend(tell(tx, &m, &rule, due.episode, &reason, due.step + 1, ctx).await?);

@@ -206,6 +206,8 @@ pub struct Texts {
     pub plan_receipt: String,
     pub plan_share_wording: String,
     pub plan_turned_off: String,
+    /// A sign whose stored settings cannot be read: `{title}`.
+    pub plan_rule_unreadable: String,
     pub coping_show: String,
     pub coping_none: String,
     pub coping_set: String,
