@@ -273,8 +273,7 @@ pub async fn after_history_change(
         {
             // Except below "at once": an alert or nudge that has gone out stands — its
             // supporter is not told twice, and its escalation keeps its time.
-            if rule.tier != Tier::Urgent && !Store::episode_recipients(tx, o.id).await?.is_empty()
-            {
+            if rule.tier != Tier::Urgent && !Store::episode_recipients(tx, o.id).await?.is_empty() {
                 continue;
             }
             ask_by = Store::episode_ask_until(tx, o.id).await?;

@@ -587,7 +587,8 @@ fn server_side_press(
             return false;
         }
         answer(o);
-        o.changes.push(Change::AskPressedAgain { episode: *episode });
+        o.changes
+            .push(Change::AskPressedAgain { episode: *episode });
         return true;
     }
     let (

@@ -44,7 +44,8 @@ pub struct Plan {
 }
 
 /// Active plan rules; `plan_rule` reads one row of it.
-const PLAN_RULES: &str = "SELECT id, member_id, rule_id, params, tier, ask_first, unanswered, consent_id
+const PLAN_RULES: &str =
+    "SELECT id, member_id, rule_id, params, tier, ask_first, unanswered, consent_id
      FROM plan_rules WHERE active = 1";
 
 /// One row of `PLAN_RULES`, or what identifies it if its settings cannot be read.

@@ -224,7 +224,10 @@ impl TestApp {
             .env_remove("TELOXIDE_TOKEN")
             .env_remove("TELOXIDE_API_URL")
             .env_remove("STAYWELL_CRASH_AT")
-            .env("DATABASE_URL", format!("sqlite://{}", self.db_path.display()))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.db_path.display()),
+            )
             .env("STAYWELL_DIALOGS", &self.settings.dialogs_dir)
             .output()
             .unwrap();
