@@ -250,7 +250,8 @@ pub async fn after_history_change(
     let Some(m) = who(tx, member, ctx).await? else {
         return Ok(Vec::new());
     };
-    let mut out = unreadable(tx, &m, &plan.unreadable, ctx).await?;
+    unreadable(tx, &m, &plan.unreadable, ctx).await?;
+    let mut out = Vec::new();
     let raw = Store::raw_history(tx, member, ctx.now - Duration::days(HISTORY_DAYS)).await?;
     let history = build_history(&raw, ctx.dialogs, m.tz);
     for rule in &plan.rules {
@@ -664,14 +665,13 @@ async fn alert(
 }
 
 /// Rules whose stored settings cannot be read are off: logged (ids only), and the member is
-/// told once, kindly, which sign and why.
+/// told once, kindly, which sign and why (not in their quiet hours: it is not urgent).
 async fn unreadable(
     tx: &mut Conn,
     m: &Who,
     rules: &[crate::store::UnreadableRule],
     ctx: &Ctx<'_>,
-) -> anyhow::Result<Vec<Envelope>> {
-    let mut out = Vec::new();
+) -> anyhow::Result<()> {
     for u in rules {
         if !Store::note_unreadable_rule(tx, u, ctx.now).await? {
             continue;
@@ -685,10 +685,18 @@ async fn unreadable(
             .templates
             .get(&u.rule_id)
             .map_or(u.rule_id.as_str(), |t| t.title.as_str());
-        let text = fill(&ctx.content.texts.plan_rule_unreadable, &[("title", title)]);
-        out.push(Envelope::urgent(m.chat, Outgoing::text(text)));
+        let env = Envelope {
+            chat: m.chat,
+            lane: Lane::Reply,
+            body: Outgoing::text(fill(
+                &ctx.content.texts.plan_rule_unreadable,
+                &[("title", title)],
+            )),
+        };
+        let at = m.quiet.next_allowed(ctx.now, m.tz);
+        Store::enqueue_at(tx, &[env], None, ctx.now, at).await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// What time makes happen: alerts nobody acknowledged go to the next supporter; ask-first
@@ -703,7 +711,7 @@ pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>>
             continue;
         };
         let plan = Store::plan(tx, due.member).await?;
-        out.extend(unreadable(tx, &m, &plan.unreadable, ctx).await?);
+        unreadable(tx, &m, &plan.unreadable, ctx).await?;
         let Some(rule) = plan.rules.into_iter().find(|r| r.rule_id == due.rule_id) else {
             continue; // turned off meanwhile, or unreadable (the member is told)
         };
