@@ -225,6 +225,27 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Plan rules whose stored settings cannot be read: each sign is off for its member (who is
+/// told, once, when it would next be evaluated). Warnings; an error only if they cannot be
+/// looked for. Returns the errors.
+async fn unreadable_plan_rules(store: &Store) -> usize {
+    match store.unreadable_plan_rules().await {
+        Ok(rules) => {
+            for u in rules {
+                println!(
+                    "warning: plan rule {} (member {}, sign `{}`): its stored settings cannot be read, so this sign is off; the member is told when it would next be checked, and choosing it again in /plan sets it up afresh",
+                    u.id, u.member.0, u.rule_id
+                );
+            }
+            0
+        }
+        Err(e) => {
+            println!("error: database: plan rules: {e:#}");
+            1
+        }
+    }
+}
+
 /// `prior`: configuration errors already printed.
 async fn check(settings: Settings, prior: usize) -> ExitCode {
     let mut errors = prior;
@@ -301,7 +322,10 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
         Ok(None) => println!("database: does not exist yet; `serve` or `migrate` will create it"),
         Ok(Some(store)) => {
             match store.pending_migrations().await {
-                Ok(0) => println!("database: reachable and up to date"),
+                Ok(0) => {
+                    println!("database: reachable and up to date");
+                    errors += unreadable_plan_rules(&store).await;
+                }
                 Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
                 Err(e) => {
                     println!("error: database: {e:#}");

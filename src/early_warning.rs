@@ -226,6 +226,11 @@ pub async fn after_changes(
                     out.extend(answer_ask(tx, m, *episode, *tell, false, ctx).await?);
                 }
             }
+            Change::AskPressedAgain { episode } => {
+                if let Some(m) = member {
+                    out.extend(pressed_again(tx, m, *episode, ctx).await?);
+                }
+            }
             _ => {}
         }
     }
@@ -238,17 +243,18 @@ pub async fn after_history_change(
     member: MemberId,
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
-    let plan = Store::member_plan(tx, member).await?;
-    if plan.is_empty() {
+    let plan = Store::plan(tx, member).await?;
+    if plan.rules.is_empty() && plan.unreadable.is_empty() {
         return Ok(Vec::new());
     }
     let Some(m) = who(tx, member, ctx).await? else {
         return Ok(Vec::new());
     };
+    unreadable(tx, &m, &plan.unreadable, ctx).await?;
+    let mut out = Vec::new();
     let raw = Store::raw_history(tx, member, ctx.now - Duration::days(HISTORY_DAYS)).await?;
     let history = build_history(&raw, ctx.dialogs, m.tz);
-    let mut out = Vec::new();
-    for rule in &plan {
+    for rule in &plan.rules {
         let Some(t) = ctx.templates.get(&rule.rule_id) else {
             continue;
         };
@@ -266,6 +272,11 @@ pub async fn after_history_change(
             && d.firing
             && latest.is_some_and(|c| c.at > o.opened_at)
         {
+            // Except below "at once": an alert or nudge that has gone out stands — its
+            // supporter is not told twice, and its escalation keeps its time.
+            if rule.tier != Tier::Urgent && !Store::episode_recipients(tx, o.id).await?.is_empty() {
+                continue;
+            }
             ask_by = Store::episode_ask_until(tx, o.id).await?;
             Store::close_episode(tx, o.id, ctx.now).await?;
             open = None;
@@ -494,7 +505,7 @@ async fn tell(
                 Some(r) => {
                     out.extend(alert(tx, m, r, episode, reason, Tier::Alert, step, ctx).await?);
                 }
-                None => out.extend(nobody(m, reason, ctx)),
+                None => out.extend(nobody(tx, m, episode, reason, step, ctx).await?),
             }
         }
         Tier::Urgent => {
@@ -522,15 +533,46 @@ async fn tell(
     Ok(out)
 }
 
-fn nobody(m: &Who, reason: &str, ctx: &Ctx<'_>) -> Vec<Envelope> {
+/// Nobody (else) can be told: the member hears the truth — who was told and that nobody
+/// has replied yet, or that nobody is available — with the crisis card straight after it.
+/// After an escalation (`step` ≥ 1, the scheduler's) the two are one message: routine
+/// messages queued at that moment (a 19:00 check-in) could otherwise arrive between them.
+async fn nobody(
+    tx: &mut Conn,
+    m: &Who,
+    episode: i64,
+    reason: &str,
+    step: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    vec![
-        Envelope::urgent(
+    let told = Store::told_names(tx, episode).await?;
+    let text = if told.is_empty() {
+        fill(&t.nobody_available, &[("reason", reason)])
+    } else {
+        fill(&t.no_reply_yet, &[("people", &and_list(&told))])
+    };
+    let card = ctx.content.crisis.text();
+    Ok(if step > 0 {
+        vec![Envelope::urgent(
             m.chat,
-            Outgoing::text(fill(&t.nobody_available, &[("reason", reason)])),
-        ),
-        Envelope::urgent(m.chat, Outgoing::text(ctx.content.crisis.text())),
-    ]
+            Outgoing::text(format!("{text}\n\n{card}")),
+        )]
+    } else {
+        vec![
+            Envelope::urgent(m.chat, Outgoing::text(text)),
+            Envelope::urgent(m.chat, Outgoing::text(card)),
+        ]
+    })
+}
+
+/// "Sam", "Sam and Jo", "Sam, Jo and Kim".
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// One alert to one supporter: recorded (unique per episode and person), sent only on its
@@ -622,6 +664,41 @@ async fn alert(
     Ok(Vec::new())
 }
 
+/// Rules whose stored settings cannot be read are off: logged (ids only), and the member is
+/// told once, kindly, which sign and why (not in their quiet hours: it is not urgent).
+async fn unreadable(
+    tx: &mut Conn,
+    m: &Who,
+    rules: &[crate::store::UnreadableRule],
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<()> {
+    for u in rules {
+        if !Store::note_unreadable_rule(tx, u, ctx.now).await? {
+            continue;
+        }
+        tracing::error!(
+            member = m.id.0,
+            plan_rule = u.id,
+            "a plan rule's stored settings cannot be read: its sign is off, the member is told"
+        );
+        let title = ctx
+            .templates
+            .get(&u.rule_id)
+            .map_or(u.rule_id.as_str(), |t| t.title.as_str());
+        let env = Envelope {
+            chat: m.chat,
+            lane: Lane::Reply,
+            body: Outgoing::text(fill(
+                &ctx.content.texts.plan_rule_unreadable,
+                &[("title", title)],
+            )),
+        };
+        let at = m.quiet.next_allowed(ctx.now, m.tz);
+        Store::enqueue_at(tx, &[env], None, ctx.now, at).await?;
+    }
+    Ok(())
+}
+
 /// What time makes happen: alerts nobody acknowledged go to the next supporter; ask-first
 /// questions nobody answered follow the member's advance decision.
 pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>> {
@@ -633,12 +710,10 @@ pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>>
         let Some(m) = who(tx, due.member, ctx).await? else {
             continue;
         };
-        let Some(rule) = Store::member_plan(tx, due.member)
-            .await?
-            .into_iter()
-            .find(|r| r.rule_id == due.rule_id)
-        else {
-            continue; // turned off meanwhile
+        let plan = Store::plan(tx, due.member).await?;
+        unreadable(tx, &m, &plan.unreadable, ctx).await?;
+        let Some(rule) = plan.rules.into_iter().find(|r| r.rule_id == due.rule_id) else {
+            continue; // turned off meanwhile, or unreadable (the member is told)
         };
         let reason = reason_of(&due.evidence);
         out.extend(tell(tx, &m, &rule, due.episode, &reason, due.step + 1, ctx).await?);
@@ -735,7 +810,7 @@ pub async fn answer_ask(
                 }
             } else if !timed_out {
                 // Told already, or lapsed (the episode ended, or a new one asks now).
-                out.push(passed());
+                out.extend(pressed_again(tx, member, episode, ctx).await?);
             }
         }
         Some(false) => {
@@ -749,6 +824,28 @@ pub async fn answer_ask(
         }
     }
     Ok(out)
+}
+
+/// An ask-first answer pressed when the question is over (a double tap, a tap on the
+/// collapsed keyboard, or a question told or lapsed meanwhile): nothing changes; the member
+/// hears what became of it.
+async fn pressed_again(
+    tx: &mut Conn,
+    member: MemberId,
+    episode: i64,
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<Vec<Envelope>> {
+    let t = &ctx.content.texts;
+    let Some(chat) = Store::member_basics(tx, member).await?.map(|b| b.chat) else {
+        return Ok(Vec::new());
+    };
+    let owner = Store::episode_evidence(tx, episode).await?.map(|e| e.0);
+    let state = Store::episode_state(tx, episode).await?;
+    let text = match state.as_deref() {
+        Some("told") if owner == Some(member) => &t.ask_already_told,
+        _ => &t.question_passed,
+    };
+    Ok(vec![Envelope::reply(chat, Outgoing::text(text))])
 }
 
 /// A supporter acknowledged an alert: the member hears that someone is on it.

@@ -222,6 +222,8 @@ pub struct Texts {
     pub plan_receipt: String,
     pub plan_share_wording: String,
     pub plan_turned_off: String,
+    /// A sign whose stored settings cannot be read: `{title}`.
+    pub plan_rule_unreadable: String,
     pub coping_show: String,
     pub coping_none: String,
     pub coping_set: String,
@@ -237,11 +239,15 @@ pub struct Texts {
     pub member_told_reach_out: String,
     pub member_told_in_touch: String,
     pub nobody_available: String,
+    /// Escalation ran through everyone and nobody has replied: `{people}` who were told.
+    pub no_reply_yet: String,
     pub ask_first_question: String,
     pub ask_yes_button: String,
     pub ask_no_button: String,
     pub ask_later_button: String,
     pub ask_told: String,
+    /// A second tap on an ask-first answer after they were told.
+    pub ask_already_told: String,
     pub ask_not_told: String,
     pub ask_later: String,
     pub ask_then_tell: String,

@@ -288,6 +288,11 @@ pub enum Change {
         episode: i64,
         tell: Option<bool>,
     },
+    /// The member pressed an answer to an ask-first question they had answered already (a
+    /// double tap): nothing changes; they hear what became of it.
+    AskPressedAgain {
+        episode: i64,
+    },
     /// The member shares one chart with one person: a consent for this chart (with the
     /// wording shown) and the chart, sent only on it.
     ShareChart {
@@ -339,6 +344,7 @@ impl std::fmt::Debug for Change {
             Change::SetPlanSettings { .. } => "SetPlanSettings",
             Change::AckAlert { .. } => "AckAlert",
             Change::AnswerAsk { .. } => "AnswerAsk",
+            Change::AskPressedAgain { .. } => "AskPressedAgain",
             Change::ShareChart { .. } => "ShareChart",
         };
         f.write_str(name)
@@ -442,7 +448,12 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                 .is_some_and(|d| d.starts_with(BUTTON_PREFIX));
             let handled = match (member, data.as_deref()) {
                 _ if is_server_side => {
-                    server_side_press(&mut o, person, incoming, query_id, *message_id, ctx)
+                    let pressed = ButtonPress {
+                        query_id,
+                        data: data.as_deref().unwrap_or_default(),
+                        message_id: *message_id,
+                    };
+                    server_side_press(&mut o, person, incoming, pressed, ctx)
                 }
                 (Some(m), Some(d)) if is_checkin && presser_is_member => {
                     checkin::press(&mut o, person, m, d, query_id, *message_id, ctx)
@@ -559,17 +570,47 @@ fn supporter_hello(person: &Person, t: &crate::content::Texts) -> String {
     fill(&t.supporter_hello, &[("people", &people)])
 }
 
+/// Where a server-side button was pressed: the callback to answer, the button's own data,
+/// and the message it is on.
+struct ButtonPress<'a> {
+    query_id: &'a str,
+    data: &'a str,
+    message_id: Option<i32>,
+}
+
 /// A press on a server-side button: acts only if the store found it live and the presser's
 /// own, and its target is still theirs. Then the whole keyboard is used up and shows the
-/// choice.
+/// choice (the chosen label keeps the button's data, so a second tap on it is that button
+/// pressed again). A press of one's own used button changes nothing; for an ask-first
+/// answer it hears what became of the question.
 fn server_side_press(
     o: &mut Outcome,
     person: &Person,
     incoming: &Incoming,
-    query_id: &str,
-    message_id: Option<i32>,
+    press: ButtonPress,
     ctx: &Ctx,
 ) -> bool {
+    let answer = |o: &mut Outcome| {
+        o.reply(
+            person.chat,
+            Outgoing::AnswerCallback {
+                query_id: press.query_id.to_string(),
+                text: None,
+            },
+        )
+    };
+    if let Some(Pressed::Used {
+        action: crate::domain::circle::Action::AskAnswer { episode, .. },
+    }) = &person.pressed
+    {
+        if person.member.is_none() {
+            return false;
+        }
+        answer(o);
+        o.changes
+            .push(Change::AskPressedAgain { episode: *episode });
+        return true;
+    }
     let (
         Some(Pressed::Live {
             group,
@@ -589,21 +630,15 @@ fn server_side_press(
     o.changes.push(Change::UseButtons {
         group: group.clone(),
     });
-    o.reply(
-        chat,
-        Outgoing::AnswerCallback {
-            query_id: query_id.to_string(),
-            text: None,
-        },
-    );
-    if let Some(id) = message_id {
+    answer(o);
+    if let Some(id) = press.message_id {
         o.reply(
             chat,
             Outgoing::EditButtons {
                 message_id: id,
                 buttons: vec![vec![crate::domain::Button::new(
                     fill(&ctx.content.texts.chosen, &[("label", label)]),
-                    data::DONE,
+                    press.data,
                 )]],
             },
         );

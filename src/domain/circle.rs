@@ -282,7 +282,10 @@ pub enum Pressed {
         label: String,
         action: Action,
     },
-    /// Unknown, someone else's, expired or already used: changes nothing.
+    /// The presser's own button, pressed already (a double tap, or a tap on the keyboard it
+    /// collapsed to): changes nothing, but the reply can say what became of that choice.
+    Used { action: Action },
+    /// Unknown, someone else's or expired: changes nothing.
     Dead,
 }
 

@@ -260,7 +260,8 @@ impl Store {
     }
 
     /// What a press on server-side button `token` by `user` may do: live only if it was
-    /// made for that user, is unexpired and unused.
+    /// made for that user, is unexpired and unused; used if it is theirs, unexpired, and
+    /// was pressed already.
     pub async fn pressed(
         tx: &mut SqliteConnection,
         token: &str,
@@ -271,8 +272,8 @@ impl Store {
             return Ok(Pressed::Dead);
         };
         let row = sqlx::query(
-            "SELECT grp, label, action FROM buttons
-             WHERE token = ? AND user_id = ? AND expires_at > ? AND used_at IS NULL",
+            "SELECT grp, label, action, used_at IS NOT NULL FROM buttons
+             WHERE token = ? AND user_id = ? AND expires_at > ?",
         )
         .bind(token)
         .bind(user.0)
@@ -282,10 +283,14 @@ impl Store {
         Ok(row
             .and_then(|r| {
                 let action: Action = serde_json::from_str(r.get::<&str, _>(2)).ok()?;
-                Some(Pressed::Live {
-                    group: r.get(0),
-                    label: r.get(1),
-                    action,
+                Some(if r.get::<bool, _>(3) {
+                    Pressed::Used { action }
+                } else {
+                    Pressed::Live {
+                        group: r.get(0),
+                        label: r.get(1),
+                        action,
+                    }
                 })
             })
             .unwrap_or(Pressed::Dead))
@@ -590,6 +595,8 @@ impl Store {
             ..Entry::default()
         };
         audit(tx, event, e, now).await?;
+        // An alert they have not acknowledged goes to the next person at once.
+        Self::escalate_past(tx, Some(tie), None, now).await?;
         let consents: Vec<i64> = sqlx::query_scalar(
             "UPDATE consents SET revoked_at = ? WHERE circle_id = ? AND revoked_at IS NULL RETURNING id",
         )
@@ -774,6 +781,10 @@ impl Store {
                 .bind(ms(u))
                 .execute(&mut *tx)
                 .await?;
+                // Alerts waiting for them go to the next person in each circle at once.
+                if u > now {
+                    Self::escalate_past(tx, None, Some(chat), now).await?;
+                }
             }
             None => {
                 sqlx::query("DELETE FROM away WHERE chat_id = ?")

@@ -16,7 +16,7 @@ pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use people::UpdateRead;
 pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
-    PlanRule, PlanSettings, RawHistory, Recipient, Share,
+    Plan, PlanRule, PlanSettings, RawHistory, Recipient, Share, UnreadableRule,
 };
 pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,

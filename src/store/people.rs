@@ -307,7 +307,7 @@ impl Store {
                         .await?
                 }
                 // Answered by `early_warning` after the changes are applied.
-                Change::AnswerAsk { .. } => {}
+                Change::AnswerAsk { .. } | Change::AskPressedAgain { .. } => {}
                 Change::SetName(name) => {
                     sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
                         .bind(name)

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::circle::{Entry, audit};
@@ -22,6 +23,48 @@ pub struct PlanRule {
     pub ask_first: bool,
     /// With ask-first and no answer in time: tell (true) or not.
     pub tell_if_unanswered: bool,
+}
+
+/// A rule in a member's plan whose stored settings cannot be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableRule {
+    /// The `plan_rules` row.
+    pub id: i64,
+    pub member: MemberId,
+    pub rule_id: String,
+    /// The consent the member gave to the rule.
+    pub consent: Option<i64>,
+}
+
+/// A member's active plan as stored.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub rules: Vec<PlanRule>,
+    pub unreadable: Vec<UnreadableRule>,
+}
+
+/// Active plan rules; `plan_rule` reads one row of it.
+const PLAN_RULES: &str =
+    "SELECT id, member_id, rule_id, params, tier, ask_first, unanswered, consent_id
+     FROM plan_rules WHERE active = 1";
+
+/// One row of `PLAN_RULES`, or what identifies it if its settings cannot be read.
+fn plan_rule(r: &SqliteRow) -> Result<PlanRule, UnreadableRule> {
+    let read = || -> Option<PlanRule> {
+        Some(PlanRule {
+            rule_id: r.try_get(2).ok()?,
+            params: serde_json::from_str(r.try_get::<&str, _>(3).ok()?).ok()?,
+            tier: Tier::parse(r.try_get(4).ok()?)?,
+            ask_first: r.try_get::<i64, _>(5).ok()? != 0,
+            tell_if_unanswered: r.try_get::<&str, _>(6).ok()? == "tell",
+        })
+    };
+    read().ok_or_else(|| UnreadableRule {
+        id: r.try_get(0).unwrap_or_default(),
+        member: MemberId(r.try_get(1).unwrap_or_default()),
+        rule_id: r.try_get(2).unwrap_or_default(),
+        consent: r.try_get(7).ok().flatten(),
+    })
 }
 
 /// One consent to share a rule at a tier with a person, as the plan change records it.
@@ -179,29 +222,67 @@ const ESCALATION_WAITING: &str = "a.state = 'sent' AND a.escalate_at IS NOT NULL
 const ASK_WAITING: &str = "state = 'asking' AND closed_at IS NULL";
 
 impl Store {
+    /// The member's active plan: the rules that can be read, and any whose stored settings
+    /// cannot (never dropped in silence: `early_warning` tells the member, `check` reports).
+    pub async fn plan(tx: &mut SqliteConnection, member: MemberId) -> anyhow::Result<Plan> {
+        let sql = format!("{PLAN_RULES} AND member_id = ? ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(member.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut plan = Plan::default();
+        for r in &rows {
+            match plan_rule(r) {
+                Ok(rule) => plan.rules.push(rule),
+                Err(u) => plan.unreadable.push(u),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The rules of the member's plan that can be read.
     pub async fn member_plan(
         tx: &mut SqliteConnection,
         member: MemberId,
     ) -> anyhow::Result<Vec<PlanRule>> {
-        let rows = sqlx::query(
-            "SELECT rule_id, params, tier, ask_first, unanswered FROM plan_rules
-             WHERE member_id = ? AND active = 1 ORDER BY id",
+        Ok(Self::plan(tx, member).await?.rules)
+    }
+
+    /// Every active plan rule, of every member, whose stored settings cannot be read (for
+    /// `staywell check`).
+    pub async fn unreadable_plan_rules(&self) -> anyhow::Result<Vec<UnreadableRule>> {
+        let sql = format!("{PLAN_RULES} ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().filter_map(|r| plan_rule(r).err()).collect())
+    }
+
+    /// Records, once per rule as the member consented to it, that its stored settings could
+    /// not be read (an audit entry). True the first time: the member is to be told.
+    pub async fn note_unreadable_rule(
+        tx: &mut SqliteConnection,
+        rule: &UnreadableRule,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let noted: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM audit WHERE event = 'plan_rule_unreadable'
+                            AND member_id = ? AND consent_id IS ?)",
         )
-        .bind(member.0)
-        .fetch_all(&mut *tx)
+        .bind(rule.member.0)
+        .bind(rule.consent)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(PlanRule {
-                    rule_id: r.get(0),
-                    params: serde_json::from_str(r.get::<&str, _>(1)).ok()?,
-                    tier: Tier::parse(r.get(2))?,
-                    ask_first: r.get::<i64, _>(3) != 0,
-                    tell_if_unanswered: r.get::<&str, _>(4) == "tell",
-                })
-            })
-            .collect())
+        if noted {
+            return Ok(false);
+        }
+        let e = Entry {
+            member: Some(rule.member.0),
+            consent: rule.consent,
+            ..Entry::default()
+        };
+        audit(tx, "plan_rule_unreadable", e, now).await?;
+        Ok(true)
     }
 
     pub async fn coping_notes(
@@ -574,6 +655,19 @@ impl Store {
         Ok(row.map(|r| (MemberId(r.get(0)), r.get(1), r.get(2))))
     }
 
+    /// An episode's state (asking, told, not_told, lapsed, cancelled).
+    pub async fn episode_state(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM episodes WHERE id = ?")
+                .bind(episode)
+                .fetch_optional(&mut *tx)
+                .await?,
+        )
+    }
+
     /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
     /// standing consent (if any), away and reachability.
     pub async fn recipients(
@@ -719,6 +813,30 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Alerts waiting for an acknowledgement from tie `tie`, or from `away_chat` in any
+    /// circle, escalate now: that person cannot respond (they left, were removed, or are
+    /// away), so the next one is tried at once, or the member is told.
+    pub(super) async fn escalate_past(
+        tx: &mut SqliteConnection,
+        tie: Option<i64>,
+        away_chat: Option<ChatId>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE alerts SET escalate_at = ?
+             WHERE state = 'sent' AND escalate_at > ?
+               AND (circle_id = ? OR circle_id IN
+                    (SELECT id FROM circle WHERE chat_id = ? AND status = 'active'))",
+        )
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(tie)
+        .bind(away_chat.map(|c| c.0))
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
     /// The ties already sent this episode (so escalation moves on to someone new).
     pub async fn episode_recipients(
         tx: &mut SqliteConnection,
@@ -726,6 +844,21 @@ impl Store {
     ) -> anyhow::Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT circle_id FROM alerts WHERE episode_id = ? AND circle_id IS NOT NULL",
+        )
+        .bind(episode)
+        .fetch_all(&mut *tx)
+        .await?)
+    }
+
+    /// The names of the people told this episode who are still in the circle, in the order
+    /// they were told (someone who left or was removed has no name any more).
+    pub async fn told_names(
+        tx: &mut SqliteConnection,
+        episode: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.name FROM alerts a JOIN circle c ON c.id = a.circle_id
+             WHERE a.episode_id = ? AND c.status = 'active' ORDER BY a.id",
         )
         .bind(episode)
         .fetch_all(&mut *tx)

@@ -413,6 +413,11 @@ impl Processor {
                         | Change::SetTimezone(_)
                         | Change::Stop
                         | Change::Resume
+                        // An alert whose supporter can no longer respond escalates at once.
+                        | Change::EndTie { .. }
+                        | Change::SetAway { .. }
+                        | Change::RevokeConsent { .. }
+                        | Change::Erase { .. }
                 )
             });
         }

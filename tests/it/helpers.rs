@@ -207,6 +207,35 @@ impl TestApp {
     pub async fn query_i64(&self, sql: &'static str) -> i64 {
         query_i64(&self.db_path, sql).await
     }
+
+    /// Runs one statement on the database file behind the bot's back (to damage stored data
+    /// as a fault or a bad hand edit would).
+    pub async fn execute(&self, sql: &'static str) {
+        let store_url = format!("sqlite://{}", self.db_path.display());
+        let pool = sqlx::SqlitePool::connect(&store_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    /// `staywell check` on this bot's database and dialogs: (success, what it printed).
+    pub fn check(&self) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_staywell"))
+            .arg("check")
+            .env_remove("TELOXIDE_TOKEN")
+            .env_remove("TELOXIDE_API_URL")
+            .env_remove("STAYWELL_CRASH_AT")
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.db_path.display()),
+            )
+            .env("STAYWELL_DIALOGS", &self.settings.dialogs_dir)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
 }
 
 /// Reads one number from the database file (a separate connection, as an operator would).

@@ -495,3 +495,45 @@ async fn an_ask_first_question_overtaken_by_a_new_one_has_passed_its_yes_tells_n
     assert_eq!(alerted(&app), 1, "the open question's yes tells Sam, once");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_rule_whose_stored_settings_cannot_be_read_is_off_the_member_is_told_once_and_check_reports_it()
+ {
+    let app = planned().await;
+    // On the wall clock: no quiet hours to hold the notice, whatever the time of day.
+    app.execute("UPDATE members SET quiet_start = '00:00', quiet_end = '00:00'")
+        .await;
+    let (ok, text) = app.check();
+    assert!(ok && !text.contains("cannot be read"), "{text}");
+    // Damaged behind the bot's back (a fault, a bad hand edit).
+    app.execute("UPDATE plan_rules SET params = 'not json' WHERE rule_id = 'low_mood_run'")
+        .await;
+    let (ok, text) = app.check();
+    assert!(ok, "a warning, not an error: {text}");
+    assert!(
+        text.contains("warning: plan rule")
+            && text.contains("sign `low_mood_run`")
+            && text.contains("cannot be read"),
+        "{text}"
+    );
+
+    for _ in 0..3 {
+        check_in_saying(&app, "2", "Yes, I feel safe").await;
+    }
+    app.settle().await;
+    assert_eq!(alerted(&app), 0, "the sign is off");
+    let told: Vec<String> = app
+        .fake
+        .sent_to(ALEX)
+        .into_iter()
+        .map(|s| s.text)
+        .filter(|t| t.contains("can't read how you set it up"))
+        .collect();
+    assert_eq!(told.len(), 1, "told once, not at every check-in: {told:?}");
+    assert!(
+        told[0].contains("“Low mood several days running”") && told[0].contains("it's off"),
+        "{}",
+        told[0]
+    );
+    app.stop().await;
+}
