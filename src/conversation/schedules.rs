@@ -364,17 +364,27 @@ pub fn press(
     let parts: Vec<&str> = data.split(':').collect();
     match parts.as_slice() {
         // Onboarding: the first check-in time.
-        ["ct", rest @ ..] if m.onboarding == Onboarding::CheckinTime => match rest {
-            ["none"] => finish_onboarding(o, chat, m, None, ctx),
-            ["other"] => o.reply(chat, Outgoing::text(&t.ask_checkin_time_typed)),
-            [h, mm] => match LocalTime::parse(&format!("{h}:{mm}")) {
-                Some(time) if !in_quiet_hours(m, time) => {
-                    finish_onboarding(o, chat, m, Some(time), ctx)
+        ["ct", rest @ ..] if m.onboarding == Onboarding::CheckinTime => {
+            let label = match rest {
+                ["none"] => {
+                    finish_onboarding(o, chat, m, None, ctx);
+                    t.not_now_button.clone()
                 }
+                ["other"] => {
+                    o.reply(chat, Outgoing::text(&t.ask_checkin_time_typed));
+                    t.time_other_button.clone()
+                }
+                [h, mm] => match LocalTime::parse(&format!("{h}:{mm}")) {
+                    Some(time) if !in_quiet_hours(m, time) => {
+                        finish_onboarding(o, chat, m, Some(time), ctx);
+                        time.to_string()
+                    }
+                    _ => return false,
+                },
                 _ => return false,
-            },
-            _ => return false,
-        },
+            };
+            *edit = Some(used(&label, ctx));
+        }
         ["sd", code] if m.onboarding == Onboarding::Done => {
             let Some(dialog) = dialog_of(code) else {
                 return false;
@@ -541,18 +551,27 @@ pub fn press(
             );
         }
         ["pz", length] if m.onboarding == Onboarding::Done => {
-            let until = match *length {
-                "1d" => ctx.now + Duration::days(1),
-                "1w" => ctx.now + Duration::weeks(1),
-                "2w" => ctx.now + Duration::weeks(2),
-                "open" => open_ended(),
+            let (until, label) = match *length {
+                "1d" => (ctx.now + Duration::days(1), &t.pause_1d),
+                "1w" => (ctx.now + Duration::weeks(1), &t.pause_1w),
+                "2w" => (ctx.now + Duration::weeks(2), &t.pause_2w),
+                "open" => (open_ended(), &t.pause_open),
                 _ => return false,
             };
             pause(o, chat, m, until, ctx);
+            *edit = Some(used(label, ctx));
         }
         _ => return false,
     }
     true
+}
+
+/// A keyboard once used: only the choice, marked, and pressing it does nothing.
+fn used(label: &str, ctx: &Ctx) -> Vec<Vec<Button>> {
+    vec![vec![Button::new(
+        fill(&ctx.content.texts.chosen, &[("label", label)]),
+        super::data::DONE,
+    )]]
 }
 
 fn open_ended() -> DateTime<Utc> {
