@@ -237,6 +237,18 @@ impl HourMinute for NaiveTime {
     }
 }
 
+/// A day as shown to people: "Fri 20 Mar", with the year when it is not `today`'s.
+pub fn day_label<T: TimeZone>(at: &DateTime<T>, today: NaiveDate) -> String
+where
+    T::Offset: std::fmt::Display,
+{
+    if at.year() == today.year() {
+        at.format("%a %-d %b").to_string()
+    } else {
+        at.format("%a %-d %b %Y").to_string()
+    }
+}
+
 /// A day as people in the UK type it, on or after `today`: "2026-03-20", "20/03/2026",
 /// "20/03/26", "20/03", "20 March", "20th Mar 2026", "March 20", "Friday", "tomorrow".
 /// Without a year, the next such date from `today` (this year's if still to come); a weekday

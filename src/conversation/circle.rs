@@ -109,8 +109,14 @@ fn person_label(name: &str, username: Option<&str>) -> String {
     }
 }
 
-pub(super) fn date(t: DateTime<Utc>) -> String {
-    t.format("%a %-d %b %Y").to_string()
+/// A day in UK time (carers and supporters have no timezone of their own here), with the
+/// year when it is not this year's.
+pub(super) fn date(t: DateTime<Utc>, ctx: &Ctx) -> String {
+    let uk = chrono_tz::Europe::London;
+    crate::schedule::day_label(
+        &t.with_timezone(&uk),
+        ctx.now.with_timezone(&uk).date_naive(),
+    )
 }
 
 fn member_name<'a>(m: &'a Member, ctx: &'a Ctx) -> &'a str {
@@ -139,7 +145,7 @@ pub fn command_supporters(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ct
             if tie.status == TieStatus::Awaiting {
                 line.push_str(&t.circle_awaiting);
             } else if let Some(until) = tie.away_until.filter(|u| *u > ctx.now) {
-                line.push_str(&fill(&t.circle_away, &[("until", &date(until))]));
+                line.push_str(&fill(&t.circle_away, &[("until", &date(until, ctx))]));
             }
             lines.push(line);
             let mut row = Vec::new();
@@ -293,7 +299,7 @@ pub fn command_members(o: &mut Outcome, person: &Person, ctx: &Ctx) {
                 &[
                     ("name", &s.member_name),
                     ("role", role_label(ctx, s.role)),
-                    ("date", &date(s.since)),
+                    ("date", &date(s.since, ctx)),
                 ],
             );
             if s.status == TieStatus::Awaiting {
@@ -305,7 +311,7 @@ pub fn command_members(o: &mut Outcome, person: &Person, ctx: &Ctx) {
     let mut text = fill(&t.members_list, &[("list", &lines.join("\n"))]);
     if let Some(until) = person.away_until.filter(|u| *u > ctx.now) {
         text.push_str("\n\n");
-        text.push_str(&fill(&t.away_set, &[("until", &date(until))]));
+        text.push_str(&fill(&t.away_set, &[("until", &date(until, ctx))]));
     }
     o.reply(person.chat, Outgoing::text(text));
 }
@@ -376,7 +382,7 @@ fn set_away(o: &mut Outcome, chat: ChatId, until: Option<DateTime<Utc>>, ctx: &C
     let t = &ctx.content.texts;
     o.changes.push(Change::SetAway { until });
     let text = match until {
-        Some(u) => fill(&t.away_set, &[("until", &date(u))]),
+        Some(u) => fill(&t.away_set, &[("until", &date(u, ctx))]),
         None => t.away_back.clone(),
     };
     o.reply(chat, Outgoing::text(text));

@@ -38,7 +38,7 @@ pub fn command_consents(o: &mut Outcome, person: &Person, ctx: &Ctx) {
             Purpose::StoreAnswers => {
                 lines.push(fill(
                     &t.consent_line_store,
-                    &[("date", &date(c.granted_at))],
+                    &[("date", &date(c.granted_at, ctx))],
                 ));
                 rows.push(vec![(
                     t.revoke_store_button.clone(),
@@ -52,7 +52,7 @@ pub fn command_consents(o: &mut Outcome, person: &Person, ctx: &Ctx) {
                     &[
                         ("name", name),
                         ("what", what(ctx, p)),
-                        ("date", &date(c.granted_at)),
+                        ("date", &date(c.granted_at, ctx)),
                     ],
                 ));
                 rows.push(vec![(

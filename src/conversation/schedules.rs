@@ -586,10 +586,13 @@ fn pause(o: &mut Outcome, chat: ChatId, m: &Member, until: DateTime<Utc>, ctx: &
     let text = if until >= open_ended() {
         t.paused_open.clone()
     } else {
-        let local = until
-            .with_timezone(&tz_of(m))
-            .format("%a %-d %b %H:%M")
-            .to_string();
+        let tz = tz_of(m);
+        let local = until.with_timezone(&tz);
+        let local = format!(
+            "{} {}",
+            crate::schedule::day_label(&local, ctx.now.with_timezone(&tz).date_naive()),
+            local.format("%H:%M")
+        );
         fill(&t.paused_until, &[("until", &local)])
     };
     o.reply(chat, Outgoing::text(text));

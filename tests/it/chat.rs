@@ -332,7 +332,7 @@ fn random_lives_in_virtual_time_keep_the_alert_lifecycle_invariants() {
         /plan\n:press Low mood several days running\n:press mood 3 or lower on 3\n:press My supporters\n:press Just tell them\n";
     let check_in = |mood: u64| {
         let mut s = format!(
-            "/checkin\n:press {mood}\n:press 5\n:press Fairly good\n:press Skip\n:press None of these\n:press Done\n:press Yes\n"
+            "/checkin\n:press-if Yes, another one\n:press {mood}\n:press 5\n:press Fairly good\n:press Skip\n:press None of these\n:press Done\n:press Yes\n"
         );
         if mood <= 3 {
             s.push_str(":press Yes, I feel safe\n:press Carry on with my check-in\n");

@@ -43,6 +43,10 @@ async fn check_in(app: &TestApp, mood: &str) {
 /// A whole daily check-in with this mood, answering the low day's safety question so.
 async fn check_in_saying(app: &TestApp, mood: &str, safety: &str) {
     say(app, ALEX, "/checkin").await;
+    // A second check-in the same day is asked about first.
+    if app.find_button(ALEX, "Yes, another one").is_some() {
+        press(app, ALEX, "Yes, another one").await;
+    }
     for label in [
         mood,
         "5",
