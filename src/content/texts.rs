@@ -26,6 +26,10 @@ pub struct Texts {
     pub welcome_back: String,
     pub resumed: String,
     pub help: String,
+    /// Put before `/schedule`'s overview while paused or stopped.
+    pub schedule_status_paused: String,
+    pub schedule_status_paused_open: String,
+    pub schedule_status_stopped: String,
     /// `/checkin` when today's is done: `{name}`, `{time}` it was done.
     pub checkin_already_done: String,
     pub checkin_another_button: String,

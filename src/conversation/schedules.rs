@@ -280,16 +280,29 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
         .iter()
         .map(|(code, id)| vec![Button::new(title(ctx, id), format!("sd:{code}"))])
         .collect();
-    o.reply(
-        chat,
-        Outgoing::with_buttons(
-            fill(
-                &t.schedule_overview,
-                &[("list", &list.join("\n")), ("quiet", &quiet_text(&m.quiet))],
-            ),
-            buttons,
-        ),
-    );
+    let tz = tz_of(m);
+    let mut text = String::new();
+    match m.paused_until.filter(|p| *p > ctx.now) {
+        _ if m.stopped => text.push_str(&t.schedule_status_stopped),
+        Some(until) if until >= open_ended() => text.push_str(&t.schedule_status_paused_open),
+        Some(until) => text.push_str(&fill(
+            &t.schedule_status_paused,
+            &[("until", &local_until(until, m, ctx))],
+        )),
+        None => {}
+    }
+    if !text.is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(&fill(
+        &t.schedule_overview,
+        &[
+            ("list", &list.join("\n")),
+            ("timezone", tz.name()),
+            ("quiet", &quiet_text(&m.quiet)),
+        ],
+    ));
+    o.reply(chat, Outgoing::with_buttons(text, buttons));
 }
 
 fn confirm(
@@ -566,6 +579,18 @@ pub fn press(
     true
 }
 
+/// A moment as the member reads it: "Fri 20 Mar 00:00" (the year if not this one).
+fn local_until(until: DateTime<Utc>, m: &Member, ctx: &Ctx) -> String {
+    let tz = tz_of(m);
+    let local = until.with_timezone(&tz);
+    let today = ctx.now.with_timezone(&tz).date_naive();
+    format!(
+        "{} {}",
+        crate::schedule::day_label(&local, today),
+        local.format("%H:%M")
+    )
+}
+
 /// A keyboard once used: only the choice, marked, and pressing it does nothing.
 fn used(label: &str, ctx: &Ctx) -> Vec<Vec<Button>> {
     vec![vec![Button::new(
@@ -586,13 +611,7 @@ fn pause(o: &mut Outcome, chat: ChatId, m: &Member, until: DateTime<Utc>, ctx: &
     let text = if until >= open_ended() {
         t.paused_open.clone()
     } else {
-        let tz = tz_of(m);
-        let local = until.with_timezone(&tz);
-        let local = format!(
-            "{} {}",
-            crate::schedule::day_label(&local, ctx.now.with_timezone(&tz).date_naive()),
-            local.format("%H:%M")
-        );
+        let local = local_until(until, m, ctx);
         fill(&t.paused_until, &[("until", &local)])
     };
     o.reply(chat, Outgoing::text(text));
