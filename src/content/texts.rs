@@ -26,6 +26,11 @@ pub struct Texts {
     pub welcome_back: String,
     pub resumed: String,
     pub help: String,
+    /// `/supporters` → Remove: `{name}`.
+    pub remove_confirm: String,
+    pub remove_yes_button: String,
+    pub remove_no_button: String,
+    pub remove_kept: String,
     /// Put before `/schedule`'s overview while paused or stopped.
     pub schedule_status_paused: String,
     pub schedule_status_paused_open: String,

@@ -157,7 +157,7 @@ pub fn command_supporters(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ct
             }
             row.push((
                 fill(&t.remove_button, &[("name", &tie.name)]),
-                Action::Remove { tie: tie.id },
+                Action::RemoveAsk { tie: tie.id },
             ));
             rows.push(row);
         }
@@ -579,6 +579,45 @@ pub(super) fn press(
             let mut moved = person.clone();
             moved.circle.swap(i - 1, i);
             command_supporters(o, &moved, m, ctx);
+            true
+        }
+        Action::RemoveAsk { tie } => {
+            let Some(m) = me else { return false };
+            let Some(found) = person.circle.iter().find(|t| t.id == *tie) else {
+                return false;
+            };
+            let name = [("name", found.name.as_str())];
+            let buttons = keyboard(
+                o,
+                ctx,
+                m.telegram_user,
+                Some(m.id),
+                MENU_TTL,
+                vec![vec![
+                    (
+                        fill(&t.remove_yes_button, &name),
+                        Action::Remove { tie: *tie },
+                    ),
+                    (
+                        fill(&t.remove_no_button, &name),
+                        Action::RemoveKeep { tie: *tie },
+                    ),
+                ]],
+            );
+            o.reply(
+                chat,
+                Outgoing::with_buttons(fill(&t.remove_confirm, &name), buttons),
+            );
+            true
+        }
+        Action::RemoveKeep { tie } => {
+            let Some(found) = person.circle.iter().find(|t| t.id == *tie) else {
+                return false;
+            };
+            o.reply(
+                chat,
+                Outgoing::text(fill(&t.remove_kept, &[("name", &found.name)])),
+            );
             true
         }
         Action::Remove { tie } => {

@@ -201,7 +201,15 @@ pub enum Action {
     MoveUp {
         tie: i64,
     },
+    /// "Remove {name}" in `/supporters`: asks to confirm first.
+    RemoveAsk {
+        tie: i64,
+    },
     Remove {
+        tie: i64,
+    },
+    /// "No, keep {name}".
+    RemoveKeep {
         tie: i64,
     },
     Leave {

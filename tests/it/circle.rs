@@ -340,6 +340,14 @@ async fn away_leave_and_remove_take_effect_at_once_and_tell_the_other_side() {
     assert!(last_text(&app, ALEX).contains("User702 has left your circle"));
     say(&app, ALEX, "/supporters").await;
     press(&app, ALEX, "Remove User703").await;
+    assert!(last_text(&app, ALEX).contains("Remove User703 from your circle?"));
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM circle WHERE status != 'ended'")
+            .await,
+        1,
+        "nothing is removed before the member confirms"
+    );
+    press(&app, ALEX, "Yes, remove User703").await;
     assert!(last_text(&app, JO).contains("Your link with Alex on staywell has ended"));
     assert_eq!(
         app.query_i64("SELECT count(*) FROM circle WHERE status != 'ended'")
