@@ -295,7 +295,7 @@ async fn every_answer_records_dialog_version_step_and_state() {
     let count = |sql: &'static str| app.query_i64(sql);
     assert_eq!(
         count(
-            "SELECT count(*) FROM answers WHERE dialog_id <> 'daily_checkin' OR dialog_version <> 1"
+            "SELECT count(*) FROM answers WHERE dialog_id <> 'daily_checkin' OR dialog_version <> 2"
         )
         .await,
         0
@@ -341,7 +341,7 @@ async fn a_dialog_changed_without_a_version_bump_stops_the_bot_from_starting() {
     std::fs::write(&f, changed).unwrap();
     let mut s = settings;
     s.dialogs_dir = dir.path().to_path_buf();
-    // A database that already knows version 1 as shipped.
+    // A database that already knows version 2 as shipped.
     s.database_url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
     let clock: std::sync::Arc<dyn staywell::clock::Clock> =
         std::sync::Arc::new(staywell::clock::SystemClock);
@@ -357,7 +357,7 @@ async fn a_dialog_changed_without_a_version_bump_stops_the_bot_from_starting() {
         .err()
         .expect("refused");
     assert!(
-        err.to_string().contains("`daily_checkin` version 1"),
+        err.to_string().contains("`daily_checkin` version 2"),
         "{err}"
     );
 }
@@ -372,7 +372,7 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
     let f = dir.path().join("daily_checkin.toml");
     let v2 = std::fs::read_to_string(&f)
         .unwrap()
-        .replace("version = 1", "version = 2")
+        .replace("version = 2", "version = 3")
         .replace("How was your sleep last night?", "How did you sleep?");
     std::fs::write(&f, v2).unwrap();
     let mut app = app;
@@ -382,10 +382,10 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
     let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
     assert!(
         last.contains("How was your sleep last night?"),
-        "still version 1: {last}"
+        "still version 2: {last}"
     );
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM answers WHERE dialog_version <> 1")
+        app.query_i64("SELECT count(*) FROM answers WHERE dialog_version <> 2")
             .await,
         0
     );
