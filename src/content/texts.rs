@@ -11,6 +11,8 @@ pub struct Texts {
     pub consent_yes_button: String,
     pub consent_no_button: String,
     pub consent_declined: String,
+    /// "yes" typed at the consent question: the question again, to tap.
+    pub consent_tap_to_agree: String,
     pub ask_name: String,
     pub use_telegram_name_button: String,
     pub name_invalid: String,

@@ -543,6 +543,9 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                         o.reply(chat, Outgoing::text(&t.paused_reminder))
                     }
                     Some(_) => o.reply(chat, Outgoing::text(&t.free_text)),
+                    None if let Some(yes) = crate::dialog::engine::yes_no(text) => {
+                        onboarding::typed_consent(&mut o, chat, yes, content)
+                    }
                     None if !person.supporting.is_empty() => {
                         o.reply(chat, Outgoing::text(supporter_hello(person, t)))
                     }

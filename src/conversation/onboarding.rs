@@ -120,10 +120,27 @@ pub(super) fn welcome(o: &mut Outcome, chat: ChatId, content: &Content) {
     let t = &content.texts;
     o.reply(chat, Outgoing::text(&t.welcome));
     o.reply(chat, Outgoing::text(content.crisis.text()));
+    ask_consent(o, chat, &t.consent_question, content);
+}
+
+/// "yes" or "no" typed by someone who has not consented: a "no" is the same as "No thanks";
+/// a "yes" is asked to tap the button, so that what they agreed to is on record exactly
+/// (the button carries the wording's version).
+pub(super) fn typed_consent(o: &mut Outcome, chat: ChatId, yes: bool, content: &Content) {
+    let t = &content.texts;
+    if yes {
+        ask_consent(o, chat, &t.consent_tap_to_agree, content);
+    } else {
+        o.reply(chat, Outgoing::text(&t.consent_declined));
+    }
+}
+
+fn ask_consent(o: &mut Outcome, chat: ChatId, question: &str, content: &Content) {
+    let t = &content.texts;
     o.reply(
         chat,
         Outgoing::with_buttons(
-            &t.consent_question,
+            question,
             vec![vec![
                 Button::new(
                     &t.consent_yes_button,

@@ -645,12 +645,10 @@ fn typed(
                 .map(|(_, o)| (AnswerValue::Code(o.code.clone()), o.actions.clone()))
                 .ok_or_else(|| t.hint_choice.clone())
         }
-        StepKind::YesNo => match text.to_lowercase().trim_end_matches(['.', '!']) {
-            "yes" | "y" | "yeah" | "yep" | "yes please" => {
-                Ok((AnswerValue::Code("yes".into()), vec![]))
-            }
-            "no" | "n" | "nope" | "no thanks" => Ok((AnswerValue::Code("no".into()), vec![])),
-            _ => Err(t.hint_choice.clone()),
+        StepKind::YesNo => match yes_no(text) {
+            Some(true) => Ok((AnswerValue::Code("yes".into()), vec![])),
+            Some(false) => Ok((AnswerValue::Code("no".into()), vec![])),
+            None => Err(t.hint_choice.clone()),
         },
         StepKind::Multi { .. } => Err(t.hint_multi.clone()),
         StepKind::Number {
@@ -747,6 +745,15 @@ pub fn is_label(label: &str, text: &str) -> bool {
             .to_lowercase()
     };
     plain(label) == plain(text)
+}
+
+/// "yes" or "no" as people type them ("Yeah", "yes please", "nope", "no thanks.").
+pub fn yes_no(text: &str) -> Option<bool> {
+    match text.trim().to_lowercase().trim_end_matches(['.', '!']) {
+        "yes" | "y" | "yeah" | "yep" | "yes please" | "ok" | "okay" => Some(true),
+        "no" | "n" | "nope" | "no thanks" | "no thank you" => Some(false),
+        _ => None,
+    }
 }
 
 /// A point on a scale as people type it: "7", " 7.", "7/10", "7 / 10", "7 out of 10" (the
