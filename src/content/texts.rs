@@ -212,6 +212,8 @@ pub struct Texts {
     pub plan_line_off: String,
     pub plan_coping_button: String,
     pub plan_ask_value: String,
+    /// The same for a sign with nothing to adjust.
+    pub plan_ask_fixed: String,
     pub plan_choose_button: String,
     pub plan_off_button: String,
     pub plan_ask_who: String,

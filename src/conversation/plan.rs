@@ -278,10 +278,13 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
                 )]);
             }
             let buttons = kb(o, rows);
-            let text = fill(
-                &t.plan_ask_value,
-                &[("title", &tpl.title), ("what", &tpl.description)],
-            );
+            // A sign with nothing to adjust asks no "when should it count?".
+            let question = if values.is_empty() {
+                &t.plan_ask_fixed
+            } else {
+                &t.plan_ask_value
+            };
+            let text = fill(question, &[("title", &tpl.title), ("what", &tpl.description)]);
             o.reply(chat, Outgoing::with_buttons(text, buttons));
             true
         }
