@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::content::{Content, fill};
+use crate::content::{Content, and_list, fill};
 use crate::conversation::circle::server_buttons;
 use crate::dialog::{AnswerValue, Registry, StepKind};
 use crate::domain::circle::{Action, Role};
@@ -363,10 +363,7 @@ fn quiet_of(r: &Recipient) -> (QuietHours, Tz) {
 }
 
 fn names(rs: &[&Recipient]) -> String {
-    rs.iter()
-        .map(|r| r.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    and_list(&rs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
 }
 
 async fn ask_first(
@@ -564,15 +561,6 @@ async fn nobody(
             Envelope::urgent(m.chat, Outgoing::text(card)),
         ]
     })
-}
-
-/// "Sam", "Sam and Jo", "Sam, Jo and Kim".
-fn and_list(names: &[String]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 /// One alert to one supporter: recorded (unique per episode and person), sent only on its

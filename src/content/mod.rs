@@ -322,6 +322,18 @@ pub fn placeholders(text: &str) -> Vec<&str> {
     out
 }
 
+/// Names as a sentence lists them: "Sam", "Sam and Jo", "Sam, Jo and Kim".
+pub fn and_list<S: AsRef<str>>(names: &[S]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [rest @ .., last] => {
+            let rest: Vec<&str> = rest.iter().map(|s| s.as_ref()).collect();
+            format!("{} and {}", rest.join(", "), last.as_ref())
+        }
+    }
+}
+
 /// Fills `{name}`-style placeholders. Values are inserted as they are (never re-expanded).
 pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 16);

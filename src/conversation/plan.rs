@@ -82,10 +82,7 @@ fn people(person: &Person, tier: Tier) -> Vec<&crate::domain::circle::Tie> {
 }
 
 fn names(ties: &[&crate::domain::circle::Tie]) -> String {
-    ties.iter()
-        .map(|t| t.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::content::and_list(&ties.iter().map(|t| t.name.as_str()).collect::<Vec<_>>())
 }
 
 /// What the bot will do, in words, for a receipt or the plan overview.
@@ -284,7 +281,10 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
             } else {
                 &t.plan_ask_value
             };
-            let text = fill(question, &[("title", &tpl.title), ("what", &tpl.description)]);
+            let text = fill(
+                question,
+                &[("title", &tpl.title), ("what", &tpl.description)],
+            );
             o.reply(chat, Outgoing::with_buttons(text, buttons));
             true
         }

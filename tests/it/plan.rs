@@ -27,7 +27,8 @@ async fn planned() -> TestApp {
     press(&app, ALEX, "My supporters (User802): an alert").await;
     press(&app, ALEX, "Just tell them").await;
     assert!(
-        last_text(&app, ALEX).starts_with("Done. If mood 3 or lower on 3 check-ins in a row"),
+        last_text(&app, ALEX)
+            .starts_with("Done. When it happens (mood 3 or lower on 3 check-ins in a row)"),
         "{}",
         last_text(&app, ALEX)
     );
