@@ -56,6 +56,9 @@ struct World {
     personas: BTreeMap<String, Persona>,
     current: String,
     next_press: u64,
+    /// Labels of the buttons a number can never mean (Skip, Later): at a question that
+    /// offers only these, a bare number is the answer typed in.
+    controls: Vec<String>,
     _lock: InstanceLock,
 }
 
@@ -103,8 +106,13 @@ impl World {
             delivery,
             clock,
             lock,
+            content,
             ..
         } = parts;
+        let controls = vec![
+            content.texts.button_skip.clone(),
+            content.texts.button_later.clone(),
+        ];
         let mut world = World {
             store,
             processor,
@@ -113,6 +121,7 @@ impl World {
             clock,
             screen,
             personas: BTreeMap::new(),
+            controls,
             current: String::new(),
             next_press: 1,
             _lock: lock,
@@ -261,8 +270,11 @@ impl World {
                 // A number presses that button (a scale's buttons by their own number); a
                 // number that is no button is sent as a message, like an answer typed in.
                 let numeric = buttons.iter().all(|b| b.label.parse::<i64>().is_ok());
+                let only_controls = buttons.iter().all(|b| self.controls.contains(&b.label));
                 let hit = if numeric {
                     buttons.iter().position(|b| b.label == n.to_string())
+                } else if only_controls {
+                    None // a number question ("hours slept"), offering only Skip
                 } else {
                     n.checked_sub(1).filter(|i| *i < buttons.len())
                 };
