@@ -27,9 +27,10 @@ fn draw(root: &Area, r: &Report) -> DrawResult {
     let (title, rest) = root.split_vertically(48);
     title.draw(&Text::new(
         format!(
-            "staywell simulate · {} members, {} supporters, {} days, seed {}{}",
+            "staywell simulate · {} members, {} supporters, {} carers, {} days, seed {}{}",
             r.members,
-            r.supporters,
+            r.supporters.saturating_sub(r.carers),
+            r.carers,
             r.days,
             r.seed,
             if r.partial { " (PARTIAL)" } else { "" }
@@ -160,10 +161,10 @@ type Series = (&'static str, RGBColor, fn(&WeekCounts) -> usize);
 fn weeks(area: &Area, r: &Report) -> DrawResult {
     let n = r.per_week.len().max(1);
     let series: [Series; 4] = [
-        ("alerts", BLUE, |w| w.alerts),
-        ("urgent", VERMILLION, |w| w.urgent),
-        ("nudges", ORANGE, |w| w.nudges),
-        ("self-help", GREEN, |w| w.self_help),
+        ("alerts (to supporters)", BLUE, |w| w.alerts),
+        ("urgent (to supporters)", VERMILLION, |w| w.urgent),
+        ("nudges (to carers)", ORANGE, |w| w.nudges),
+        ("notes to self", GREEN, |w| w.self_help),
     ];
     let top = r
         .per_week

@@ -161,6 +161,8 @@ pub struct Report {
     pub self_help: PerRecipient,
     pub urgent: PerRecipient,
     pub acknowledged: usize,
+    /// Minutes from an alert (or urgent alert) being created to its acknowledgement.
+    pub time_to_acknowledge_min: Spread,
     pub escalations: usize,
     /// "Do you feel safe right now?" answered "I'm not sure" / "I don't feel safe", and the
     /// messages with the crisis contacts that reached members.
@@ -408,6 +410,15 @@ pub(super) async fn build(
         self_help: per_recipient(tier_counts("self_help", true), opts.members as usize, weeks),
         urgent: per_recipient(tier_counts("urgent", false), supporters - carers, weeks),
         acknowledged: alerts.iter().filter(|a| a.acked_at.is_some()).count(),
+        time_to_acknowledge_min: spread(
+            alerts
+                .iter()
+                .filter_map(|a| {
+                    a.acked_at
+                        .map(|at| (at - a.created_at).num_seconds() as f64 / 60.0)
+                })
+                .collect(),
+        ),
         escalations: alerts.iter().filter(|a| a.step > 0).count(),
         unsure_answers: sim.obs.unsure_answers,
         not_safe_answers: sim.obs.not_safe_answers,
@@ -453,6 +464,30 @@ fn t(v: &Option<(DateTime<Utc>, u32)>) -> String {
     }
 }
 
+/// "  alerts per supporter a month: mean 0.27, p95 1.07, max 3.21 (140 in all)".
+fn per_month(name: &str, r: &PerRecipient) -> String {
+    let month = 30.44 / 7.0;
+    format!(
+        "  {name} a month: mean {:.2}, p95 {:.2}, max {:.2} ({} in all, {} recipients)\n",
+        r.mean_per_week * month,
+        r.p95_per_week * month,
+        r.max_per_week * month,
+        r.total,
+        r.recipients
+    )
+}
+
+/// "45 min", "8.2 h", "none".
+fn minutes(m: f64) -> String {
+    if m <= 0.0 {
+        "none".into()
+    } else if m < 90.0 {
+        format!("{m:.0} min")
+    } else {
+        format!("{:.1} h", m / 60.0)
+    }
+}
+
 fn line(name: &str, r: &PerRecipient) -> String {
     format!(
         "{name:<11} {:>6} sent; per recipient per week ({} recipients): mean {:.3}, p95 {:.2}, max {:.2}\n",
@@ -461,14 +496,14 @@ fn line(name: &str, r: &PerRecipient) -> String {
 }
 
 impl Report {
-    /// The report for the operator's terminal.
+    /// The report for the operator's terminal: first what a service manager asks (check-in
+    /// rates, alerts per supporter and nudges per carer a month, time to acknowledge), then
+    /// the engineering figures.
     pub fn text(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
-            "staywell simulate: {} members, {} in their circles ({} carers), {} days, seed {}{}\n",
+            "staywell simulate: {} members, {} days, seed {}{}\n",
             self.members,
-            self.supporters,
-            self.carers,
             self.days,
             self.seed,
             if self.partial {
@@ -482,6 +517,53 @@ impl Report {
                 String::new()
             }
         ));
+        s.push_str(&format!(
+            "in their circles: {} supporters and {} carers\n",
+            self.supporters.saturating_sub(self.carers),
+            self.carers
+        ));
+        s.push_str("\nFor the service\n");
+        let count = |k: &str| self.checkins.get(k).copied().unwrap_or(0);
+        let due = count("completed") + count("partial") + count("missed");
+        let pct = |n: i64| 100.0 * n as f64 / due.max(1) as f64;
+        s.push_str(&format!(
+            "  check-ins due {due}: completed {:.1} %, partial {:.1} %, missed {:.1} % (bot away: {}, paused: {})\n",
+            pct(count("completed")),
+            pct(count("partial")),
+            pct(count("missed")),
+            count("unknown"),
+            count("paused")
+        ));
+        s.push_str(&per_month("alerts per supporter", &self.alerts));
+        s.push_str(&per_month("urgent alerts per supporter", &self.urgent));
+        s.push_str(&per_month("nudges per carer", &self.nudges));
+        s.push_str(&per_month("notes to self per member", &self.self_help));
+        let ack = &self.time_to_acknowledge_min;
+        s.push_str(&format!(
+            "  acknowledged {} of {} alerts: time to acknowledge p50 {}, p95 {}, max {}; passed on to the next supporter {}\n",
+            self.acknowledged,
+            self.alerts.total + self.urgent.total,
+            minutes(ack.p50),
+            minutes(ack.p95),
+            minutes(ack.max),
+            self.escalations
+        ));
+        s.push_str(&format!(
+            "  asked first {}: told at their word {}; not told at their word {}; no answer in time {}\n",
+            self.asked_first,
+            self.asked_first_told,
+            self.asked_first_not_told,
+            self.asked_first_unanswered
+        ));
+        s.push_str(&format!(
+            "  feel safe? not sure {}, not safe {}; crisis contacts shown to members {} (at /start, and at every answer not sure or not safe)\n",
+            self.unsure_answers, self.not_safe_answers, self.crisis_cards_seen
+        ));
+        s.push_str(&format!(
+            "  alerts sent to the circle {}, without a standing consent {}\n",
+            self.alerts_sent_to_circle, self.alerts_without_standing_consent
+        ));
+        s.push_str("\nEngineering\n");
         s.push_str(&format!(
             "profile {} (sha256 {})\n",
             self.profile.name,
@@ -544,24 +626,6 @@ impl Report {
         s.push_str(&line("urgent", &self.urgent));
         s.push_str(&line("nudges", &self.nudges));
         s.push_str(&line("self-help", &self.self_help));
-        s.push_str(&format!(
-            "acknowledged {}; escalations {}; alerts sent to the circle {}, without a standing consent {}\n",
-            self.acknowledged,
-            self.escalations,
-            self.alerts_sent_to_circle,
-            self.alerts_without_standing_consent
-        ));
-        s.push_str(&format!(
-            "asked first {}: told at their word {}; not told at their word {}; no answer in time {}\n",
-            self.asked_first,
-            self.asked_first_told,
-            self.asked_first_not_told,
-            self.asked_first_unanswered
-        ));
-        s.push_str(&format!(
-            "feel safe? not sure {}, not safe {}; crisis contacts shown to members {} (at /start, and at every answer not sure or not safe)\n",
-            self.unsure_answers, self.not_safe_answers, self.crisis_cards_seen
-        ));
         if self.answered_with_a_notice > 0 {
             s.push_str(&format!(
                 "answers met with a notice and no next message (stale or early presses): {}\n",
