@@ -162,11 +162,13 @@ pub fn plain_toml(message: &str) -> String {
         | "missing value"
         | "missing value for key"
         | "missing assignment between key-value pairs"
-        | "invalid key-value pair" => {
-            "this line should read key = value, like text = \"Hello\""
+        | "invalid key-value pair" => "this line should read key = value, like text = \"Hello\"",
+        "extra `=`" | "extra assignment between key-value pairs" => {
+            "there is one `=` too many here"
         }
-        "extra `=`" | "extra assignment between key-value pairs" => "there is one `=` too many here",
-        "duplicate key" => "this key is given twice in the same place (the same step or table) — keep one",
+        "duplicate key" => {
+            "this key is given twice in the same place (the same step or table) — keep one"
+        }
         "unclosed array" | "missing array opening" => {
             "a list in square brackets [ ] is not closed — it needs a ] at its end"
         }
@@ -189,7 +191,9 @@ pub fn plain_toml(message: &str) -> String {
             "a [heading] is not closed — it needs a ] at its end"
         }
         "unclosed array table" => "a [[heading]] is not closed — it needs ]] at its end",
-        "invalid unquoted key" | "unquoted keys cannot be empty" | "invalid key"
+        "invalid unquoted key"
+        | "unquoted keys cannot be empty"
+        | "invalid key"
         | "keys cannot be multi-line basic strings"
         | "keys cannot be multi-line literal strings" => {
             "a key (the name before =) uses letters, digits, _ and - only"
@@ -214,9 +218,7 @@ pub fn plain_toml(message: &str) -> String {
         | "unexpected leading zero"
         | "unexpected sign"
         | "redundant numeric sign"
-        | "`_` may only go between digits" => {
-            "this number cannot be read — write it like 7 or 6.5"
-        }
+        | "`_` may only go between digits" => "this number cannot be read — write it like 7 or 6.5",
         _ => "",
     };
     if !plain.is_empty() {
@@ -240,7 +242,10 @@ fn plain_serde(message: &str) -> Option<String> {
         return Some(if expected.is_empty() {
             format!("unknown key `{key}`; nothing else is expected here")
         } else {
-            format!("unknown key `{key}`; expected one of: {}", expected.join(", "))
+            format!(
+                "unknown key `{key}`; expected one of: {}",
+                expected.join(", ")
+            )
         });
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
@@ -265,11 +270,17 @@ fn plain_serde(message: &str) -> Option<String> {
             "map" => "a table",
             _ => "something else",
         };
-        return Some(format!("this must be {}, not {found}", plain_type(expected)));
+        return Some(format!(
+            "this must be {}, not {found}",
+            plain_type(expected)
+        ));
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
         let (_, expected) = rest.split_once(", expected ")?;
-        return Some(format!("this value is out of range: expected {}", plain_type(expected)));
+        return Some(format!(
+            "this value is out of range: expected {}",
+            plain_type(expected)
+        ));
     }
     None
 }
@@ -332,7 +343,10 @@ mod tests {
                 "kind = scale\n",
                 "1:8: this value needs quotes — write text as \"like this\" (numbers and true/false have none)",
             ),
-            ("skippable true\n", "1:11: this line should read key = value, like text = \"Hello\""),
+            (
+                "skippable true\n",
+                "1:11: this line should read key = value, like text = \"Hello\"",
+            ),
             (
                 "tags = [\"a\" \"b\"]\n",
                 "1:13: the items of a list need commas between them, like [\"a\", \"b\"]",
@@ -345,13 +359,22 @@ mod tests {
                 "o = { code = \"a\" label = \"A\" }\n",
                 "1:18: the parts of a { … } need commas between them, like { code = \"yes\", label = \"Yes\" }, all on one line",
             ),
-            ("[[step]\n", "1:8: a [[heading]] is not closed — it needs ]] at its end"),
+            (
+                "[[step]\n",
+                "1:8: a [[heading]] is not closed — it needs ]] at its end",
+            ),
             (
                 "id = \"a\"\nid = \"b\"\n",
                 "2:1: this key is given twice in the same place (the same step or table) — keep one",
             ),
-            ("skippable = True\n", "1:13: write true or false in small letters, without quotes"),
-            ("min = 1.2.3\n", "1:10: this number cannot be read — write it like 7 or 6.5"),
+            (
+                "skippable = True\n",
+                "1:13: write true or false in small letters, without quotes",
+            ),
+            (
+                "min = 1.2.3\n",
+                "1:10: this number cannot be read — write it like 7 or 6.5",
+            ),
             (
                 "id = \"a\" id2 = \"b\"\n",
                 "1:10: something follows the value on this line — put one key = value on each line (a note goes after #)",

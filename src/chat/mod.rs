@@ -566,9 +566,6 @@ mod tests {
         assert_eq!(find_after(&said, &from, "Thanks"), None);
         assert_eq!(find_after(&said, &from, "sleep"), None);
         // Another person's chat has an order of its own.
-        assert_eq!(
-            find_after(&said, &from, "Alex asked"),
-            Some((sam, (0, 10)))
-        );
+        assert_eq!(find_after(&said, &from, "Alex asked"), Some((sam, (0, 10))));
     }
 }

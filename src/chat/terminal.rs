@@ -167,9 +167,32 @@ impl Screen {
             } => {
                 let id = self.next_message_id;
                 self.next_message_id += 1;
-                let line = format!("[file {filename}, {} bytes] {caption}", content.len());
-                let block = format!("{}\n  {line}", self.header(chat, ""));
-                self.show(chat, block, line);
+                // Saved like a chart, so it can be opened: `/mydata`'s file is what the
+                // person would download.
+                let path =
+                    std::env::temp_dir().join(format!("staywell-{}-{id}-{filename}", chat.0));
+                let note = match std::fs::write(&path, &content) {
+                    Ok(()) => format!(
+                        "[file {filename}, {} bytes, saved to {}]",
+                        content.len(),
+                        path.display()
+                    ),
+                    Err(_) => format!(
+                        "[file {filename}, {} bytes: could not be saved]",
+                        content.len()
+                    ),
+                };
+                let block = format!(
+                    "{}\n  {}\n  {}",
+                    self.header(chat, "  (file)"),
+                    self.paint("1", &note),
+                    caption.replace('\n', "\n  ")
+                );
+                self.show(
+                    chat,
+                    block,
+                    format!("[file {filename}, {} bytes] {caption}", content.len()),
+                );
                 Some(id)
             }
             Outgoing::Chart { chart, caption } => {

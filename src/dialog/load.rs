@@ -763,11 +763,7 @@ fn check_text(r: &mut Reader, text: &At<String>, what: &str) {
     }
 }
 
-fn read_step(
-    r: &mut Reader,
-    t: &Table,
-    tags: Option<&BTreeMap<String, Tag>>,
-) -> Option<RawStep> {
+fn read_step(r: &mut Reader, t: &Table, tags: Option<&BTreeMap<String, Tag>>) -> Option<RawStep> {
     let id = r.string(t, "id", "[[step]]", true);
     let context = match &id {
         Some(id) => format!("step `{}`", id.value),

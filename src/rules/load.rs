@@ -238,12 +238,12 @@ pub fn parse_rules_against(
                     .is_some_and(|t| !t.contains(tag.get_ref())) =>
             {
                 err(
-                tag.span(),
-                format!(
-                    "`reads` names tag `{}`, which dialogs/tags.toml does not declare",
-                    tag.get_ref()
-                ),
-            )
+                    tag.span(),
+                    format!(
+                        "`reads` names tag `{}`, which dialogs/tags.toml does not declare",
+                        tag.get_ref()
+                    ),
+                )
             }
             (None, true) => err(
                 r.id.span(),

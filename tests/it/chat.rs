@@ -95,6 +95,44 @@ fn the_main_journeys_match_their_golden_transcripts() {
     }
 }
 
+#[test]
+fn the_file_mydata_sends_is_saved_in_the_temporary_directory_and_its_path_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.txt");
+    let onboarding = std::fs::read_to_string(&transcripts()[0]).unwrap();
+    std::fs::write(
+        &script,
+        format!("{onboarding}\n/mydata\n:expect staywell-mydata.json\n"),
+    )
+    .unwrap();
+    let out = chat(dir.path())
+        .env("TMPDIR", tmp.path())
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let saved = shown
+        .lines()
+        .find_map(|l| l.split("saved to ").nth(1))
+        .map(|p| p.trim_end_matches(']'))
+        .unwrap_or_else(|| panic!("no path shown: {shown}"));
+    assert!(
+        saved.starts_with(&tmp.path().display().to_string()),
+        "{saved}"
+    );
+    assert!(saved.ends_with("staywell-mydata.json"), "{saved}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(
+        json["tables"]["members"].as_array().map(Vec::len),
+        Some(1),
+        "{json}"
+    );
+}
+
 /// `chat`'s output without what differs from run to run: the temporary directory, and
 /// invite tokens (random).
 fn masked(shown: &str, tmp: &Path) -> String {

@@ -270,7 +270,11 @@ fn check_prints_every_problem_in_every_file_in_plain_words() {
         (
             "an error in a dialog hides neither the lock nor the rules",
             &[
-                ("daily_checkin.toml", "title = \"Daily check-in\"", "title = \"Daily check-in"),
+                (
+                    "daily_checkin.toml",
+                    "title = \"Daily check-in\"",
+                    "title = \"Daily check-in",
+                ),
                 ("weekly_connect_give.toml", "text = \"", "text = \"Hello. "),
                 ("rules.toml", "reads = \"mood\"", "reads = \"moood\""),
             ],
@@ -321,7 +325,11 @@ fn check_prints_every_problem_in_every_file_in_plain_words() {
             "a mistyped key and a duplicate option code",
             &[
                 ("daily_checkin.toml", "skippable = true", "skipable = true"),
-                ("daily_checkin.toml", "code = \"fairly_bad\"", "code = \"fairly_good\""),
+                (
+                    "daily_checkin.toml",
+                    "code = \"fairly_bad\"",
+                    "code = \"fairly_good\"",
+                ),
             ],
             &[
                 "dialogs/daily_checkin.toml:55:12: error: two options have the code `fairly_good`: give this one a code of its own",
