@@ -268,52 +268,64 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
             "STAYWELL_CRASH_AT is set: this is for crash tests only and makes the bot abort".into(),
         );
     }
-    let loaded = Content::load(&settings.dialogs_dir, SystemClock.now().date_naive());
-    for d in &loaded.diagnostics {
-        println!("{d}");
-        if d.is_error() {
-            errors += 1;
-        }
-    }
-    let dialogs = crate::dialog::load_dir(&settings.dialogs_dir);
-    for d in &dialogs.diagnostics {
-        println!("{d}");
-        if d.is_error() {
-            errors += 1;
-        }
-    }
-    if let Some(c) = &dialogs.catalog {
-        let (templates, diags) = crate::rules::load_rules(&settings.dialogs_dir, c);
-        for d in &diags {
+    // Every file is checked, whatever another one holds: a file that depends on others (the
+    // lock and the rules on the dialogs, the dialogs on the tags) is checked against what did
+    // load, and a problem is reported once, in its own file.
+    let dir = &settings.dialogs_dir;
+    let mut print = |diags: &[crate::diagnostic::Diagnostic]| {
+        for d in diags {
             println!("{d}");
             if d.is_error() {
                 errors += 1;
             }
         }
-        if let Some(t) = templates {
-            println!(
-                "rules: {} templates ({})",
-                t.len(),
-                t.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
+    };
+    let content = Content::load(dir, SystemClock.now().date_naive());
+    print(&content.diagnostics);
+    let dialogs = crate::dialog::load_dir(dir);
+    print(&dialogs.diagnostics);
+    print(&crate::dialog::lock::check_lock(
+        dir,
+        &dialogs.partial,
+        dialogs.dialogs_ok,
+    ));
+    let (templates, diags) =
+        crate::rules::load_rules_against(dir, &crate::rules::Known::partly(&dialogs));
+    print(&diags);
+    for name in ["simulate-profile.toml", "simulate-peak.toml"] {
+        let path = dir.join(name);
+        if let Ok(src) = std::fs::read_to_string(&path)
+            && let Err(diags) = crate::simulate::profile::Profile::load(&path, &src)
+        {
+            print(&diags);
         }
     }
-    if let Some(c) = &dialogs.catalog {
+    if let Some(t) = templates {
+        println!(
+            "rules: {} templates ({})",
+            t.len(),
+            t.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let loaded = &dialogs.partial;
+    if dialogs.dialogs_ok {
         println!(
             "dialogs: {} loaded ({}), {} tags",
-            c.dialogs.len(),
-            c.dialogs
+            loaded.dialogs.len(),
+            loaded
+                .dialogs
                 .values()
                 .map(|d| format!("{} v{}", d.id, d.version))
                 .collect::<Vec<_>>()
                 .join(", "),
-            c.tags.len()
+            loaded.tags.len()
         );
-        if !c.dialogs.contains_key(crate::dialog::CHECKIN_DIALOG) {
+        // Only when every dialog file loaded: one with errors may be the daily check-in.
+        if !loaded.dialogs.contains_key(crate::dialog::CHECKIN_DIALOG) {
             println!(
                 "error: no dialog with id `{}` under {}: /checkin and schedules need it",
                 crate::dialog::CHECKIN_DIALOG,
-                settings.dialogs_dir.display()
+                dir.display()
             );
             errors += 1;
         }
@@ -334,17 +346,15 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
             }
             // The same refusal `serve` makes: a dialog whose wording changed under a version
             // number the database already knows.
-            if let Some(c) = &dialogs.catalog {
-                for d in c.dialogs.values() {
-                    if let Ok(Some(stored)) = store.dialog_hash(&d.id, d.version).await
-                        && stored != d.content_hash()
-                    {
-                        println!(
-                            "error: dialog `{}` changed but is still version {} (this database has answers to the earlier wording): bump `version`",
-                            d.id, d.version
-                        );
-                        errors += 1;
-                    }
+            for d in loaded.dialogs.values() {
+                if let Ok(Some(stored)) = store.dialog_hash(&d.id, d.version).await
+                    && stored != d.content_hash()
+                {
+                    println!(
+                        "error: dialog `{}` changed but is still version {} (this database has answers to the earlier wording): bump `version`",
+                        d.id, d.version
+                    );
+                    errors += 1;
                 }
             }
         }

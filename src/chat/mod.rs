@@ -6,7 +6,7 @@ pub mod command;
 pub mod terminal;
 pub mod world;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +59,9 @@ struct World {
     /// Labels of the buttons a number can never mean (Skip, Later): at a question that
     /// offers only these, a bare number is the answer typed in.
     controls: Vec<String>,
+    /// Where the previous `:expect` matched in each chat, in what the bot said since the last
+    /// action (message, byte offset after the match): the next `:expect` must match after it.
+    expect_from: HashMap<ChatId, (usize, usize)>,
     _lock: InstanceLock,
 }
 
@@ -124,6 +127,7 @@ impl World {
             controls,
             current: String::new(),
             next_press: 1,
+            expect_from: HashMap::new(),
             _lock: lock,
         };
         world.become_("alex");
@@ -244,6 +248,21 @@ impl World {
         Ok(())
     }
 
+    /// What the bot said since the last action, each message under whom it went to.
+    fn show(&self, said: &[(ChatId, String)]) -> String {
+        if said.is_empty() {
+            return "  (nothing)".into();
+        }
+        let screen = self.screen();
+        said.iter()
+            .map(|(chat, text)| {
+                let who = screen.names.get(chat).cloned().unwrap_or_default();
+                format!("  → {who}\n  | {}", text.replace('\n', "\n  | "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     async fn line(&mut self, line: &str) -> anyhow::Result<Outcome> {
         let parsed = parse(line);
         if !matches!(
@@ -251,6 +270,7 @@ impl World {
             Line::Expect(_) | Line::ExpectNone(_) | Line::Nothing
         ) {
             self.screen().since.clear();
+            self.expect_from.clear();
         }
         Ok(match parsed {
             Line::Nothing => Outcome::Ok,
@@ -342,21 +362,29 @@ impl World {
             }
             Line::Expect(text) => {
                 let since = self.screen().since.clone();
-                if since.iter().any(|s| s.contains(&text)) {
-                    Outcome::Ok
-                } else {
-                    Outcome::Failed(format!(
+                match find_after(&since, &self.expect_from, &text) {
+                    Some((chat, end)) => {
+                        self.expect_from.insert(chat, end);
+                        Outcome::Ok
+                    }
+                    None if since.iter().any(|(_, s)| s.contains(&text)) => {
+                        Outcome::Failed(format!(
+                            "expected the bot to say something containing {text:?} after what the previous :expect matched in that chat, but it came before it; it said:\n{}",
+                            self.show(&since)
+                        ))
+                    }
+                    None => Outcome::Failed(format!(
                         "expected the bot to say something containing {text:?}; it said:\n{}",
-                        show(&since)
-                    ))
+                        self.show(&since)
+                    )),
                 }
             }
             Line::ExpectNone(text) => {
                 let since = self.screen().since.clone();
-                if since.iter().any(|s| s.contains(&text)) {
+                if since.iter().any(|(_, s)| s.contains(&text)) {
                     Outcome::Failed(format!(
                         "expected nothing containing {text:?}; the bot said:\n{}",
-                        show(&since)
+                        self.show(&since)
                     ))
                 } else {
                     Outcome::Ok
@@ -383,15 +411,26 @@ impl World {
     }
 }
 
-fn show(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return "  (nothing)".into();
-    }
-    lines
-        .iter()
-        .map(|l| format!("  | {}", l.replace('\n', "\n  | ")))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Where `text` first occurs in `said` after the previous match in the same chat (`from`:
+/// message index, byte offset after it): that chat and the place just after it. So within
+/// one person's chat, consecutive `:expect`s must match in the order the bot said things
+/// (several in one message in the order they appear in it). Messages to different people
+/// have no order to check: Telegram delivers to different chats independently.
+fn find_after(
+    said: &[(ChatId, String)],
+    from: &HashMap<ChatId, (usize, usize)>,
+    text: &str,
+) -> Option<(ChatId, (usize, usize))> {
+    said.iter().enumerate().find_map(|(i, (chat, message))| {
+        let (after, offset) = from.get(chat).copied().unwrap_or((0, 0));
+        let start = match i.cmp(&after) {
+            std::cmp::Ordering::Less => return None,
+            std::cmp::Ordering::Equal => offset,
+            std::cmp::Ordering::Greater => 0,
+        };
+        let found = message.get(start..)?.find(text)?;
+        Some((*chat, (i, start + found + text.len())))
+    })
 }
 
 fn human(d: chrono::Duration) -> String {
@@ -510,5 +549,35 @@ async fn run_interactive(world: &mut World) -> ExitCode {
             }
             Err(e) => println!("! error: {e:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::find_after;
+    use crate::domain::ChatId;
+
+    #[test]
+    fn an_expect_matches_only_after_the_previous_ones_match_in_that_chat() {
+        let (alex, sam) = (ChatId(1), ChatId(2));
+        let said = vec![
+            (sam, "Alex asked me to tell you".to_string()),
+            (alex, "Thanks, Alex. [Done]".to_string()),
+            (alex, "How was your sleep? [Good] [Bad]".to_string()),
+        ];
+        let mut from = HashMap::new();
+        // In order: across messages, and twice within one.
+        for text in ["Thanks", "Done", "sleep", "[Bad]"] {
+            let (chat, at) = find_after(&said, &from, text).unwrap();
+            from.insert(chat, at);
+        }
+        assert_eq!(from[&alex], (2, 32));
+        // Out of order in alex's chat: said, but before the previous match.
+        assert_eq!(find_after(&said, &from, "Thanks"), None);
+        assert_eq!(find_after(&said, &from, "sleep"), None);
+        // Another person's chat has an order of its own.
+        assert_eq!(find_after(&said, &from, "Alex asked"), Some((sam, (0, 10))));
     }
 }

@@ -17,8 +17,8 @@ pub struct Screen {
     keyboards: HashMap<(ChatId, i32), Vec<Vec<Button>>>,
     latest_with_buttons: HashMap<ChatId, i32>,
     next_message_id: i32,
-    /// Everything shown since the last command, for `:expect`.
-    pub since: Vec<String>,
+    /// Everything shown since the last command, for `:expect`: to whom, and what.
+    pub since: Vec<(ChatId, String)>,
     /// The most recent invite link any message contained.
     pub last_link: Option<String>,
     pub color: bool,
@@ -74,10 +74,10 @@ impl Screen {
         Some((id, rows.iter().flatten().cloned().collect()))
     }
 
-    fn show(&mut self, block: String, plain: String) {
+    fn show(&mut self, chat: ChatId, block: String, plain: String) {
         println!("{block}");
         let _ = std::io::stdout().flush();
-        self.since.push(plain);
+        self.since.push((chat, plain));
     }
 
     fn keys_line(&self, rows: &[Vec<Button>]) -> String {
@@ -132,7 +132,7 @@ impl Screen {
                     self.keyboards.insert((chat, id), buttons);
                     self.latest_with_buttons.insert(chat, id);
                 }
-                self.show(block, plain);
+                self.show(chat, block, plain);
                 Some(id)
             }
             Outgoing::EditButtons {
@@ -151,12 +151,12 @@ impl Screen {
                 }
                 let line = labels.join(" ");
                 let block = format!("{}\n  {}", self.header(chat, "  (buttons now)"), line);
-                self.show(block, line);
+                self.show(chat, block, line);
                 Some(message_id)
             }
             Outgoing::AnswerCallback { text: Some(t), .. } => {
                 let block = format!("{}\n  {}", self.header(chat, "  (notice)"), t);
-                self.show(block, t);
+                self.show(chat, block, t);
                 None
             }
             Outgoing::AnswerCallback { text: None, .. } => None,
@@ -167,9 +167,32 @@ impl Screen {
             } => {
                 let id = self.next_message_id;
                 self.next_message_id += 1;
-                let line = format!("[file {filename}, {} bytes] {caption}", content.len());
-                let block = format!("{}\n  {line}", self.header(chat, ""));
-                self.show(block, line);
+                // Saved like a chart, so it can be opened: `/mydata`'s file is what the
+                // person would download.
+                let path =
+                    std::env::temp_dir().join(format!("staywell-{}-{id}-{filename}", chat.0));
+                let note = match std::fs::write(&path, &content) {
+                    Ok(()) => format!(
+                        "[file {filename}, {} bytes, saved to {}]",
+                        content.len(),
+                        path.display()
+                    ),
+                    Err(_) => format!(
+                        "[file {filename}, {} bytes: could not be saved]",
+                        content.len()
+                    ),
+                };
+                let block = format!(
+                    "{}\n  {}\n  {}",
+                    self.header(chat, "  (file)"),
+                    self.paint("1", &note),
+                    caption.replace('\n', "\n  ")
+                );
+                self.show(
+                    chat,
+                    block,
+                    format!("[file {filename}, {} bytes] {caption}", content.len()),
+                );
                 Some(id)
             }
             Outgoing::Chart { chart, caption } => {
@@ -189,7 +212,11 @@ impl Screen {
                     self.paint("1", &note),
                     caption.replace('\n', "\n  ")
                 );
-                self.show(block, format!("[chart] {caption} [titled \"{title}\"]"));
+                self.show(
+                    chat,
+                    block,
+                    format!("[chart] {caption} [titled \"{title}\"]"),
+                );
                 Some(id)
             }
         }

@@ -1,9 +1,9 @@
 //! Loads `dialogs/*.toml` and `dialogs/tags.toml` into validated [`Dialog`]s, reporting every
 //! problem as `file:line:col` (see `dialogs/README.md` for the format).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::expr::{Expr, ExprError, Type, TypeEnv, VarType};
@@ -80,6 +80,8 @@ pub struct Catalog {
     pub tags: BTreeMap<String, Tag>,
     /// Each dialog's file text (snapshotted in the database with its version).
     pub sources: BTreeMap<String, String>,
+    /// Each dialog's file.
+    pub files: BTreeMap<String, PathBuf>,
 }
 
 impl Catalog {
@@ -89,7 +91,15 @@ impl Catalog {
 }
 
 pub struct LoadedCatalog {
+    /// Everything, if no file had an error.
     pub catalog: Option<Catalog>,
+    /// What did load (the tags and every dialog file without errors), even when other files
+    /// had errors: `staywell check` goes on to check the files that depend on it.
+    pub partial: Catalog,
+    /// `tags.toml` loaded without errors (else tags are not checked, to blame no dialog for it).
+    pub tags_ok: bool,
+    /// Every dialog file loaded without errors.
+    pub dialogs_ok: bool,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -105,15 +115,16 @@ pub fn is_identifier(s: &str) -> bool {
 pub fn load_dir(dir: &Path) -> LoadedCatalog {
     let mut diags = Vec::new();
     let tags_path = dir.join(TAGS_FILE);
-    let tags = match std::fs::read_to_string(&tags_path) {
+    let (tags, tags_ok) = match std::fs::read_to_string(&tags_path) {
         Ok(src) => {
             let (tags, d) = parse_tags(&tags_path, &src);
+            let ok = !d.iter().any(|d| d.is_error());
             diags.extend(d);
-            tags
+            (tags, ok)
         }
         Err(e) => {
             diags.push(Diagnostic::file(&tags_path, format!("cannot read: {e}")));
-            BTreeMap::new()
+            (BTreeMap::new(), false)
         }
     };
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
@@ -137,39 +148,69 @@ pub fn load_dir(dir: &Path) -> LoadedCatalog {
     files.sort();
     let mut dialogs: BTreeMap<String, Arc<Dialog>> = BTreeMap::new();
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
-    let mut origin: HashMap<String, String> = HashMap::new();
+    let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut dialogs_ok = true;
     for file in files {
         let src = match std::fs::read_to_string(&file) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(Diagnostic::file(&file, format!("cannot read: {e}")));
+                dialogs_ok = false;
                 continue;
             }
         };
-        let (dialog, d) = parse_dialog(&file, &src, &tags);
+        let (dialog, d) = parse_dialog_in(&file, &src, tags_ok.then_some(&tags));
         diags.extend(d);
-        if let Some(dialog) = dialog {
-            if let Some(first) = origin.get(&dialog.id) {
-                diags.push(Diagnostic::file(
+        let Some(dialog) = dialog else {
+            dialogs_ok = false;
+            continue;
+        };
+        if let Some(first) = origin.get(&dialog.id) {
+            let first_src = sources.get(&dialog.id).map(String::as_str).unwrap_or("");
+            diags.push(
+                Diagnostic::at(
                     &file,
-                    format!("dialog id `{}` is already used by {first}", dialog.id),
-                ));
-            } else {
-                origin.insert(dialog.id.clone(), file.display().to_string());
-                sources.insert(dialog.id.clone(), src.clone());
-                dialogs.insert(dialog.id.clone(), Arc::new(dialog));
-            }
+                    &src,
+                    top_level_span(&src, "id"),
+                    format!(
+                        "two dialogs have the id `{}`: give this one an id of its own",
+                        dialog.id
+                    ),
+                )
+                .with_note(Diagnostic::at(
+                    first,
+                    first_src,
+                    top_level_span(first_src, "id"),
+                    format!("`{}` is first used here", dialog.id),
+                )),
+            );
+            dialogs_ok = false;
+        } else {
+            origin.insert(dialog.id.clone(), file.clone());
+            sources.insert(dialog.id.clone(), src.clone());
+            dialogs.insert(dialog.id.clone(), Arc::new(dialog));
         }
     }
     let ok = !diags.iter().any(|d| d.is_error());
+    let partial = Catalog {
+        dialogs,
+        tags,
+        sources,
+        files: origin,
+    };
     LoadedCatalog {
-        catalog: ok.then_some(Catalog {
-            dialogs,
-            tags,
-            sources,
-        }),
+        catalog: ok.then(|| partial.clone()),
+        partial,
+        tags_ok,
+        dialogs_ok,
         diagnostics: diags,
     }
+}
+
+/// Where a top-level `key`'s value is in `src` (None if the file does not parse or lacks it).
+pub fn top_level_span(src: &str, key: &str) -> Option<Range<usize>> {
+    let (tree, _) = toml::de::DeTable::parse_recoverable(src);
+    tree.get_ref().get(key).map(|v| v.span())
 }
 
 /// Parses `tags.toml`.
@@ -186,6 +227,7 @@ pub fn parse_tags(file: &Path, src: &str) -> (BTreeMap<String, Tag>, Vec<Diagnos
     r.only_keys(&root, &["format", "tag"], "tags.toml");
     check_format(&mut r, &root);
     let mut tags = BTreeMap::new();
+    let mut first_at: HashMap<String, Range<usize>> = HashMap::new();
     for t in r.tables(&root, "tag").map(|a| a.value).unwrap_or_default() {
         r.only_keys(&t, &["id", "polarity", "description"], "[[tag]]");
         let id = r.string(&t, "id", "[[tag]]", true);
@@ -212,10 +254,23 @@ pub fn parse_tags(file: &Path, src: &str) -> (BTreeMap<String, Tag>, Vec<Diagnos
                 continue;
             }
         };
-        if tags.contains_key(&id.value) {
-            r.error(id.span, format!("tag `{}` is declared twice", id.value));
+        if let Some(first) = first_at.get(&id.value) {
+            let d = Diagnostic::at(
+                file,
+                src,
+                Some(id.span.clone()),
+                format!("tag `{}` is declared twice: keep one", id.value),
+            )
+            .with_note(Diagnostic::at(
+                file,
+                src,
+                Some(first.clone()),
+                format!("`{}` is first declared here", id.value),
+            ));
+            r.diags.push(d);
             continue;
         }
+        first_at.insert(id.value.clone(), id.span.clone());
         tags.insert(
             id.value.clone(),
             Tag {
@@ -261,6 +316,16 @@ pub fn parse_dialog(
     file: &Path,
     src: &str,
     tags: &BTreeMap<String, Tag>,
+) -> (Option<Dialog>, Vec<Diagnostic>) {
+    parse_dialog_in(file, src, Some(tags))
+}
+
+/// As [`parse_dialog`]; `tags` is None when `tags.toml` itself is broken, and then a step's
+/// tags are not checked (the problem is reported once, in `tags.toml`).
+fn parse_dialog_in(
+    file: &Path,
+    src: &str,
+    tags: Option<&BTreeMap<String, Tag>>,
 ) -> (Option<Dialog>, Vec<Diagnostic>) {
     let tree = match parse(file, src) {
         Ok(t) => t,
@@ -353,7 +418,7 @@ pub fn parse_dialog(
         .collect();
 
     // Ids: unique across steps and computes, not reserved.
-    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     for id in raw_steps
         .iter()
         .map(|s| &s.id)
@@ -372,8 +437,25 @@ pub fn parse_dialog(
                 id.span.clone(),
                 "`end` is reserved (it means the end of the dialog)",
             );
-        } else if seen.insert(id.value.clone(), ()).is_some() {
-            r.error(id.span.clone(), format!("duplicate id `{}`", id.value));
+        } else if let Some(first) = seen.get(&id.value) {
+            let d = Diagnostic::at(
+                r.file,
+                r.src,
+                Some(id.span.clone()),
+                format!(
+                    "two steps have the id `{}`: give this one an id of its own",
+                    id.value
+                ),
+            )
+            .with_note(Diagnostic::at(
+                r.file,
+                r.src,
+                Some(first.clone()),
+                format!("`{}` is first used here", id.value),
+            ));
+            r.diags.push(d);
+        } else {
+            seen.insert(id.value.clone(), id.span.clone());
         }
     }
 
@@ -500,8 +582,11 @@ pub fn parse_dialog(
         }
     }
 
-    // Reachability (warnings): follow every edge the engine could take.
-    if !steps.is_empty() && steps.len() == raw_steps.len() {
+    // Reachability (warnings): follow every edge the engine could take. Not while the file
+    // has errors: a duplicate id or a jump that could not be read would make steps look
+    // unreachable that are not.
+    let has_errors = r.diags.iter().any(|d| d.is_error());
+    if !has_errors && !steps.is_empty() && steps.len() == raw_steps.len() {
         let reachable = reachable_steps(&steps);
         for (i, s) in raw_steps.iter().enumerate() {
             if !reachable[i] {
@@ -513,7 +598,7 @@ pub fn parse_dialog(
         }
     }
 
-    let has_errors = r.diags.iter().any(|d| d.is_error());
+    let has_errors = has_errors || r.diags.iter().any(|d| d.is_error());
     let dialog = match (id, version, title, locale, seconds) {
         (Some(id), Some(version), Some(title), Some(locale), Some(seconds)) if !has_errors => {
             Some(Dialog {
@@ -629,11 +714,15 @@ fn expression(r: &mut Reader, e: &At<String>, env: &Env, want: Type) -> Option<E
     }
 }
 
-fn read_tags(r: &mut Reader, t: &Table, declared: &BTreeMap<String, Tag>) -> Vec<String> {
+/// A step's or compute's tags; each must be declared, unless `declared` is None (tags.toml
+/// is broken, and says so itself).
+fn read_tags(r: &mut Reader, t: &Table, declared: Option<&BTreeMap<String, Tag>>) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(list) = r.string_list(t, "tags") {
         for tag in list.value {
-            if !declared.contains_key(&tag.value) {
+            if let Some(declared) = declared
+                && !declared.contains_key(&tag.value)
+            {
                 let known: Vec<&str> = declared.keys().map(String::as_str).collect();
                 r.error(
                     tag.span,
@@ -674,7 +763,7 @@ fn check_text(r: &mut Reader, text: &At<String>, what: &str) {
     }
 }
 
-fn read_step(r: &mut Reader, t: &Table, tags: &BTreeMap<String, Tag>) -> Option<RawStep> {
+fn read_step(r: &mut Reader, t: &Table, tags: Option<&BTreeMap<String, Tag>>) -> Option<RawStep> {
     let id = r.string(t, "id", "[[step]]", true);
     let context = match &id {
         Some(id) => format!("step `{}`", id.value),
@@ -894,7 +983,7 @@ fn read_options(r: &mut Reader, t: &Table, context: &str) -> Option<Vec<Choice>>
             format!("at most {MAX_OPTIONS} options fit on a phone"),
         );
     }
-    let mut codes = HashSet::new();
+    let mut codes: HashMap<String, Range<usize>> = HashMap::new();
     let mut out = Vec::new();
     let mut ok = true;
     for o in &list.value {
@@ -934,12 +1023,26 @@ fn read_options(r: &mut Reader, t: &Table, context: &str) -> Option<Vec<Choice>>
             );
             ok = false;
         }
-        if !codes.insert(code.value.clone()) {
-            r.error(
-                code.span.clone(),
-                format!("duplicate option code `{}`", code.value),
-            );
+        if let Some(first) = codes.get(&code.value) {
+            let d = Diagnostic::at(
+                r.file,
+                r.src,
+                Some(code.span.clone()),
+                format!(
+                    "two options have the code `{}`: give this one a code of its own",
+                    code.value
+                ),
+            )
+            .with_note(Diagnostic::at(
+                r.file,
+                r.src,
+                Some(first.clone()),
+                format!("`{}` is first used here", code.value),
+            ));
+            r.diags.push(d);
             ok = false;
+        } else {
+            codes.insert(code.value.clone(), code.span.clone());
         }
         if label.value.trim().is_empty() || label.value.chars().count() > MAX_LABEL_CHARS {
             r.error(
@@ -1023,12 +1126,12 @@ mod tests {
             // duplicate step ids
             (
                 "[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n[[step]]\nid = \"a\"\nkind = \"message\"\ntext = \"hi\"\n",
-                "12:6: duplicate id `a`",
+                "12:6: two steps have the id `a`: give this one an id of its own",
             ),
             // duplicate option codes
             (
                 "[[step]]\nid = \"a\"\nkind = \"choice\"\ntext = \"hi\"\noptions = [{ code = \"x\", label = \"X\" }, { code = \"x\", label = \"Y\" }]\n",
-                "11:50: duplicate option code `x`",
+                "11:50: two options have the code `x`: give this one a code of its own",
             ),
             // goto target that does not exist
             (

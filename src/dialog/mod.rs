@@ -4,11 +4,13 @@
 //! - `reader`: TOML with positions, collecting every problem;
 //! - `expr`: the tiny expression language of `show_if`, `branches` and `compute`;
 //! - `load`: file → validated [`Dialog`];
+//! - `lock`: `dialogs.lock`, each dialog's version and fingerprint;
 //! - `engine`: `advance(dialog, session, event)` → replies and answers to store.
 
 pub mod engine;
 pub mod expr;
 pub mod load;
+pub mod lock;
 pub mod model;
 pub mod reader;
 pub mod registry;

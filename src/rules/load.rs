@@ -50,6 +50,34 @@ struct RawParam {
     max: f64,
 }
 
+/// What rules are checked against: the tags `tags.toml` declares and the flags dialog options
+/// raise. `None` when those files have errors of their own (reported there), so no rule is
+/// blamed for them.
+pub struct Known {
+    pub tags: Option<BTreeSet<String>>,
+    pub flags: Option<BTreeSet<String>>,
+}
+
+impl Known {
+    /// Everything in a catalog that loaded without errors.
+    pub fn all(catalog: &Catalog) -> Known {
+        Known {
+            tags: Some(catalog.tags.keys().cloned().collect()),
+            flags: Some(known_flags(catalog)),
+        }
+    }
+
+    /// What loaded, when some files had errors.
+    pub fn partly(loaded: &crate::dialog::load::LoadedCatalog) -> Known {
+        Known {
+            tags: loaded
+                .tags_ok
+                .then(|| loaded.partial.tags.keys().cloned().collect()),
+            flags: loaded.dialogs_ok.then(|| known_flags(&loaded.partial)),
+        }
+    }
+}
+
 /// Every flag some dialog option can raise (`flag:<name>` actions).
 fn known_flags(catalog: &Catalog) -> BTreeSet<String> {
     use crate::dialog::model::{Action, StepKind};
@@ -78,6 +106,14 @@ pub fn load_rules(
     dir: &Path,
     catalog: &Catalog,
 ) -> (Option<BTreeMap<String, Template>>, Vec<Diagnostic>) {
+    load_rules_against(dir, &Known::all(catalog))
+}
+
+/// As [`load_rules`], against what is known (see [`Known`]).
+pub fn load_rules_against(
+    dir: &Path,
+    known: &Known,
+) -> (Option<BTreeMap<String, Template>>, Vec<Diagnostic>) {
     let path = dir.join(RULES_FILE);
     let src = match std::fs::read_to_string(&path) {
         Ok(s) => s,
@@ -88,13 +124,21 @@ pub fn load_rules(
             );
         }
     };
-    parse_rules(&path, &src, catalog)
+    parse_rules_against(&path, &src, known)
 }
 
 pub fn parse_rules(
     path: &Path,
     src: &str,
     catalog: &Catalog,
+) -> (Option<BTreeMap<String, Template>>, Vec<Diagnostic>) {
+    parse_rules_against(path, src, &Known::all(catalog))
+}
+
+pub fn parse_rules_against(
+    path: &Path,
+    src: &str,
+    known: &Known,
 ) -> (Option<BTreeMap<String, Template>>, Vec<Diagnostic>) {
     let raw: RawFile = match toml::from_str(src) {
         Ok(r) => r,
@@ -113,7 +157,6 @@ pub fn parse_rules(
             ),
         );
     }
-    let flags = known_flags(catalog);
     let ids: BTreeSet<String> = raw.rule.iter().map(|r| r.id.get_ref().clone()).collect();
     let kinds: BTreeMap<String, String> = raw
         .rule
@@ -121,12 +164,28 @@ pub fn parse_rules(
         .map(|r| (r.id.get_ref().clone(), r.kind.get_ref().clone()))
         .collect();
     let mut out = BTreeMap::new();
+    let mut first_at: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut duplicates = Vec::new();
     for r in raw.rule {
         let id = r.id.get_ref().clone();
-        if out.contains_key(&id) {
-            err(r.id.span(), format!("duplicate rule id `{id}`"));
+        if let Some(first) = first_at.get(&id) {
+            duplicates.push(
+                Diagnostic::at(
+                    path,
+                    src,
+                    Some(r.id.span()),
+                    format!("two rules have the id `{id}`: give this one an id of its own"),
+                )
+                .with_note(Diagnostic::at(
+                    path,
+                    src,
+                    Some(first.clone()),
+                    format!("`{id}` is first used here"),
+                )),
+            );
             continue;
         }
+        first_at.insert(id.clone(), r.id.span());
         let Some(kind) = Kind::all()
             .into_iter()
             .find(|k| k.name() == r.kind.get_ref())
@@ -172,13 +231,20 @@ pub fn parse_rules(
             Kind::Run | Kind::KOfN | Kind::BaselineDrop | Kind::Absence
         );
         match (&r.reads, needs_tag) {
-            (Some(tag), true) if !catalog.tags.contains_key(tag.get_ref()) => err(
-                tag.span(),
-                format!(
-                    "`reads` names tag `{}`, which dialogs/tags.toml does not declare",
-                    tag.get_ref()
-                ),
-            ),
+            (Some(tag), true)
+                if known
+                    .tags
+                    .as_ref()
+                    .is_some_and(|t| !t.contains(tag.get_ref())) =>
+            {
+                err(
+                    tag.span(),
+                    format!(
+                        "`reads` names tag `{}`, which dialogs/tags.toml does not declare",
+                        tag.get_ref()
+                    ),
+                )
+            }
             (None, true) => err(
                 r.id.span(),
                 format!("a `{}` rule needs `reads = \"<tag>\"`", kind.name()),
@@ -246,14 +312,20 @@ pub fn parse_rules(
             );
         }
         match (&r.flag, kind) {
-            (Some(f), Kind::Flagged) if !flags.contains(f.get_ref()) => err(
-                f.span(),
-                format!(
-                    "no dialog option raises flag `{}` (known: {})",
-                    f.get_ref(),
-                    flags.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ),
+            (Some(f), Kind::Flagged) => {
+                if let Some(flags) = &known.flags
+                    && !flags.contains(f.get_ref())
+                {
+                    err(
+                        f.span(),
+                        format!(
+                            "no dialog option raises flag `{}` (known: {})",
+                            f.get_ref(),
+                            flags.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                }
+            }
             (None, Kind::Flagged) => err(
                 r.id.span(),
                 "a `flagged` rule needs `flag = \"<name>\"`".into(),
@@ -314,6 +386,7 @@ pub fn parse_rules(
             );
         }
     }
+    diags.extend(duplicates);
     let ok = !diags.iter().any(|d| d.is_error());
     (ok.then_some(out), diags)
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use load::{RULES_FILE, load_rules, parse_rules};
+pub use load::{Known, RULES_FILE, load_rules, load_rules_against, parse_rules};
 
 /// Who hears when a rule fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

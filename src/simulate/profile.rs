@@ -1043,12 +1043,12 @@ mod tests {
     fn unknown_keys_and_bad_syntax_are_refused_with_their_position() {
         let got = error("[checkins]\nful = 0.5\n");
         assert!(
-            got.starts_with("p.toml:2:1: error: unknown field `ful`"),
+            got.starts_with("p.toml:2:1: error: unknown key `ful`"),
             "{got}"
         );
         let got = error("[moods]\n");
         assert!(got.starts_with("p.toml:1:"), "{got}");
-        assert!(got.contains("unknown field `moods`"), "{got}");
+        assert!(got.contains("unknown key `moods`"), "{got}");
         let got = error("[checkins]\nfull = \n");
         assert!(got.starts_with("p.toml:2:"), "{got}");
         let got = error("[checkins]\nfull = \"lots\"\n");

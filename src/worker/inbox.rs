@@ -395,12 +395,14 @@ impl Processor {
                 .await?,
             );
             // Each message once per update: crisis words typed as an answer, the answer's
-            // own card and an urgent sign's card are one crisis card.
+            // own card and an urgent sign's card are one crisis card. It goes where it was
+            // last asked for: an urgent sign puts "nobody is available right now — the
+            // contacts below…" above its card. (Its lane still sends it before routine
+            // replies.)
             let mut out: Vec<Envelope> = Vec::with_capacity(outcome.out.len() + follow_ups.len());
             for e in outcome.out.iter().cloned().chain(follow_ups) {
-                if !out.contains(&e) {
-                    out.push(e);
-                }
+                out.retain(|earlier| *earlier != e);
+                out.push(e);
             }
             Store::enqueue(conn, &out, Some(incoming.update_id), now).await?;
             replies = out.len();

@@ -68,6 +68,88 @@ fn every_transcript_runs_as_a_chat_script() {
     }
 }
 
+/// The four main journeys as whole-output golden transcripts: everything `staywell chat
+/// --script` prints (every message, button and time) equals `tests/transcripts/NAME.out`.
+/// `UPDATE_GOLDEN=1 cargo test --test it golden` rewrites them.
+#[test]
+fn the_main_journeys_match_their_golden_transcripts() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in transcripts() {
+        // Files `chat` saves (charts, `/mydata`) go to a temporary directory of this run's
+        // own, written as $TMPDIR in the golden file.
+        let tmp = tempfile::tempdir().unwrap();
+        let out = chat(dir.path())
+            .env("TMPDIR", tmp.path())
+            .arg("--script")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = masked(&String::from_utf8_lossy(&out.stdout), tmp.path());
+        crate::golden::check(&file.with_extension("out"), &shown);
+    }
+}
+
+#[test]
+fn the_file_mydata_sends_is_saved_in_the_temporary_directory_and_its_path_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.txt");
+    let onboarding = std::fs::read_to_string(&transcripts()[0]).unwrap();
+    std::fs::write(
+        &script,
+        format!("{onboarding}\n/mydata\n:expect staywell-mydata.json\n"),
+    )
+    .unwrap();
+    let out = chat(dir.path())
+        .env("TMPDIR", tmp.path())
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let saved = shown
+        .lines()
+        .find_map(|l| l.split("saved to ").nth(1))
+        .map(|p| p.trim_end_matches(']'))
+        .unwrap_or_else(|| panic!("no path shown: {shown}"));
+    assert!(
+        saved.starts_with(&tmp.path().display().to_string()),
+        "{saved}"
+    );
+    assert!(saved.ends_with("staywell-mydata.json"), "{saved}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(
+        json["tables"]["members"].as_array().map(Vec::len),
+        Some(1),
+        "{json}"
+    );
+}
+
+/// `chat`'s output without what differs from run to run: the temporary directory, and
+/// invite tokens (random).
+fn masked(shown: &str, tmp: &Path) -> String {
+    let tmp = tmp.display().to_string();
+    let shown = shown.replace(&format!("{tmp}/"), "$TMPDIR/");
+    let mut out = String::with_capacity(shown.len());
+    let mut rest = shown.as_str();
+    while let Some(at) = rest.find("?start=") {
+        let (head, tail) = rest.split_at(at + "?start=".len());
+        out.push_str(head);
+        out.push_str("<token>");
+        rest = tail.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn a_failed_expect_names_the_script_line_and_fails() {
     let dir = tempfile::tempdir().unwrap();

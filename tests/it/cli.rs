@@ -220,3 +220,135 @@ fn a_broken_rule_file_fails_check_with_its_position_and_serve_refuses_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rules.toml has errors"), "{err}");
 }
+
+/// One broken copy of `dialogs/` for `staywell check`: (file, text to find, its replacement);
+/// a file that does not exist yet is created from `dialogs/<find>` with the replacement
+/// appended (`find` names the file to copy).
+type Edit = (&'static str, &'static str, &'static str);
+
+/// Runs `check` on a copy of the shipped dialogs with `edits`, and returns the lines that
+/// name a place (`dialogs/…: error|warning|note: …`) and the count line.
+fn check_with(edits: &[Edit]) -> (Option<i32>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dialogs = dir.path().join("dialogs");
+    std::fs::create_dir(&dialogs).unwrap();
+    for entry in std::fs::read_dir(shipped_dialogs_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dialogs.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    for (file, find, replace) in edits {
+        let path = dialogs.join(file);
+        if !path.exists() {
+            let text = std::fs::read_to_string(dialogs.join(find)).unwrap();
+            std::fs::write(&path, format!("{text}{replace}")).unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(find), "{file} has no {find:?}");
+        std::fs::write(&path, text.replacen(find, replace, 1)).unwrap();
+    }
+    let out = staywell(dir.path())
+        .args(["check", "--dialogs", "dialogs"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = text
+        .lines()
+        .filter(|l| l.starts_with("dialogs/") || l.ends_with("error(s)") || l.starts_with("ok:"))
+        .map(str::to_string)
+        .collect();
+    (out.status.code(), lines)
+}
+
+/// Data-driven: broken files in a copy of `dialogs/`, and every line `check` must print
+/// about them, exactly (file:line:col, in words for the person who edits dialogs).
+#[test]
+fn check_prints_every_problem_in_every_file_in_plain_words() {
+    let cases: &[(&str, &[Edit], &[&str])] = &[
+        (
+            "an error in a dialog hides neither the lock nor the rules",
+            &[
+                (
+                    "daily_checkin.toml",
+                    "title = \"Daily check-in\"",
+                    "title = \"Daily check-in",
+                ),
+                ("weekly_connect_give.toml", "text = \"", "text = \"Hello. "),
+                ("rules.toml", "reads = \"mood\"", "reads = \"moood\""),
+            ],
+            &[
+                "dialogs/daily_checkin.toml:6:24: error: a text in quotes is not closed — check the quotes on this line",
+                "dialogs/weekly_connect_give.toml:6:11: error: dialog `weekly_connect_give` was changed but its version is still 1: make it 2 here, then in dialogs.lock set [weekly_connect_give] version = 2, hash = \"c1ccfe9b325d7fdc\"",
+                "dialogs/dialogs.lock:8:2: note: version 1 of `weekly_connect_give` is recorded here, with the fingerprint of its earlier words",
+                "dialogs/rules.toml:13:9: error: `reads` names tag `moood`, which dialogs/tags.toml does not declare",
+                "3 error(s)",
+            ],
+        ),
+        (
+            "a version bumped without the lock, and the lock's stale entry",
+            &[("weekly_connect_give.toml", "version = 1", "version = 2")],
+            &[
+                "dialogs/dialogs.lock:9:11: error: dialog `weekly_connect_give` is now version 2: set [weekly_connect_give] version = 2, hash = \"447b321967c61e68\"",
+                "dialogs/weekly_connect_give.toml:6:11: note: `weekly_connect_give` is version 2 here",
+                "1 error(s)",
+            ],
+        ),
+        (
+            "a duplicate step id shows both places and no false 'never reached'",
+            &[("daily_checkin.toml", "id = \"low_day\"", "id = \"safe\"")],
+            &[
+                "dialogs/daily_checkin.toml:128:6: error: two steps have the id `safe`: give this one an id of its own",
+                "dialogs/daily_checkin.toml:115:6: note: `safe` is first used here",
+                "1 error(s)",
+            ],
+        ),
+        (
+            "a duplicate dialog id shows both files",
+            &[("weekly_copy.toml", "weekly_connect_give.toml", "")],
+            &[
+                "dialogs/weekly_copy.toml:5:6: error: two dialogs have the id `weekly_connect_give`: give this one an id of its own",
+                "dialogs/weekly_connect_give.toml:5:6: note: `weekly_connect_give` is first used here",
+                "1 error(s)",
+            ],
+        ),
+        (
+            "a broken tags.toml is reported once, not as an undeclared tag in every step",
+            &[("tags.toml", "format = 1", "format = 1\n[[tag]\n")],
+            &[
+                "dialogs/tags.toml:11:7: error: a [[heading]] is not closed — it needs ]] at its end",
+                "1 error(s)",
+            ],
+        ),
+        (
+            "a mistyped key and a duplicate option code",
+            &[
+                ("daily_checkin.toml", "skippable = true", "skipable = true"),
+                (
+                    "daily_checkin.toml",
+                    "code = \"fairly_bad\"",
+                    "code = \"fairly_good\"",
+                ),
+            ],
+            &[
+                "dialogs/daily_checkin.toml:55:12: error: two options have the code `fairly_good`: give this one a code of its own",
+                "dialogs/daily_checkin.toml:54:12: note: `fairly_good` is first used here",
+                "dialogs/daily_checkin.toml:68:1: error: unknown key `skipable` in step `sleep_hours` (a `number` step); expected one of: allow_loop, branches, decimals, goto, hint, id, kind, max, min, show_if, skippable, tags, text, unit",
+                "2 error(s)",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, edits, expected) in cases {
+        let (code, got) = check_with(edits);
+        if got != *expected || code != Some(1) {
+            failures.push(format!(
+                "{name}: exit {code:?}\n  expected:\n    {}\n  got:\n    {}",
+                expected.join("\n    "),
+                got.join("\n    ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

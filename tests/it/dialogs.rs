@@ -1,49 +1,22 @@
 //! Dialogs end to end: versions, termination on every path, sessions that survive restarts,
 //! and buttons that cannot be pressed twice, late, or by someone else.
 
-use std::collections::BTreeMap;
-
 use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::dialog::engine::{self, ButtonAction, Ctx, Event, Reply};
 use staywell::dialog::{Dialog, Session, StepKind, load_dir};
 
 use crate::helpers::*;
 
+/// The same check `staywell check` makes (`dialog::lock::check_lock`): a failure prints the
+/// lines to put in `dialogs/dialogs.lock` after a version bump.
 #[test]
 fn no_dialog_changed_meaning_without_a_version_bump() {
     let catalog = load_dir(&shipped_dialogs_dir())
         .catalog
         .expect("shipped dialogs load");
-    let lock_path = shipped_dialogs_dir().join("dialogs.lock");
-    let lock: BTreeMap<String, toml::Value> =
-        toml::from_str(&std::fs::read_to_string(&lock_path).unwrap_or_default()).unwrap();
-    let mut problems = Vec::new();
-    for d in catalog.dialogs.values() {
-        let hash = d.content_hash();
-        let line = format!("[{}]\nversion = {}\nhash = \"{hash}\"", d.id, d.version);
-        match lock.get(&d.id) {
-            None => problems.push(format!(
-                "{} is not in dialogs/dialogs.lock; add:\n{line}",
-                d.id
-            )),
-            Some(entry) => {
-                let locked_version = entry["version"].as_integer().unwrap_or(0);
-                let locked_hash = entry["hash"].as_str().unwrap_or("");
-                if locked_version == d.version && locked_hash != hash {
-                    problems.push(format!(
-                        "{} changed but its version is still {}: bump `version` in the dialog file, then record the new version and hash in dialogs/dialogs.lock",
-                        d.id, d.version
-                    ));
-                } else if locked_version != d.version || locked_hash != hash {
-                    problems.push(format!(
-                        "{} has a new version; record it in dialogs/dialogs.lock:\n{line}",
-                        d.id
-                    ));
-                }
-            }
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    let problems = staywell::dialog::lock::check_lock(&shipped_dialogs_dir(), &catalog, true);
+    let shown: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
+    assert!(shown.is_empty(), "{}", shown.join("\n\n"));
 }
 
 /// A tiny deterministic random source (no crate needed for a test's dice).

@@ -12,6 +12,7 @@ mod delivery;
 mod dialogs;
 mod durability;
 mod fake_telegram;
+mod golden;
 mod helpers;
 mod plan;
 mod schedules;

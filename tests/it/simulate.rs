@@ -248,7 +248,7 @@ fn a_bad_profile_is_refused_with_exit_2_naming_the_key_and_its_line() {
         // A key that does not exist.
         (
             "[checkins]\nfull = 0.5\nignored = 0.5\n",
-            "bad.toml:3:1: error: unknown field `ignored`, expected one of",
+            "bad.toml:3:1: error: unknown key `ignored`; expected one of",
         ),
         // Not TOML at all.
         ("[checkins\nfull = 0.5\n", "bad.toml:1:10: error: "),
