@@ -431,6 +431,9 @@ impl Store {
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
+                    if *status == "completed" {
+                        Self::wake_waiting_slots(&mut *tx, *id, now).await?;
+                    }
                 }
                 Change::StoreAnswers {
                     session,

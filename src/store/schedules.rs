@@ -177,7 +177,10 @@ impl Store {
     }
 
     /// Slots whose opening time has come and that have not been opened, each with its
-    /// member's open session and a session of its dialog completed since `done_since`.
+    /// member's open session and a session of its dialog completed since `done_since`. Of
+    /// slots opening at the same time, the one whose window closes first comes first (the
+    /// daily check-in before a weekly one due with it: the weekly waits for it, not the
+    /// other way round).
     pub async fn pending_slots(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
@@ -197,7 +200,7 @@ impl Store {
                  WHERE o.member_id = sl.member_id AND o.status IN ('active', 'paused') AND o.expires_at > ?
                  ORDER BY o.id DESC LIMIT 1)
              WHERE sl.outcome IS NULL AND sl.session_id IS NULL AND sl.opens_at <= ?
-             ORDER BY sl.opens_at, sl.id LIMIT ?"
+             ORDER BY sl.opens_at, sl.closes_at, sl.id LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ms(done_since))
@@ -510,6 +513,31 @@ impl Store {
                 paused_until: r.get::<Option<i64>, _>(10).map(from_ms),
             })
             .collect())
+    }
+
+    /// A check-in of `session`'s member has just been completed: their slots that were
+    /// waiting for it (or for anything else) are looked at again now, so a weekly check-in
+    /// due with the daily one follows it at once instead of waiting for the daily's window
+    /// to end. The scheduler decides again what each does (quiet hours still hold them).
+    /// Read through the member's slots index, over the last two days only (a slot still
+    /// open was due at most a day's window plus a night's quiet hours ago).
+    pub async fn wake_waiting_slots(
+        conn: &mut SqliteConnection,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE slots SET opens_at = ?1
+             WHERE member_id = (SELECT member_id FROM sessions WHERE id = ?2)
+               AND due_at > ?3 AND due_at <= ?1
+               AND outcome IS NULL AND session_id IS NULL AND opens_at > ?1",
+        )
+        .bind(ms(now))
+        .bind(session.0)
+        .bind(ms(now - chrono::Duration::days(2)))
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 
     /// Puts a slot's reminder off until `at` (the end of the member's pause).

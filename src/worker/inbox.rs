@@ -406,6 +406,11 @@ impl Processor {
                         | Change::SetTimezone(_)
                         | Change::Stop
                         | Change::Resume
+                        // A slot waiting for this check-in to end may open now.
+                        | Change::SaveSession {
+                            status: "completed",
+                            ..
+                        }
                 )
             });
         }
