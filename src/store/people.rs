@@ -509,7 +509,8 @@ impl Store {
     }
 
     /// Back from a pause or a stop: a check-in that came due while they were away, and
-    /// whose window still has a while to run, is asked after all (the next tick opens it).
+    /// whose window still has a while to run, is asked after all (the next tick opens it),
+    /// and a reminder held meanwhile comes after all.
     async fn reopen_held_slots(
         tx: &mut SqliteConnection,
         chat: ChatId,
@@ -525,7 +526,8 @@ impl Store {
         .bind(ms(now + chrono::Duration::minutes(REOPEN_MARGIN_MINUTES)))
         .execute(&mut *tx)
         .await?;
-        Ok(())
+        let margin = chrono::Duration::minutes(REOPEN_MARGIN_MINUTES);
+        Self::bring_back_reminders(&mut *tx, chat, now, margin).await
     }
 
     /// Moves the chat's waiting routine messages (scheduled, nudges) out of the member's

@@ -540,7 +540,33 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a slot's reminder off until `at` (the end of the member's pause).
+    /// Back from a stop (or a pause that would have outlasted the window): a reminder held
+    /// at its window's end by the scheduler is due now, if the window has `margin` left.
+    /// (A reminder is otherwise always due before its window closes, so `remind_at >=
+    /// closes_at` marks exactly the held ones.)
+    pub(super) async fn bring_back_reminders(
+        conn: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+        margin: chrono::Duration,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE slots SET remind_at = ?1
+             WHERE member_id = (SELECT id FROM members WHERE chat_id = ?2)
+               AND due_at > ?3 AND outcome IS NULL AND reminded_at IS NULL
+               AND remind_at >= closes_at AND closes_at > ?4",
+        )
+        .bind(ms(now))
+        .bind(chat.0)
+        .bind(ms(now - chrono::Duration::days(2)))
+        .bind(ms(now + margin))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a slot's reminder off until `at` (the end of the member's pause, or the
+    /// window's end while they are stopped).
     pub async fn postpone_reminder(
         conn: &mut SqliteConnection,
         slot: i64,
