@@ -88,6 +88,8 @@ pub struct Texts {
     pub schedule_line_on: String,
     pub schedule_line_off: String,
     pub ask_days: String,
+    /// `/schedule` for what comes once a week: which one day (`{title}`).
+    pub ask_weekly_day: String,
     pub days_every_day: String,
     pub days_weekdays: String,
     pub days_choose: String,

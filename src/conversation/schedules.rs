@@ -23,6 +23,15 @@ const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 2
 /// A pause "until I resume" lasts until this instant.
 const OPEN_ENDED: &str = "9999-12-31T00:00:00Z";
 
+/// Codes of what comes once a week: one day is chosen for them, never several.
+const WEEKLY: &[&str] = &["w", "r"];
+
+/// Whether `bits` (a day selection) is a choice `code` accepts: any days for the daily
+/// check-in, exactly one day for what comes weekly.
+fn days_fit(code: &str, bits: u8) -> bool {
+    !WEEKLY.contains(&code) || bits.count_ones() == 1
+}
+
 fn dialog_of(code: &str) -> Option<&'static str> {
     SCHEDULABLE
         .iter()
@@ -362,6 +371,7 @@ pub fn press(
     let chat = person.chat;
     let t = &ctx.content.texts;
     let parts: Vec<&str> = data.split(':').collect();
+    let fits = |code: &str, bits: &str| bits.parse::<u8>().is_ok_and(|b| days_fit(code, b));
     match parts.as_slice() {
         // Onboarding: the first check-in time.
         ["ct", rest @ ..] if m.onboarding == Onboarding::CheckinTime => match rest {
@@ -379,13 +389,20 @@ pub fn press(
             let Some(dialog) = dialog_of(code) else {
                 return false;
             };
-            let mut rows = vec![
+            let weekly = WEEKLY.contains(code);
+            let mut rows = if weekly {
+                // Once a week: the day, and nothing that would make it daily.
+                let day = |i: usize| Button::new(DAY_NAMES[i], format!("sy:{code}:{}", 1 << i));
+                vec![(0..4).map(day).collect(), (4..7).map(day).collect()]
+            } else {
                 vec![
-                    Button::new(&t.days_every_day, format!("sy:{code}:127")),
-                    Button::new(&t.days_weekdays, format!("sy:{code}:31")),
-                ],
-                vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
-            ];
+                    vec![
+                        Button::new(&t.days_every_day, format!("sy:{code}:127")),
+                        Button::new(&t.days_weekdays, format!("sy:{code}:31")),
+                    ],
+                    vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
+                ]
+            };
             if person
                 .schedules
                 .iter()
@@ -396,15 +413,19 @@ pub fn press(
                     format!("so:{code}"),
                 )]);
             }
+            let ask = if weekly { &t.ask_weekly_day } else { &t.ask_days };
             o.reply(
                 chat,
-                Outgoing::with_buttons(fill(&t.ask_days, &[("title", &title(ctx, dialog))]), rows),
+                Outgoing::with_buttons(fill(ask, &[("title", &title(ctx, dialog))]), rows),
             );
         }
         ["sx", code, bits, day] if m.onboarding == Onboarding::Done => {
             let (Some(dialog), Ok(bits)) = (dialog_of(code), bits.parse::<u8>()) else {
                 return false;
             };
+            if WEEKLY.contains(code) {
+                return false; // one day, chosen from the day buttons
+            }
             if bits >= 128 {
                 return false;
             }
@@ -424,7 +445,7 @@ pub fn press(
                 },
             }
         }
-        ["sy", code, bits] if m.onboarding == Onboarding::Done => {
+        ["sy", code, bits] if m.onboarding == Onboarding::Done && fits(code, bits) => {
             let (Some(dialog), Some(days)) = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
@@ -462,7 +483,7 @@ pub fn press(
             );
             o.reply(chat, Outgoing::with_buttons(text, rows));
         }
-        ["sh", code, bits, hour] if m.onboarding == Onboarding::Done => {
+        ["sh", code, bits, hour] if m.onboarding == Onboarding::Done && fits(code, bits) => {
             let (Some(dialog), Some(days), Ok(h)) = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
@@ -504,7 +525,7 @@ pub fn press(
             );
             o.reply(chat, Outgoing::with_buttons(text, vec![row]));
         }
-        ["sm", code, bits, hour, minute] if m.onboarding == Onboarding::Done => {
+        ["sm", code, bits, hour, minute] if m.onboarding == Onboarding::Done && fits(code, bits) => {
             let parsed = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
