@@ -463,6 +463,7 @@ impl Scheduler {
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
+            weekly: None,
             next_session_id: id,
             now,
             titles: Vec::new(),
@@ -499,6 +500,7 @@ impl Scheduler {
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
+            weekly: None,
             next_session_id: SessionId(0),
             now,
             titles: Vec::new(),

@@ -88,6 +88,10 @@ pub struct Texts {
     pub schedule_line_on: String,
     pub schedule_line_off: String,
     pub ask_days: String,
+    /// After a check-in is done, when the weekly one put aside is still open (`{until}`).
+    pub aside_weekly: String,
+    /// After a check-in is done, when another put aside is still open (`{until}`).
+    pub aside_checkin: String,
     /// `/schedule` for what comes once a week: which one day (`{title}`).
     pub ask_weekly_day: String,
     pub days_every_day: String,

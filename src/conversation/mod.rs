@@ -34,6 +34,9 @@ pub struct Person {
     pub member: Option<Member>,
     /// The member's open (active or paused, not expired) check-in, if any.
     pub session: Option<OpenSession>,
+    /// Their latest check-in put aside by another and still inside its window: `/checkin`
+    /// (or `/weekly`, for the weekly one) brings it back.
+    pub aside: Option<OpenSession>,
     /// The member's schedules (active or turned off).
     pub schedules: Vec<ScheduleView>,
     /// The member's circle (not ended), in escalation order. Loaded for commands and presses.
@@ -67,6 +70,7 @@ impl Person {
             chat,
             member,
             session: None,
+            aside: None,
             schedules: Vec::new(),
             circle: Vec::new(),
             supporting: Vec::new(),
@@ -106,6 +110,8 @@ pub struct Ctx<'a> {
     pub content: &'a Content,
     /// The dialog `/checkin` starts (its current version).
     pub checkin: Option<&'a Arc<Dialog>>,
+    /// The weekly connect/give dialog `/weekly` starts (its current version).
+    pub weekly: Option<&'a Arc<Dialog>>,
     /// The id a session started now would get (allocated by the store).
     pub next_session_id: SessionId,
     pub now: DateTime<Utc>,
@@ -189,6 +195,10 @@ pub enum Change {
         dialog_id: String,
         version: i64,
         expires_at: DateTime<Utc>,
+    },
+    /// Bring back a check-in that was put aside (putting aside the open one, if any).
+    ResumeSession {
+        id: SessionId,
     },
     /// Persist the session after a step (`status`: active, paused or completed).
     SaveSession {
@@ -315,6 +325,7 @@ impl std::fmt::Debug for Change {
             Change::SetPause { .. } => "SetPause",
             Change::SetQuietHours(_) => "SetQuietHours",
             Change::StartSession { .. } => "StartSession",
+            Change::ResumeSession { .. } => "ResumeSession",
             Change::SaveSession { .. } => "SaveSession",
             Change::StoreAnswers { .. } => "StoreAnswers",
             Change::RegisterButtons(_) => "RegisterButtons",
@@ -632,8 +643,10 @@ fn command(
     match (name, &person.member) {
         // After "stop storing my answers" (`/consents`): what needs stored answers says, in
         // one message, how to start again (`/start` asks for consent again).
-        ("checkin" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping", Some(m))
-            if !m.consented =>
+        (
+            "checkin" | "weekly" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping",
+            Some(m),
+        ) if !m.consented =>
         {
             o.reply(chat, Outgoing::text(&t.not_storing))
         }
@@ -669,11 +682,14 @@ fn command(
         ("checkin", Some(m)) if m.onboarding == Onboarding::Done => {
             checkin::command(o, person, m, ctx)
         }
-        ("checkin", Some(m)) => {
+        ("weekly", Some(m)) if m.onboarding == Onboarding::Done => {
+            checkin::command_weekly(o, person, m, ctx)
+        }
+        ("checkin" | "weekly", Some(m)) => {
             o.reply(chat, Outgoing::text(&t.continue_onboarding));
             onboarding::ask_current(o, chat, m, incoming, content);
         }
-        ("checkin", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
+        ("checkin" | "weekly", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("crisis", _) => {} // the card is already on its way
         // Someone who is only in others' circles gets their own help, not a member's.
         ("help", _) if person.member.is_none() && !person.supporting.is_empty() => {

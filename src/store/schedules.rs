@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::sqlite::Store;
-use super::{from_ms, ms};
+use super::{PUT_ASIDE, from_ms, ms};
 use crate::conversation::Change;
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
 
@@ -359,12 +359,16 @@ impl Store {
             }
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            // An older check-in still inside its window is put aside (finished later with
+            // `/checkin` or `/weekly`), not lost.
             let sql = format!(
-                "UPDATE sessions SET status = 'expired', updated_at = ?
+                "UPDATE sessions SET status = {PUT_ASIDE}, updated_at = ?
                  WHERE status IN ('active', 'paused') AND member_id IN ({})",
                 vec!["?"; chunk.len()].join(", ")
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ms(now))
+                .bind(ms(now));
             for row in chunk {
                 q = q.bind(row.1);
             }
@@ -648,7 +652,7 @@ impl Store {
         {
             sqlx::query(
                 "UPDATE sessions SET status = 'expired', updated_at = ?
-                 WHERE id = ? AND status IN ('active', 'paused') AND expires_at <= ?",
+                 WHERE id = ? AND status IN ('active', 'paused', 'aside') AND expires_at <= ?",
             )
             .bind(ms(now))
             .bind(session.0)
