@@ -88,6 +88,12 @@ pub struct Texts {
     pub schedule_line_on: String,
     pub schedule_line_off: String,
     pub ask_days: String,
+    /// End of onboarding: the optional weekly check-in, which day (at `{time}`).
+    pub weekly_offer: String,
+    /// The weekly check-in was set from the onboarding offer (`{day}`, `{time}`).
+    pub weekly_offer_set: String,
+    /// "Not now" to the weekly check-in offered at onboarding.
+    pub weekly_offer_later: String,
     /// After a check-in is done, when the weekly one put aside is still open (`{until}`).
     pub aside_weekly: String,
     /// After a check-in is done, when another put aside is still open (`{until}`).

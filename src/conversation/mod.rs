@@ -432,7 +432,7 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
             );
             let is_checkin = data.as_deref().is_some_and(|d| d.starts_with('q'));
             let is_schedule = data.as_deref().is_some_and(|d| {
-                ["ct:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
+                ["ct:", "ow:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
                     .iter()
                     .any(|p| d.starts_with(p))
             });

@@ -9,15 +9,22 @@ use chrono_tz::Tz;
 
 use super::{Change, Ctx, Member, Onboarding, Outcome, Person};
 use crate::content::fill;
+use crate::dialog::WEEKLY_DIALOG;
 use crate::domain::{Button, ChatId, Outgoing};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence, resolve};
 
 /// The dialogs a member can schedule, with their short codes in button data.
 const SCHEDULABLE: &[(&str, &str)] = &[
-    ("d", "daily_checkin"),
-    ("w", "weekly_connect_give"),
+    ("d", crate::dialog::CHECKIN_DIALOG),
+    ("w", WEEKLY_DIALOG),
     ("r", crate::week::REPORT_SCHEDULE),
 ];
+/// The weekly check-in offered at the end of onboarding comes at the daily one's time, or at
+/// this time if they chose none yet.
+const WEEKLY_OFFER_TIME: LocalTime = LocalTime {
+    hour: 19,
+    minute: 0,
+};
 /// Hours offered as buttons (others can be typed).
 const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
 /// A pause "until I resume" lasts until this instant.
@@ -152,6 +159,23 @@ fn finish_onboarding(
             &t.onboarding_done,
             &[("name", name), ("timezone", &m.timezone), ("when", &when)],
         )),
+    );
+    offer_weekly(o, chat, time.unwrap_or(WEEKLY_OFFER_TIME), ctx);
+}
+
+/// After the daily check-in time, one short optional question: the weekly connect/give
+/// check-in, on which day (at the daily one's time), or not now.
+fn offer_weekly(o: &mut Outcome, chat: ChatId, time: LocalTime, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let day = |i: usize| Button::new(DAY_NAMES[i], format!("ow:{i}"));
+    let rows = vec![
+        (0..4).map(day).collect(),
+        (4..7).map(day).collect(),
+        vec![Button::new(&t.not_now_button, "ow:none")],
+    ];
+    o.reply(
+        chat,
+        Outgoing::with_buttons(fill(&t.weekly_offer, &[("time", &time.to_string())]), rows),
     );
 }
 
@@ -325,6 +349,15 @@ fn confirm(
 }
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const DAY_FULL_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// The day picker for a selection (bit 0 = Monday … bit 6 = Sunday).
 fn day_buttons(code: &str, bits: u8, ctx: &Ctx) -> Vec<Vec<Button>> {
@@ -385,6 +418,44 @@ pub fn press(
             },
             _ => return false,
         },
+        // The weekly check-in offered at the end of onboarding: a day, or not now. Only
+        // while it is not scheduled (a later press is stale).
+        ["ow", choice]
+            if m.onboarding == Onboarding::Done
+                && !person
+                    .schedules
+                    .iter()
+                    .any(|s| s.dialog_id == WEEKLY_DIALOG && s.active) =>
+        {
+            let label = match choice.parse::<usize>() {
+                Ok(i) if i < 7 => {
+                    let time = person
+                        .schedules
+                        .iter()
+                        .find(|s| s.dialog_id == crate::dialog::CHECKIN_DIALOG && s.active)
+                        .map_or(WEEKLY_OFFER_TIME, |s| s.time);
+                    let days = days_from_bits(1 << i).unwrap_or(Days::EVERY_DAY);
+                    o.changes.push(set(m, WEEKLY_DIALOG, days, time, ctx.now));
+                    o.reply(
+                        chat,
+                        Outgoing::text(fill(
+                            &t.weekly_offer_set,
+                            &[("days", DAY_FULL_NAMES[i]), ("time", &time.to_string())],
+                        )),
+                    );
+                    DAY_NAMES[i]
+                }
+                _ if *choice == "none" => {
+                    o.reply(chat, Outgoing::text(&t.weekly_offer_later));
+                    t.not_now_button.as_str()
+                }
+                _ => return false,
+            };
+            *edit = Some(vec![vec![Button::new(
+                fill(&t.chosen, &[("label", label)]),
+                super::data::DONE,
+            )]]);
+        }
         ["sd", code] if m.onboarding == Onboarding::Done => {
             let Some(dialog) = dialog_of(code) else {
                 return false;
