@@ -88,6 +88,11 @@ pub struct Texts {
     pub schedule_line_on: String,
     pub schedule_line_off: String,
     pub ask_days: String,
+    /// `/plan`, a sign that reads the weekly check-in, which is on.
+    pub plan_needs_weekly_on: String,
+    /// `/plan`, a sign that reads the weekly check-in, which is off (with a button to turn it on).
+    pub plan_needs_weekly_off: String,
+    pub plan_weekly_on_button: String,
     /// End of onboarding: the optional weekly check-in, which day (at `{time}`).
     pub weekly_offer: String,
     /// The weekly check-in was set from the onboarding offer (`{day}`, `{time}`).
