@@ -257,7 +257,7 @@ pub fn parse_day(text: &str, today: NaiveDate) -> Option<NaiveDate> {
         return Some(today + Duration::days(if ahead == 0 { 7 } else { ahead as i64 }));
     }
     let parts: Vec<&str> = t
-        .split(|c: char| c == '/' || c == ' ' || c == ',' || c == '-')
+        .split(['/', ' ', ',', '-'])
         .filter(|p| !p.is_empty())
         .collect();
     let day_number = |p: &str| -> Option<u32> {

@@ -63,7 +63,10 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
 /// `/checkin` brings it back.
 pub fn command_weekly(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
     let Some(dialog) = ctx.weekly else {
-        o.reply(person.chat, Outgoing::text(&ctx.content.texts.unknown_command));
+        o.reply(
+            person.chat,
+            Outgoing::text(&ctx.content.texts.unknown_command),
+        );
         return;
     };
     let weekly = |s: &&OpenSession| s.dialog.id == dialog.id;
@@ -138,7 +141,10 @@ fn aside_waiting(o: &mut Outcome, person: &Person, done: SessionId, m: &Member, 
         &t.aside_checkin
     };
     let until = local_time(aside.expires_at, &m.timezone, ctx.now);
-    o.reply(person.chat, Outgoing::text(fill(text, &[("until", &until)])));
+    o.reply(
+        person.chat,
+        Outgoing::text(fill(text, &[("until", &until)])),
+    );
 }
 
 /// Opens a new session of `dialog` and asks its first question.

@@ -432,9 +432,11 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
             );
             let is_checkin = data.as_deref().is_some_and(|d| d.starts_with('q'));
             let is_schedule = data.as_deref().is_some_and(|d| {
-                ["ct:", "ow:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
-                    .iter()
-                    .any(|p| d.starts_with(p))
+                [
+                    "ct:", "ow:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:",
+                ]
+                .iter()
+                .any(|p| d.starts_with(p))
             });
             let own = person.member.as_ref().filter(|m| {
                 incoming
@@ -646,10 +648,7 @@ fn command(
         (
             "checkin" | "weekly" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping",
             Some(m),
-        ) if !m.consented =>
-        {
-            o.reply(chat, Outgoing::text(&t.not_storing))
-        }
+        ) if !m.consented => o.reply(chat, Outgoing::text(&t.not_storing)),
         ("supporters", Some(m)) if done(m) => circle::command_supporters(o, person, m, ctx),
         ("plan", Some(m)) if done(m) => plan::command_plan(o, person, m, ctx),
         ("coping", Some(m)) if done(m) => plan::command_coping(o, person, _args, ctx),

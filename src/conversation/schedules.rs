@@ -484,7 +484,11 @@ pub fn press(
                     format!("so:{code}"),
                 )]);
             }
-            let ask = if weekly { &t.ask_weekly_day } else { &t.ask_days };
+            let ask = if weekly {
+                &t.ask_weekly_day
+            } else {
+                &t.ask_days
+            };
             o.reply(
                 chat,
                 Outgoing::with_buttons(fill(ask, &[("title", &title(ctx, dialog))]), rows),
@@ -596,7 +600,9 @@ pub fn press(
             );
             o.reply(chat, Outgoing::with_buttons(text, vec![row]));
         }
-        ["sm", code, bits, hour, minute] if m.onboarding == Onboarding::Done && fits(code, bits) => {
+        ["sm", code, bits, hour, minute]
+            if m.onboarding == Onboarding::Done && fits(code, bits) =>
+        {
             let parsed = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
