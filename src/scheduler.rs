@@ -13,7 +13,8 @@
 //! - a window that closed while the bot was down is `unknown` unless answered;
 //! - while a member is paused (or has stopped), occurrences are recorded as `paused`; a
 //!   reminder due during a pause waits for its end if that is inside the window, and after
-//!   `/stop` (or a pause past the window) it is not sent;
+//!   `/stop` (or a pause past the window) it waits at the window's end: not sent, unless
+//!   they come back inside the window (then it is sent at once);
 //! - every time `Store::next_due` reports is one a tick acts on: after a tick at `now`
 //!   nothing is left due at or before `now` (simulate counts any tick that breaks this);
 //! - after an outage longer than Telegram keeps updates (24 h), members who had a check-in open
@@ -174,15 +175,18 @@ impl Scheduler {
         let mut tx = self.store.begin_write().await?;
         for r in Store::due_reminders(&mut tx, now, 5000).await? {
             // Paused: the reminder waits for the pause to end, if that is inside the window.
-            // Stopped (or paused past the window): decided against.
+            // Stopped (or paused past the window): it waits at the window's end, where it is
+            // decided against, unless they come back inside the window first (`/start`,
+            // `/resume`: `Store::bring_back_reminders` makes it due then).
             if held(r.stopped, r.paused_until, now) {
                 match r.paused_until {
+                    _ if r.closes_at <= now => {
+                        Store::mark_reminded(&mut tx, r.slot, now).await?;
+                    }
                     Some(until) if !r.stopped && until < r.closes_at => {
                         Store::postpone_reminder(&mut tx, r.slot, until).await?
                     }
-                    _ => {
-                        Store::mark_reminded(&mut tx, r.slot, now).await?;
-                    }
+                    _ => Store::postpone_reminder(&mut tx, r.slot, r.closes_at).await?,
                 }
                 continue;
             }
@@ -468,6 +472,7 @@ impl Scheduler {
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
+            weekly: None,
             next_session_id: id,
             now,
             titles: Vec::new(),
@@ -504,6 +509,7 @@ impl Scheduler {
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
+            weekly: None,
             next_session_id: SessionId(0),
             now,
             titles: Vec::new(),

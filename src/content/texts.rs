@@ -104,6 +104,23 @@ pub struct Texts {
     pub schedule_line_on: String,
     pub schedule_line_off: String,
     pub ask_days: String,
+    /// `/plan`, a sign that reads the weekly check-in, which is on.
+    pub plan_needs_weekly_on: String,
+    /// `/plan`, a sign that reads the weekly check-in, which is off (with a button to turn it on).
+    pub plan_needs_weekly_off: String,
+    pub plan_weekly_on_button: String,
+    /// End of onboarding: the optional weekly check-in, which day (at `{time}`).
+    pub weekly_offer: String,
+    /// The weekly check-in was set from the onboarding offer (`{day}`, `{time}`).
+    pub weekly_offer_set: String,
+    /// "Not now" to the weekly check-in offered at onboarding.
+    pub weekly_offer_later: String,
+    /// After a check-in is done, when the weekly one put aside is still open (`{until}`).
+    pub aside_weekly: String,
+    /// After a check-in is done, when another put aside is still open (`{until}`).
+    pub aside_checkin: String,
+    /// `/schedule` for what comes once a week: which one day (`{title}`).
+    pub ask_weekly_day: String,
     pub days_every_day: String,
     pub days_weekdays: String,
     pub days_choose: String,

@@ -24,10 +24,88 @@ pub fn decode(data: &str) -> Option<(SessionId, u32, ButtonAction)> {
     Some((SessionId(session), seq, action))
 }
 
-/// `/checkin`: resume the open session, or start a new one.
+/// `/checkin`: the daily check-in in progress (open, or put aside by `/weekly`), else
+/// whatever check-in is open (a weekly one's reminder says `/checkin` too), else one put
+/// aside, else a new daily check-in.
 pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
     let chat = person.chat;
-    if let Some(open) = &person.session {
+    let daily = |s: &&OpenSession| ctx.checkin.is_some_and(|d| d.id == s.dialog.id);
+    let open = person.session.as_ref();
+    let aside = person.aside.as_ref();
+    if let Some(open) = open.filter(daily) {
+        return resume(o, person, m, open, ctx);
+    }
+    if let Some(aside) = aside.filter(daily).or(aside.filter(|_| open.is_none())) {
+        o.changes.push(Change::ResumeSession { id: aside.id });
+        return resume(o, person, m, aside, ctx);
+    }
+    if let Some(open) = open {
+        return resume(o, person, m, open, ctx);
+    }
+    // Today's is done already: say so, and ask whether they want another.
+    let tz: chrono_tz::Tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz);
+    if let Some(done) = person
+        .last_checkin
+        .filter(|at| local(*at).date_naive() == local(ctx.now).date_naive())
+    {
+        let t = &ctx.content.texts;
+        o.reply(
+            chat,
+            Outgoing::with_buttons(
+                fill(
+                    &t.checkin_already_done,
+                    &[
+                        ("name", m.name_or(&t.default_name)),
+                        ("time", &local(done).format("%H:%M").to_string()),
+                    ],
+                ),
+                vec![vec![
+                    Button::new(&t.checkin_another_button, AGAIN_YES),
+                    Button::new(&t.checkin_not_again_button, AGAIN_NO),
+                ]],
+            ),
+        );
+        return;
+    }
+    begin(o, person, m, ctx);
+}
+
+/// `/weekly`: the weekly connect/give check-in — the open one, or the one put aside (by the
+/// daily check-in, say), or a new one. A daily check-in open meanwhile is put aside, and
+/// `/checkin` brings it back.
+pub fn command_weekly(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
+    let Some(dialog) = ctx.weekly else {
+        o.reply(
+            person.chat,
+            Outgoing::text(&ctx.content.texts.unknown_command),
+        );
+        return;
+    };
+    let weekly = |s: &&OpenSession| s.dialog.id == dialog.id;
+    if let Some(open) = person.session.as_ref().filter(weekly) {
+        return resume(o, person, m, open, ctx);
+    }
+    if let Some(aside) = person.aside.as_ref().filter(weekly) {
+        o.changes.push(Change::ResumeSession { id: aside.id });
+        return resume(o, person, m, aside, ctx);
+    }
+    let expires_at = ctx.now + chrono::Duration::minutes(dialog.answer_window_minutes);
+    start(
+        o,
+        person.chat,
+        m,
+        dialog,
+        ctx.next_session_id,
+        expires_at,
+        ctx,
+    );
+}
+
+/// Picks up `open` where it was: "welcome back" and the current question again.
+fn resume(o: &mut Outcome, person: &Person, m: &Member, open: &OpenSession, ctx: &Ctx) {
+    let chat = person.chat;
+    {
         let mut state = open.state.clone();
         o.reply(
             chat,
@@ -57,35 +135,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
             None,
             ctx,
         );
-        return;
     }
-    // Today's is done already: say so, and ask whether they want another.
-    let tz: chrono_tz::Tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-    let local = |at: DateTime<Utc>| at.with_timezone(&tz);
-    if let Some(done) = person
-        .last_checkin
-        .filter(|at| local(*at).date_naive() == local(ctx.now).date_naive())
-    {
-        let t = &ctx.content.texts;
-        o.reply(
-            chat,
-            Outgoing::with_buttons(
-                fill(
-                    &t.checkin_already_done,
-                    &[
-                        ("name", m.name_or(&t.default_name)),
-                        ("time", &local(done).format("%H:%M").to_string()),
-                    ],
-                ),
-                vec![vec![
-                    Button::new(&t.checkin_another_button, AGAIN_YES),
-                    Button::new(&t.checkin_not_again_button, AGAIN_NO),
-                ]],
-            ),
-        );
-        return;
-    }
-    begin(o, person, m, ctx);
 }
 
 /// Callback data of "another check-in?" after today's was done.
@@ -155,6 +205,28 @@ fn begin(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         ctx.next_session_id,
         expires_at,
         ctx,
+    );
+}
+
+/// After a check-in is completed: if another one was put aside and is still open, say how
+/// to finish it (it is not lost, and nothing else will ask for it).
+fn aside_waiting(o: &mut Outcome, person: &Person, done: SessionId, m: &Member, ctx: &Ctx) {
+    let Some(aside) = person.aside.as_ref().filter(|a| a.id != done) else {
+        return;
+    };
+    if aside.expires_at <= ctx.now {
+        return;
+    }
+    let t = &ctx.content.texts;
+    let text = if ctx.weekly.is_some_and(|w| w.id == aside.dialog.id) {
+        &t.aside_weekly
+    } else {
+        &t.aside_checkin
+    };
+    let until = local_time(aside.expires_at, &m.timezone, ctx.now);
+    o.reply(
+        person.chat,
+        Outgoing::text(fill(text, &[("until", &until)])),
     );
 }
 
@@ -230,6 +302,9 @@ pub fn text(
         None,
         ctx,
     );
+    if adv.completed {
+        aside_waiting(o, person, open.id, m, ctx);
+    }
 }
 
 /// A check-in button. Returns false if the press is not for the presser's open session
@@ -271,6 +346,9 @@ pub fn press(
         message_id,
         ctx,
     );
+    if adv.completed {
+        aside_waiting(o, person, open.id, m, ctx);
+    }
     true
 }
 

@@ -34,6 +34,9 @@ pub struct Person {
     pub member: Option<Member>,
     /// The member's open (active or paused, not expired) check-in, if any.
     pub session: Option<OpenSession>,
+    /// Their latest check-in put aside by another and still inside its window: `/checkin`
+    /// (or `/weekly`, for the weekly one) brings it back.
+    pub aside: Option<OpenSession>,
     /// The member's schedules (active or turned off).
     pub schedules: Vec<ScheduleView>,
     /// The member's circle (not ended), in escalation order. Loaded for commands and presses.
@@ -69,6 +72,7 @@ impl Person {
             chat,
             member,
             session: None,
+            aside: None,
             schedules: Vec::new(),
             circle: Vec::new(),
             supporting: Vec::new(),
@@ -109,6 +113,8 @@ pub struct Ctx<'a> {
     pub content: &'a Content,
     /// The dialog `/checkin` starts (its current version).
     pub checkin: Option<&'a Arc<Dialog>>,
+    /// The weekly connect/give dialog `/weekly` starts (its current version).
+    pub weekly: Option<&'a Arc<Dialog>>,
     /// The id a session started now would get (allocated by the store).
     pub next_session_id: SessionId,
     pub now: DateTime<Utc>,
@@ -192,6 +198,10 @@ pub enum Change {
         dialog_id: String,
         version: i64,
         expires_at: DateTime<Utc>,
+    },
+    /// Bring back a check-in that was put aside (putting aside the open one, if any).
+    ResumeSession {
+        id: SessionId,
     },
     /// Persist the session after a step (`status`: active, paused or completed).
     SaveSession {
@@ -323,6 +333,7 @@ impl std::fmt::Debug for Change {
             Change::SetPause { .. } => "SetPause",
             Change::SetQuietHours(_) => "SetQuietHours",
             Change::StartSession { .. } => "StartSession",
+            Change::ResumeSession { .. } => "ResumeSession",
             Change::SaveSession { .. } => "SaveSession",
             Change::StoreAnswers { .. } => "StoreAnswers",
             Change::RegisterButtons(_) => "RegisterButtons",
@@ -433,9 +444,11 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
                 .as_deref()
                 .is_some_and(|d| d == checkin::AGAIN_YES || d == checkin::AGAIN_NO);
             let is_schedule = data.as_deref().is_some_and(|d| {
-                ["ct:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:"]
-                    .iter()
-                    .any(|p| d.starts_with(p))
+                [
+                    "ct:", "ow:", "sd:", "sx:", "sy:", "sh:", "sm:", "so:", "pz:",
+                ]
+                .iter()
+                .any(|p| d.starts_with(p))
             });
             let own = person.member.as_ref().filter(|m| {
                 incoming
@@ -680,11 +693,10 @@ fn command(
     match (name, &person.member) {
         // After "stop storing my answers" (`/consents`): what needs stored answers says, in
         // one message, how to start again (`/start` asks for consent again).
-        ("checkin" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping", Some(m))
-            if !m.consented =>
-        {
-            o.reply(chat, Outgoing::text(&t.not_storing))
-        }
+        (
+            "checkin" | "weekly" | "schedule" | "pause" | "resume" | "week" | "plan" | "coping",
+            Some(m),
+        ) if !m.consented => o.reply(chat, Outgoing::text(&t.not_storing)),
         ("supporters", Some(m)) if done(m) => circle::command_supporters(o, person, m, ctx),
         ("plan", Some(m)) if done(m) => plan::command_plan(o, person, m, ctx),
         ("coping", Some(m)) if done(m) => plan::command_coping(o, person, _args, ctx),
@@ -717,11 +729,14 @@ fn command(
         ("checkin", Some(m)) if m.onboarding == Onboarding::Done => {
             checkin::command(o, person, m, ctx)
         }
-        ("checkin", Some(m)) => {
+        ("weekly", Some(m)) if m.onboarding == Onboarding::Done => {
+            checkin::command_weekly(o, person, m, ctx)
+        }
+        ("checkin" | "weekly", Some(m)) => {
             o.reply(chat, Outgoing::text(&t.continue_onboarding));
             onboarding::ask_current(o, chat, m, incoming, content);
         }
-        ("checkin", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
+        ("checkin" | "weekly", None) => o.reply(chat, Outgoing::text(&t.not_member_yet)),
         ("crisis", _) => {} // the card is already on its way
         // Someone who is only in others' circles gets their own help, not a member's.
         ("help", _) if person.member.is_none() && !person.supporting.is_empty() => {

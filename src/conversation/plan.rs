@@ -155,6 +155,40 @@ pub fn command_plan(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
     );
 }
 
+/// A sign that reads what only the weekly check-in asks (*connect*): says so, and when the
+/// weekly check-in is off, offers to turn it on (the `/schedule` day picker's button). Said
+/// before the sign's own question, so that question's keyboard stays the latest.
+fn weekly_needed(o: &mut Outcome, person: &Person, tpl: &Template, ctx: &Ctx) {
+    let asks = |d: Option<&std::sync::Arc<crate::dialog::Dialog>>| {
+        d.is_some_and(|d| {
+            d.steps
+                .iter()
+                .any(|s| tpl.reads.as_ref().is_some_and(|r| s.tags.contains(r)))
+        })
+    };
+    if !asks(ctx.weekly) || asks(ctx.checkin) {
+        return;
+    }
+    let t = &ctx.content.texts;
+    let on = person
+        .schedules
+        .iter()
+        .any(|s| s.active && ctx.weekly.is_some_and(|w| w.id == s.dialog_id));
+    let title = [("title", tpl.title.as_str())];
+    if on {
+        o.reply(
+            person.chat,
+            Outgoing::text(fill(&t.plan_needs_weekly_on, &title)),
+        );
+    } else {
+        let button = crate::domain::Button::new(&t.plan_weekly_on_button, "sd:w");
+        o.reply(
+            person.chat,
+            Outgoing::with_buttons(fill(&t.plan_needs_weekly_off, &title), vec![vec![button]]),
+        );
+    }
+}
+
 /// `/coping [what helps]`: shows or sets the member's own coping notes.
 pub fn command_coping(o: &mut Outcome, person: &Person, args: &str, ctx: &Ctx) {
     let t = &ctx.content.texts;
@@ -285,6 +319,7 @@ pub(super) fn press(o: &mut Outcome, person: &Person, action: &Action, ctx: &Ctx
                 question,
                 &[("title", &tpl.title), ("what", &tpl.description)],
             );
+            weekly_needed(o, person, tpl, ctx);
             o.reply(chat, Outgoing::with_buttons(text, buttons));
             true
         }

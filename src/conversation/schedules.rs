@@ -9,19 +9,35 @@ use chrono_tz::Tz;
 
 use super::{Change, Ctx, Member, Onboarding, Outcome, Person};
 use crate::content::fill;
+use crate::dialog::WEEKLY_DIALOG;
 use crate::domain::{Button, ChatId, Outgoing};
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence, resolve};
 
 /// The dialogs a member can schedule, with their short codes in button data.
 const SCHEDULABLE: &[(&str, &str)] = &[
-    ("d", "daily_checkin"),
-    ("w", "weekly_connect_give"),
+    ("d", crate::dialog::CHECKIN_DIALOG),
+    ("w", WEEKLY_DIALOG),
     ("r", crate::week::REPORT_SCHEDULE),
 ];
+/// The weekly check-in offered at the end of onboarding comes at the daily one's time, or at
+/// this time if they chose none yet.
+const WEEKLY_OFFER_TIME: LocalTime = LocalTime {
+    hour: 19,
+    minute: 0,
+};
 /// Hours offered as buttons (others can be typed).
 const HOURS: [u32; 15] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
 /// A pause "until I resume" lasts until this instant.
 const OPEN_ENDED: &str = "9999-12-31T00:00:00Z";
+
+/// Codes of what comes once a week: one day is chosen for them, never several.
+const WEEKLY: &[&str] = &["w", "r"];
+
+/// Whether `bits` (a day selection) is a choice `code` accepts: any days for the daily
+/// check-in, exactly one day for what comes weekly.
+fn days_fit(code: &str, bits: u8) -> bool {
+    !WEEKLY.contains(&code) || bits.count_ones() == 1
+}
 
 fn dialog_of(code: &str) -> Option<&'static str> {
     SCHEDULABLE
@@ -143,6 +159,23 @@ fn finish_onboarding(
             &t.onboarding_done,
             &[("name", name), ("timezone", &m.timezone), ("when", &when)],
         )),
+    );
+    offer_weekly(o, chat, time.unwrap_or(WEEKLY_OFFER_TIME), ctx);
+}
+
+/// After the daily check-in time, one short optional question: the weekly connect/give
+/// check-in, on which day (at the daily one's time), or not now.
+fn offer_weekly(o: &mut Outcome, chat: ChatId, time: LocalTime, ctx: &Ctx) {
+    let t = &ctx.content.texts;
+    let day = |i: usize| Button::new(DAY_NAMES[i], format!("ow:{i}"));
+    let rows = vec![
+        (0..4).map(day).collect(),
+        (4..7).map(day).collect(),
+        vec![Button::new(&t.not_now_button, "ow:none")],
+    ];
+    o.reply(
+        chat,
+        Outgoing::with_buttons(fill(&t.weekly_offer, &[("time", &time.to_string())]), rows),
     );
 }
 
@@ -329,6 +362,15 @@ fn confirm(
 }
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const DAY_FULL_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// The day picker for a selection (bit 0 = Monday … bit 6 = Sunday).
 fn day_buttons(code: &str, bits: u8, ctx: &Ctx) -> Vec<Vec<Button>> {
@@ -375,6 +417,7 @@ pub fn press(
     let chat = person.chat;
     let t = &ctx.content.texts;
     let parts: Vec<&str> = data.split(':').collect();
+    let fits = |code: &str, bits: &str| bits.parse::<u8>().is_ok_and(|b| days_fit(code, b));
     match parts.as_slice() {
         // Onboarding: the first check-in time.
         ["ct", rest @ ..] if m.onboarding == Onboarding::CheckinTime => {
@@ -398,17 +441,59 @@ pub fn press(
             };
             *edit = Some(used(&label, ctx));
         }
+        // The weekly check-in offered at the end of onboarding: a day, or not now. Only
+        // while it is not scheduled (a later press is stale).
+        ["ow", choice]
+            if m.onboarding == Onboarding::Done
+                && !person
+                    .schedules
+                    .iter()
+                    .any(|s| s.dialog_id == WEEKLY_DIALOG && s.active) =>
+        {
+            let label = match choice.parse::<usize>() {
+                Ok(i) if i < 7 => {
+                    let time = person
+                        .schedules
+                        .iter()
+                        .find(|s| s.dialog_id == crate::dialog::CHECKIN_DIALOG && s.active)
+                        .map_or(WEEKLY_OFFER_TIME, |s| s.time);
+                    let days = days_from_bits(1 << i).unwrap_or(Days::EVERY_DAY);
+                    o.changes.push(set(m, WEEKLY_DIALOG, days, time, ctx.now));
+                    o.reply(
+                        chat,
+                        Outgoing::text(fill(
+                            &t.weekly_offer_set,
+                            &[("days", DAY_FULL_NAMES[i]), ("time", &time.to_string())],
+                        )),
+                    );
+                    DAY_NAMES[i]
+                }
+                _ if *choice == "none" => {
+                    o.reply(chat, Outgoing::text(&t.weekly_offer_later));
+                    t.not_now_button.as_str()
+                }
+                _ => return false,
+            };
+            *edit = Some(used(label, ctx));
+        }
         ["sd", code] if m.onboarding == Onboarding::Done => {
             let Some(dialog) = dialog_of(code) else {
                 return false;
             };
-            let mut rows = vec![
+            let weekly = WEEKLY.contains(code);
+            let mut rows = if weekly {
+                // Once a week: the day, and nothing that would make it daily.
+                let day = |i: usize| Button::new(DAY_NAMES[i], format!("sy:{code}:{}", 1 << i));
+                vec![(0..4).map(day).collect(), (4..7).map(day).collect()]
+            } else {
                 vec![
-                    Button::new(&t.days_every_day, format!("sy:{code}:127")),
-                    Button::new(&t.days_weekdays, format!("sy:{code}:31")),
-                ],
-                vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
-            ];
+                    vec![
+                        Button::new(&t.days_every_day, format!("sy:{code}:127")),
+                        Button::new(&t.days_weekdays, format!("sy:{code}:31")),
+                    ],
+                    vec![Button::new(&t.days_choose, format!("sx:{code}:0:-"))],
+                ]
+            };
             if person
                 .schedules
                 .iter()
@@ -419,15 +504,23 @@ pub fn press(
                     format!("so:{code}"),
                 )]);
             }
+            let ask = if weekly {
+                &t.ask_weekly_day
+            } else {
+                &t.ask_days
+            };
             o.reply(
                 chat,
-                Outgoing::with_buttons(fill(&t.ask_days, &[("title", &title(ctx, dialog))]), rows),
+                Outgoing::with_buttons(fill(ask, &[("title", &title(ctx, dialog))]), rows),
             );
         }
         ["sx", code, bits, day] if m.onboarding == Onboarding::Done => {
             let (Some(dialog), Ok(bits)) = (dialog_of(code), bits.parse::<u8>()) else {
                 return false;
             };
+            if WEEKLY.contains(code) {
+                return false; // one day, chosen from the day buttons
+            }
             if bits >= 128 {
                 return false;
             }
@@ -447,7 +540,7 @@ pub fn press(
                 },
             }
         }
-        ["sy", code, bits] if m.onboarding == Onboarding::Done => {
+        ["sy", code, bits] if m.onboarding == Onboarding::Done && fits(code, bits) => {
             let (Some(dialog), Some(days)) = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
@@ -485,7 +578,7 @@ pub fn press(
             );
             o.reply(chat, Outgoing::with_buttons(text, rows));
         }
-        ["sh", code, bits, hour] if m.onboarding == Onboarding::Done => {
+        ["sh", code, bits, hour] if m.onboarding == Onboarding::Done && fits(code, bits) => {
             let (Some(dialog), Some(days), Ok(h)) = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),
@@ -527,7 +620,9 @@ pub fn press(
             );
             o.reply(chat, Outgoing::with_buttons(text, vec![row]));
         }
-        ["sm", code, bits, hour, minute] if m.onboarding == Onboarding::Done => {
+        ["sm", code, bits, hour, minute]
+            if m.onboarding == Onboarding::Done && fits(code, bits) =>
+        {
             let parsed = (
                 dialog_of(code),
                 bits.parse::<u8>().ok().and_then(days_from_bits),

@@ -229,6 +229,7 @@ mod tests {
         Ctx {
             content: content(),
             checkin: None,
+            weekly: None,
             next_session_id: SessionId(1),
             now: now(),
             titles: Vec::new(),

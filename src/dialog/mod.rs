@@ -22,3 +22,5 @@ pub use registry::Registry;
 
 /// The dialog `/checkin` runs.
 pub const CHECKIN_DIALOG: &str = "daily_checkin";
+/// The weekly *connect* and *give* check-in, which `/weekly` runs.
+pub const WEEKLY_DIALOG: &str = "weekly_connect_give";

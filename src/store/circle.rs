@@ -712,7 +712,7 @@ impl Store {
             // No answer is stored without consent: an open check-in ends here.
             sqlx::query(
                 "UPDATE sessions SET status = 'expired', updated_at = ?
-                 WHERE member_id = ? AND status IN ('active', 'paused')",
+                 WHERE member_id = ? AND status IN ('active', 'paused', 'aside')",
             )
             .bind(ms(now))
             .bind(member)

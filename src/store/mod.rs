@@ -29,6 +29,12 @@ use chrono::{DateTime, Utc};
 use crate::dialog::Session;
 use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
 
+/// The status an open session (`active`, `paused`) takes when another check-in starts: still
+/// inside its window (the first `?`, now), it is put `aside` and can be finished later;
+/// otherwise it has `expired`. (`aside` sessions are never the open one: they come back
+/// only when the member asks, `Change::ResumeSession`.)
+const PUT_ASIDE: &str = "CASE WHEN expires_at > ? THEN 'aside' ELSE 'expired' END";
+
 /// An open session as stored; the processor pairs it with its dialog version.
 #[derive(Debug, Clone)]
 pub struct SessionRow {

@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
-use super::{SessionRow, Store, from_ms, ms};
+use super::{PUT_ASIDE, SessionRow, Store, from_ms, ms};
 use crate::conversation::{Change, Member, Onboarding, Person};
 use crate::domain::{ChatId, Envelope, Lane, MemberId, SessionId, UserId};
 use crate::schedule::{LocalTime, QuietHours};
@@ -46,11 +46,18 @@ fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
 pub struct UpdateRead {
     pub person: Person,
     pub session: Option<SessionRow>,
+    /// The member's latest check-in put aside by another and still inside its window.
+    pub aside: Option<SessionRow>,
     /// (dialog id, days, local time, active), by dialog id.
     pub schedules: Vec<(String, String, String, bool)>,
     pub unreachable: bool,
     pub next_session_id: SessionId,
 }
+
+/// A session put aside is looked for among those begun this recently (read through the
+/// member's sessions index): a window is at most a day, which a slot it joins may extend by
+/// a day and a night's quiet hours.
+const ASIDE_AT_MOST: chrono::Duration = chrono::Duration::days(3);
 
 /// A held check-in is reopened only if its window has at least this long left.
 const REOPEN_MARGIN_MINUTES: i64 = 15;
@@ -92,7 +99,12 @@ impl Store {
                     (SELECT json_group_array(json_array(dialog_id, days, local_time,
                                                         next_due_at IS NOT NULL))
                      FROM schedules WHERE member_id = m.id),
-                    CASE WHEN s.id IS NOT NULL THEN m.coping_notes END
+                    CASE WHEN s.id IS NOT NULL THEN m.coping_notes END,
+                    (SELECT json_array(a.id, a.dialog_id, a.dialog_version, a.state, a.expires_at)
+                     FROM sessions a
+                     WHERE a.member_id = m.id AND a.started_at > ?3 AND a.status = 'aside'
+                       AND a.expires_at > ?2
+                     ORDER BY a.id DESC LIMIT 1)
              FROM (SELECT ?1 AS chat_id) AS one
              LEFT JOIN members m ON m.chat_id = one.chat_id
              LEFT JOIN sessions s ON s.id = (
@@ -102,9 +114,24 @@ impl Store {
         ))
         .bind(chat.0)
         .bind(ms(now))
+        .bind(ms(now - ASIDE_AT_MOST))
         .fetch_one(tx)
         .await?;
         let member = member_from(&r)?;
+        let aside = match r.get::<Option<&str>, _>(19) {
+            Some(json) => {
+                let (id, dialog_id, version, state, expires_at): (i64, String, i64, String, i64) =
+                    serde_json::from_str(json).context("unreadable set-aside session")?;
+                Some(SessionRow {
+                    id: SessionId(id),
+                    dialog_id,
+                    version,
+                    state: serde_json::from_str(&state).context("unreadable session state")?,
+                    expires_at: from_ms(expires_at),
+                })
+            }
+            None => None,
+        };
         let session = match r.get::<Option<i64>, _>(12) {
             Some(id) => Some(SessionRow {
                 id: SessionId(id),
@@ -129,6 +156,7 @@ impl Store {
         Ok(UpdateRead {
             person,
             session,
+            aside,
             schedules: schedules
                 .into_iter()
                 .map(|(dialog, days, time, active)| (dialog, days, time, active != 0))
@@ -393,15 +421,7 @@ impl Store {
                     version,
                     expires_at,
                 } => {
-                    sqlx::query(
-                        "UPDATE sessions SET status = 'expired', updated_at = ?
-                         WHERE member_id = (SELECT id FROM members WHERE chat_id = ?)
-                           AND status IN ('active', 'paused')",
-                    )
-                    .bind(ms(now))
-                    .bind(chat.0)
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::put_open_sessions_aside(&mut *tx, chat, now).await?;
                     // The session's first state usually follows at once: write it with the row.
                     let (status, state) = match changes.get(i + 1) {
                         Some(Change::SaveSession {
@@ -434,6 +454,19 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Change::ResumeSession { id } => {
+                    Self::put_open_sessions_aside(&mut *tx, chat, now).await?;
+                    sqlx::query(
+                        "UPDATE sessions SET status = 'active', updated_at = ?
+                         WHERE id = ? AND status = 'aside'
+                           AND member_id = (SELECT id FROM members WHERE chat_id = ?)",
+                    )
+                    .bind(ms(now))
+                    .bind(id.0)
+                    .bind(chat.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Change::SaveSession { id, status, state } => {
                     sqlx::query(
                         "UPDATE sessions SET status = ?, state = ?, updated_at = ?,
@@ -448,6 +481,9 @@ impl Store {
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
+                    if *status == "completed" {
+                        Self::wake_waiting_slots(&mut *tx, *id, now).await?;
+                    }
                 }
                 Change::StoreAnswers {
                     session,
@@ -488,6 +524,27 @@ impl Store {
         Ok(follow_ups)
     }
 
+    /// Another check-in starts (or comes back): the chat's open one is put aside if still
+    /// inside its window, to be finished later, and has expired otherwise.
+    async fn put_open_sessions_aside(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let sql = format!(
+            "UPDATE sessions SET status = {PUT_ASIDE}, updated_at = ?
+             WHERE member_id = (SELECT id FROM members WHERE chat_id = ?)
+               AND status IN ('active', 'paused')"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
     /// Recomputes the next occurrence of each of the chat's active schedules in `tz`.
     async fn reschedule_in_timezone(
         tx: &mut SqliteConnection,
@@ -523,7 +580,8 @@ impl Store {
     }
 
     /// Back from a pause or a stop: a check-in that came due while they were away, and
-    /// whose window still has a while to run, is asked after all (the next tick opens it).
+    /// whose window still has a while to run, is asked after all (the next tick opens it),
+    /// and a reminder held meanwhile comes after all.
     async fn reopen_held_slots(
         tx: &mut SqliteConnection,
         chat: ChatId,
@@ -539,7 +597,8 @@ impl Store {
         .bind(ms(now + chrono::Duration::minutes(REOPEN_MARGIN_MINUTES)))
         .execute(&mut *tx)
         .await?;
-        Ok(())
+        let margin = chrono::Duration::minutes(REOPEN_MARGIN_MINUTES);
+        Self::bring_back_reminders(&mut *tx, chat, now, margin).await
     }
 
     /// Moves the chat's waiting routine messages (scheduled, nudges) out of the member's

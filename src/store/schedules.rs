@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::sqlite::Store;
-use super::{from_ms, ms};
+use super::{PUT_ASIDE, from_ms, ms};
 use crate::conversation::Change;
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
 
@@ -179,7 +179,10 @@ impl Store {
     }
 
     /// Slots whose opening time has come and that have not been opened, each with its
-    /// member's open session and a session of its dialog completed since `done_since`.
+    /// member's open session and a session of its dialog completed since `done_since`. Of
+    /// slots opening at the same time, the one whose window closes first comes first (the
+    /// daily check-in before a weekly one due with it: the weekly waits for it, not the
+    /// other way round).
     pub async fn pending_slots(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
@@ -201,7 +204,7 @@ impl Store {
                    AND d.status = 'completed' AND d.completed_at >= ?
                  ORDER BY d.id DESC LIMIT 1)
              WHERE sl.outcome IS NULL AND sl.session_id IS NULL AND sl.opens_at <= ?
-             ORDER BY sl.opens_at, sl.id LIMIT ?"
+             ORDER BY sl.opens_at, sl.closes_at, sl.id LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
@@ -363,12 +366,16 @@ impl Store {
             }
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            // An older check-in still inside its window is put aside (finished later with
+            // `/checkin` or `/weekly`), not lost.
             let sql = format!(
-                "UPDATE sessions SET status = 'expired', updated_at = ?
+                "UPDATE sessions SET status = {PUT_ASIDE}, updated_at = ?
                  WHERE status IN ('active', 'paused') AND member_id IN ({})",
                 vec!["?"; chunk.len()].join(", ")
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ms(now))
+                .bind(ms(now));
             for row in chunk {
                 q = q.bind(row.1);
             }
@@ -519,7 +526,58 @@ impl Store {
             .collect())
     }
 
-    /// Puts a slot's reminder off until `at` (the end of the member's pause).
+    /// A check-in of `session`'s member has just been completed: their slots that were
+    /// waiting for it (or for anything else) are looked at again now, so a weekly check-in
+    /// due with the daily one follows it at once instead of waiting for the daily's window
+    /// to end. The scheduler decides again what each does (quiet hours still hold them).
+    /// Read through the member's slots index, over the last two days only (a slot still
+    /// open was due at most a day's window plus a night's quiet hours ago).
+    pub async fn wake_waiting_slots(
+        conn: &mut SqliteConnection,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE slots SET opens_at = ?1
+             WHERE member_id = (SELECT member_id FROM sessions WHERE id = ?2)
+               AND due_at > ?3 AND due_at <= ?1
+               AND outcome IS NULL AND session_id IS NULL AND opens_at > ?1",
+        )
+        .bind(ms(now))
+        .bind(session.0)
+        .bind(ms(now - chrono::Duration::days(2)))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Back from a stop (or a pause that would have outlasted the window): a reminder held
+    /// at its window's end by the scheduler is due now, if the window has `margin` left.
+    /// (A reminder is otherwise always due before its window closes, so `remind_at >=
+    /// closes_at` marks exactly the held ones.)
+    pub(super) async fn bring_back_reminders(
+        conn: &mut SqliteConnection,
+        chat: ChatId,
+        now: DateTime<Utc>,
+        margin: chrono::Duration,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE slots SET remind_at = ?1
+             WHERE member_id = (SELECT id FROM members WHERE chat_id = ?2)
+               AND due_at > ?3 AND outcome IS NULL AND reminded_at IS NULL
+               AND remind_at >= closes_at AND closes_at > ?4",
+        )
+        .bind(ms(now))
+        .bind(chat.0)
+        .bind(ms(now - chrono::Duration::days(2)))
+        .bind(ms(now + margin))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a slot's reminder off until `at` (the end of the member's pause, or the
+    /// window's end while they are stopped).
     pub async fn postpone_reminder(
         conn: &mut SqliteConnection,
         slot: i64,
@@ -601,7 +659,7 @@ impl Store {
         {
             sqlx::query(
                 "UPDATE sessions SET status = 'expired', updated_at = ?
-                 WHERE id = ? AND status IN ('active', 'paused') AND expires_at <= ?",
+                 WHERE id = ? AND status IN ('active', 'paused', 'aside') AND expires_at <= ?",
             )
             .bind(ms(now))
             .bind(session.0)

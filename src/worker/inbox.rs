@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, Change, OpenSession, ScheduleView};
-use crate::dialog::{CHECKIN_DIALOG, Registry};
+use crate::dialog::{CHECKIN_DIALOG, Registry, WEEKLY_DIALOG};
 use crate::domain::circle::{Action, BUTTON_PREFIX, Pressed};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::early_warning;
@@ -346,6 +346,16 @@ impl Processor {
                     ),
                 }
             }
+            // A check-in put aside, on the version it began with.
+            person.aside = read.aside.and_then(|row| {
+                let dialog = self.dialogs.get(&row.dialog_id, row.version)?;
+                Some(OpenSession {
+                    id: row.id,
+                    dialog: dialog.clone(),
+                    state: row.state,
+                    expires_at: row.expires_at,
+                })
+            });
             person.schedules = read
                 .schedules
                 .into_iter()
@@ -369,6 +379,7 @@ impl Processor {
             let ctx = conversation::Ctx {
                 content: &self.content,
                 checkin: self.dialogs.current(CHECKIN_DIALOG),
+                weekly: self.dialogs.current(WEEKLY_DIALOG),
                 next_session_id: read.next_session_id,
                 now,
                 titles: self.dialogs.titles(),
@@ -420,6 +431,11 @@ impl Processor {
                         | Change::SetAway { .. }
                         | Change::RevokeConsent { .. }
                         | Change::Erase { .. }
+                        // A slot waiting for this check-in to end may open now.
+                        | Change::SaveSession {
+                            status: "completed",
+                            ..
+                        }
                 )
             });
         }

@@ -54,7 +54,7 @@ async fn very_long_text_and_odd_unicode_get_a_kind_reply_and_change_nothing() {
     assert!(tz[0].text.contains("Sam"));
     let free = {
         let when = app.press(SAM, tz[0].message_id, "tz:london", 1).await;
-        app.press(SAM, when[0].message_id, "ct:none", 1).await;
+        app.press(SAM, when[0].message_id, "ct:none", 2).await;
         app.say(SAM, &"ž🙂".repeat(3000), 1).await
     };
     assert!(free[0].text.contains("/help"));

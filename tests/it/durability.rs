@@ -253,14 +253,15 @@ async fn the_real_process_logs_no_message_text_names_answers_or_tokens() {
     press(4, "tz:london");
     fake.wait_for_sent(chat, 6, WAIT).await;
     press(5, "ct:none");
-    fake.wait_for_sent(chat, 7, WAIT).await;
-    fake.push_text(chat, "my private words QUOKKA-7731 about today");
+    // "All set", then the optional weekly check-in.
     fake.wait_for_sent(chat, 8, WAIT).await;
+    fake.push_text(chat, "my private words QUOKKA-7731 about today");
+    fake.wait_for_sent(chat, 9, WAIT).await;
     let token = "Zq".repeat(21) + "x";
     fake.push_text(chat, &format!("/start {token}"));
-    fake.wait_for_sent(chat, 9, WAIT).await;
-    fake.push_text(chat, "I want to end it all PELICAN-5512");
     fake.wait_for_sent(chat, 10, WAIT).await;
+    fake.push_text(chat, "I want to end it all PELICAN-5512");
+    fake.wait_for_sent(chat, 11, WAIT).await;
     bot.terminate().await;
     let mut logs = String::new();
     for e in std::fs::read_dir(dir.path()).unwrap() {

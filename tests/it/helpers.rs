@@ -150,7 +150,8 @@ impl TestApp {
         let when = self.press(chat, tz[0].message_id, "tz:london", 1).await;
         // No schedule: these tests run on the wall clock, and a prompt arriving by chance
         // would be noise (the scheduler is tested on a manual clock).
-        self.press(chat, when[0].message_id, "ct:none", 1).await;
+        // "All set", then the optional weekly check-in (left unanswered).
+        self.press(chat, when[0].message_id, "ct:none", 2).await;
     }
 
     pub async fn stop(mut self) {
