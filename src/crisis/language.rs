@@ -360,7 +360,7 @@ fn slip_of(word: &str, stem: &str) -> bool {
                 a == b
             }
         }
-        _ => w >= 5 && strsim::osa_distance(word, stem) <= 1,
+        _ => w >= 5 && w.abs_diff(s) <= 1 && strsim::osa_distance(word, stem) <= 1,
     }
 }
 

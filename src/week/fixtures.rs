@@ -45,7 +45,8 @@ fn answer(
     StoredAnswer {
         session: SessionId(session),
         dialog_id: dialog.into(),
-        version: 1,
+        // Recorded on the shipped version, whatever it is now.
+        version: catalog().dialogs.get(dialog).map_or(1, |d| d.version),
         step_id: step.into(),
         shown: true,
         value,
