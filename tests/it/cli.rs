@@ -297,10 +297,14 @@ fn check_prints_every_problem_in_every_file_in_plain_words() {
         ),
         (
             "a duplicate step id shows both places and no false 'never reached'",
-            &[("daily_checkin.toml", "id = \"low_day\"", "id = \"safe\"")],
+            &[(
+                "daily_checkin.toml",
+                "id = \"medication\"",
+                "id = \"sleep_hours\"",
+            )],
             &[
-                "dialogs/daily_checkin.toml:128:6: error: two steps have the id `safe`: give this one an id of its own",
-                "dialogs/daily_checkin.toml:115:6: note: `safe` is first used here",
+                "dialogs/daily_checkin.toml:94:6: error: two steps have the id `sleep_hours`: give this one an id of its own",
+                "dialogs/daily_checkin.toml:61:6: note: `sleep_hours` is first used here",
                 "1 error(s)",
             ],
         ),

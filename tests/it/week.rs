@@ -20,7 +20,7 @@ async fn stored_checkin(db: &Path, member: i64, days_ago: i64, mood: f64, sleep:
     let session: i64 = sqlx::query_scalar(
         "INSERT INTO sessions (member_id, dialog_id, dialog_version, status, state, started_at,
                                updated_at, expires_at, completed_at)
-         VALUES (?, 'daily_checkin', 1, 'completed', '{}', ?, ?, ?, ?) RETURNING id",
+         VALUES (?, 'daily_checkin', 2, 'completed', '{}', ?, ?, ?, ?) RETURNING id",
     )
     .bind(member)
     .bind(at)
@@ -47,7 +47,7 @@ async fn stored_checkin(db: &Path, member: i64, days_ago: i64, mood: f64, sleep:
         sqlx::query(
             "INSERT INTO answers (session_id, member_id, dialog_id, dialog_version, step_id,
                                   state, value, answered_at)
-             VALUES (?, ?, 'daily_checkin', 1, ?, ?, ?, ?)",
+             VALUES (?, ?, 'daily_checkin', 2, ?, ?, ?, ?)",
         )
         .bind(session)
         .bind(member)
