@@ -148,6 +148,11 @@ impl CrisisLanguage {
     pub fn pattern_count(&self) -> usize {
         self.crisis_count
     }
+
+    /// The heap the compiled phrases take, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.automaton.memory_usage()
+    }
 }
 
 /// Expands `(a|b|)` alternatives (an empty one makes the group optional) into every phrase

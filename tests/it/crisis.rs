@@ -113,6 +113,12 @@ fn crisis_language_is_found_however_it_is_typed_and_ordinary_messages_rarely_bri
     for (c, o) in CRISIS_FILES.iter().zip(ORDINARY_FILES) {
         report(&format!("{c} / {o}"), &corpus(c), &corpus(o), &content);
     }
+    let language = content.crisis.language();
+    println!(
+        "{} crisis patterns once alternatives are expanded; compiled, {:.1} MiB",
+        language.pattern_count(),
+        language.memory_usage() as f64 / 1048576.0
+    );
     let (recall, fp_rate) = report("all", &crisis, &ordinary, &content);
     assert!(
         recall >= MIN_RECALL,
