@@ -43,7 +43,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         return resume(o, person, m, open, ctx);
     }
     // Today's is done already: say so, and ask whether they want another.
-    let tz: chrono_tz::Tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+    let tz = super::schedules::tz_of(m);
     let local = |at: DateTime<Utc>| at.with_timezone(&tz);
     if let Some(done) = person
         .last_checkin
@@ -90,6 +90,11 @@ pub fn command_weekly(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
         o.changes.push(Change::ResumeSession { id: aside.id });
         return resume(o, person, m, aside, ctx);
     }
+    start_now(o, person, m, dialog, ctx);
+}
+
+/// Opens a new check-in of `dialog` now, for its whole answer window.
+fn start_now(o: &mut Outcome, person: &Person, m: &Member, dialog: &Dialog, ctx: &Ctx) {
     let expires_at = ctx.now + chrono::Duration::minutes(dialog.answer_window_minutes);
     start(
         o,
@@ -174,10 +179,7 @@ pub fn again_press(
             person.chat,
             Outgoing::EditButtons {
                 message_id: id,
-                buttons: vec![vec![Button::new(
-                    fill(&t.chosen, &[("label", label)]),
-                    super::data::DONE,
-                )]],
+                buttons: super::used_keyboard(label, t),
             },
         );
     }
@@ -191,21 +193,13 @@ pub fn again_press(
 
 /// Starts a new daily check-in now.
 fn begin(o: &mut Outcome, person: &Person, m: &Member, ctx: &Ctx) {
-    let chat = person.chat;
-    let Some(dialog) = ctx.checkin else {
-        o.reply(chat, Outgoing::text(&ctx.content.texts.unknown_command));
-        return;
-    };
-    let expires_at = ctx.now + chrono::Duration::minutes(dialog.answer_window_minutes);
-    start(
-        o,
-        person.chat,
-        m,
-        dialog,
-        ctx.next_session_id,
-        expires_at,
-        ctx,
-    );
+    match ctx.checkin {
+        Some(dialog) => start_now(o, person, m, dialog, ctx),
+        None => o.reply(
+            person.chat,
+            Outgoing::text(&ctx.content.texts.unknown_command),
+        ),
+    }
 }
 
 /// After a check-in is completed: if another one was put aside and is still open, say how
@@ -411,13 +405,9 @@ fn apply(
                     // overtakes.
                     let (buttons, lane) = match (keys, chosen) {
                         (Some(keys), _) => (render(session, *seq, keys), Lane::Reply),
-                        (None, Some(label)) => (
-                            vec![vec![Button::new(
-                                fill(&ctx.content.texts.chosen, &[("label", label)]),
-                                super::data::DONE,
-                            )]],
-                            Lane::Tidy,
-                        ),
+                        (None, Some(label)) => {
+                            (super::used_keyboard(label, &ctx.content.texts), Lane::Tidy)
+                        }
                         (None, None) => (vec![], Lane::Tidy),
                     };
                     o.out.push(Envelope {

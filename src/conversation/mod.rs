@@ -20,7 +20,9 @@ use crate::dialog::{Dialog, Session};
 use crate::domain::circle::{
     BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
 };
-use crate::domain::{ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId};
+use crate::domain::{
+    Button, ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId,
+};
 use crate::schedule::{Days, LocalTime, QuietHours};
 use crate::token::Tokens;
 
@@ -568,6 +570,14 @@ pub fn respond(person: &Person, incoming: &Incoming, ctx: &Ctx) -> Outcome {
         }
     }
     o
+}
+
+/// A keyboard once used: only the choice made, ticked; pressing it does nothing.
+pub(super) fn used_keyboard(label: &str, t: &crate::content::Texts) -> Vec<Vec<Button>> {
+    vec![vec![Button::new(
+        fill(&t.chosen, &[("label", label)]),
+        data::DONE,
+    )]]
 }
 
 /// "Hello" from someone who is only in others' circles: who they support, and their help.

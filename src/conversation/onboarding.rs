@@ -282,10 +282,7 @@ pub(super) fn callback(
                 chat,
                 Outgoing::EditButtons {
                     message_id: id,
-                    buttons: vec![vec![Button::new(
-                        fill(&t.chosen, &[("label", label)]),
-                        data::DONE,
-                    )]],
+                    buttons: super::used_keyboard(label, t),
                 },
             )
         })

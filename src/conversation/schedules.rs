@@ -46,7 +46,7 @@ fn dialog_of(code: &str) -> Option<&'static str> {
         .map(|(_, id)| *id)
 }
 
-fn tz_of(m: &Member) -> Tz {
+pub(super) fn tz_of(m: &Member) -> Tz {
     m.timezone.parse().unwrap_or(chrono_tz::Europe::London)
 }
 
@@ -439,7 +439,7 @@ pub fn press(
                 },
                 _ => return false,
             };
-            *edit = Some(used(&label, ctx));
+            *edit = Some(super::used_keyboard(&label, t));
         }
         // The weekly check-in offered at the end of onboarding: a day, or not now. Only
         // while it is not scheduled (a later press is stale).
@@ -474,7 +474,7 @@ pub fn press(
                 }
                 _ => return false,
             };
-            *edit = Some(used(label, ctx));
+            *edit = Some(super::used_keyboard(label, t));
         }
         ["sd", code] if m.onboarding == Onboarding::Done => {
             let Some(dialog) = dialog_of(code) else {
@@ -667,7 +667,7 @@ pub fn press(
                 _ => return false,
             };
             pause(o, chat, m, until, ctx);
-            *edit = Some(used(label, ctx));
+            *edit = Some(super::used_keyboard(label, t));
         }
         _ => return false,
     }
@@ -684,14 +684,6 @@ fn local_until(until: DateTime<Utc>, m: &Member, ctx: &Ctx) -> String {
         crate::schedule::day_label(&local, today),
         local.format("%H:%M")
     )
-}
-
-/// A keyboard once used: only the choice, marked, and pressing it does nothing.
-fn used(label: &str, ctx: &Ctx) -> Vec<Vec<Button>> {
-    vec![vec![Button::new(
-        fill(&ctx.content.texts.chosen, &[("label", label)]),
-        super::data::DONE,
-    )]]
 }
 
 fn open_ended() -> DateTime<Utc> {
