@@ -52,6 +52,14 @@ pub struct OutboxSettings {
     pub per_chat_interval_ms: u64,
     /// Concurrent requests in flight to the Bot API.
     pub max_in_flight: usize,
+    /// The global limit is held over a window this much longer than a second: a request
+    /// leaves a little after it is counted (a task to start, a connection to write) and
+    /// crosses the network with some jitter, and Telegram counts arrivals.
+    pub window_margin_ms: u64,
+    /// A keyboard collapse (the tidy lane) not sent within this many seconds is dropped: by
+    /// then the person has moved on, a press on the old keyboard is answered as a stale
+    /// button, and under sustained load the backlog stays bounded.
+    pub tidy_expires_secs: u64,
 }
 
 impl Default for OutboxSettings {
@@ -61,6 +69,8 @@ impl Default for OutboxSettings {
             per_chat_burst: 3,
             per_chat_interval_ms: 1000,
             max_in_flight: 32,
+            window_margin_ms: 100,
+            tidy_expires_secs: 120,
         }
     }
 }
@@ -143,6 +153,8 @@ struct RawOutbox {
     per_chat_burst: Option<u32>,
     per_chat_interval_ms: Option<u64>,
     max_in_flight: Option<usize>,
+    window_margin_ms: Option<u64>,
+    tidy_expires_secs: Option<u64>,
 }
 
 /// All configuration problems found, each naming its key.
@@ -275,6 +287,18 @@ impl Settings {
         if self.outbox.max_in_flight == 0 {
             out.push(("outbox.max_in_flight", "must be at least 1".into()));
         }
+        if self.outbox.window_margin_ms > 1000 {
+            out.push((
+                "outbox.window_margin_ms",
+                "must be between 0 and 1000".into(),
+            ));
+        }
+        if !(10..=86_400).contains(&self.outbox.tidy_expires_secs) {
+            out.push((
+                "outbox.tidy_expires_secs",
+                "must be between 10 and 86400".into(),
+            ));
+        }
         out
     }
 }
@@ -335,6 +359,12 @@ fn apply_file(
         }
         if let Some(v) = o.max_in_flight {
             s.outbox.max_in_flight = v;
+        }
+        if let Some(v) = o.window_margin_ms {
+            s.outbox.window_margin_ms = v;
+        }
+        if let Some(v) = o.tidy_expires_secs {
+            s.outbox.tidy_expires_secs = v;
         }
     }
 }

@@ -1,5 +1,14 @@
 //! Pure pacing policy for outgoing Telegram calls: a global rate, a per-chat burst then an
 //! interval, `retry_after` blocks from 429s, and retry backoff. No I/O; `now` is passed in.
+//!
+//! What counts against the global limit: every call that makes or changes a message —
+//! `sendMessage`, photos, documents and edits (Telegram counts them all as the bot's
+//! messages). A callback answer does not (it sends no message) but obeys a 429's wait.
+//! Telegram counts arrivals over any sliding second, so the pacer holds at most
+//! `global_per_second` calls in any window of one second plus `window_margin_ms`, each
+//! counted at the moment it leaves ([`Pacer::departed`], after its claim is committed, not
+//! when the round began), and a restart begins from what the outbox says left in the last
+//! window ([`Pacer::remember`]).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -84,7 +93,10 @@ impl SlidingWindow {
     }
 
     fn take(&mut self, now: DateTime<Utc>) {
-        self.recent.push_back(now);
+        // Kept in order: a call counted late (it left after a later one was counted) goes
+        // where it belongs.
+        let at = self.recent.partition_point(|t| *t <= now);
+        self.recent.insert(at, now);
     }
 }
 
@@ -107,7 +119,7 @@ impl Pacer {
         Pacer {
             global: SlidingWindow {
                 limit: settings.global_per_second as usize,
-                window: Duration::seconds(1),
+                window: Self::window_of(&settings),
                 recent: VecDeque::new(),
             },
             settings,
@@ -115,6 +127,40 @@ impl Pacer {
             blocked: HashMap::new(),
             global_block: None,
             recent_429s: Vec::new(),
+        }
+    }
+
+    /// The window the global limit is held over: a second and the margin.
+    pub fn window_of(settings: &OutboxSettings) -> Duration {
+        Duration::milliseconds(1000 + settings.window_margin_ms as i64)
+    }
+
+    /// A paced call that left at `at` before this pacer existed (read from the outbox at
+    /// start, oldest first): it still counts against the window and its chat's burst.
+    pub fn remember(&mut self, chat: ChatId, at: DateTime<Utc>) {
+        let (burst, interval) = (
+            self.settings.per_chat_burst,
+            self.settings.per_chat_interval_ms as f64,
+        );
+        let bucket = self
+            .chats
+            .entry(chat)
+            .or_insert_with(|| Bucket::new(burst, interval, at));
+        bucket.refill(at);
+        bucket.take();
+        self.global.take(at);
+    }
+
+    /// The last `counted` paced calls were counted at the round's start; `left` of them were
+    /// claimed and leave at `at` (the others were not claimed and are given back). Counting
+    /// a call when it leaves keeps a slow claim (the database busy) from bunching one round's
+    /// calls against the next round's at the window's edge.
+    pub fn departed(&mut self, counted: usize, left: usize, at: DateTime<Utc>) {
+        for _ in 0..counted.min(self.global.recent.len()) {
+            self.global.recent.pop_back();
+        }
+        for _ in 0..left {
+            self.global.take(at);
         }
     }
 
@@ -250,6 +296,107 @@ mod tests {
             "the rate is used, not wasted: {}",
             sent.len()
         );
+    }
+
+    /// Every window of 1 s + margin over `stamps` holds at most `limit`.
+    fn worst_window(stamps: &[DateTime<Utc>], window: Duration) -> usize {
+        let mut sorted = stamps.to_vec();
+        sorted.sort();
+        (0..sorted.len())
+            .map(|i| {
+                sorted[i..]
+                    .iter()
+                    .take_while(|u| **u - sorted[i] < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_call_counts_when_it_leaves_not_when_its_round_began() {
+        let mut p = pacer();
+        for chat in 0..30 {
+            assert_eq!(p.try_acquire(ChatId(chat), true, t0()), Ok(()));
+        }
+        // The claim took 400 ms (the database was busy): they left then.
+        let left = t0() + Duration::milliseconds(400);
+        p.departed(30, 30, left);
+        let window = Pacer::window_of(&OutboxSettings::default());
+        let next = t0() + window;
+        assert_eq!(
+            p.try_acquire(ChatId(99), true, next),
+            Err(left + window),
+            "a window counted from the round's start would have let this through"
+        );
+    }
+
+    #[test]
+    fn calls_not_claimed_are_given_back() {
+        let mut p = pacer();
+        for chat in 0..30 {
+            assert_eq!(p.try_acquire(ChatId(chat), true, t0()), Ok(()));
+        }
+        p.departed(30, 20, t0());
+        for chat in 100..110 {
+            assert_eq!(p.try_acquire(ChatId(chat), true, t0()), Ok(()));
+        }
+        assert!(p.try_acquire(ChatId(200), true, t0()).is_err());
+    }
+
+    #[test]
+    fn a_restarted_pacer_counts_what_left_before_it() {
+        let mut p = pacer();
+        let before = t0() - Duration::milliseconds(200);
+        for chat in 0..30 {
+            p.remember(ChatId(chat), before);
+        }
+        let window = Pacer::window_of(&OutboxSettings::default());
+        assert_eq!(p.try_acquire(ChatId(99), true, t0()), Err(before + window));
+        // A chat that had its burst just before the restart waits for its interval.
+        let mut p = pacer();
+        for _ in 0..3 {
+            p.remember(ChatId(1), before);
+        }
+        assert_eq!(
+            p.try_acquire(ChatId(1), true, t0()),
+            Err(before + Duration::seconds(1))
+        );
+    }
+
+    #[test]
+    fn rounds_with_slow_claims_never_put_more_than_the_limit_in_any_window() {
+        let settings = OutboxSettings::default();
+        let window = Pacer::window_of(&settings);
+        let mut p = Pacer::new(settings);
+        let mut now = t0();
+        let mut left = Vec::new();
+        let mut chat = 0;
+        let mut salt = 7u64;
+        for _ in 0..2000 {
+            // Each round tries 40 calls, then its claim takes 0–600 ms.
+            let mut counted = 0;
+            let mut wake = None;
+            for _ in 0..40 {
+                chat += 1;
+                match p.try_acquire(ChatId(chat), true, now) {
+                    Ok(()) => counted += 1,
+                    Err(at) => wake = Some(at),
+                }
+            }
+            salt = salt
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let claim = Duration::milliseconds((salt >> 33) as i64 % 600);
+            let at = now + claim;
+            p.departed(counted, counted, at);
+            left.extend(std::iter::repeat_n(at, counted));
+            now = wake.map_or(at, |w| w.max(at));
+        }
+        assert!(left.len() > 10_000, "the rate is used: {}", left.len());
+        assert!(worst_window(&left, window) <= 30);
+        // And so Telegram's one second sees at most 30 too.
+        assert!(worst_window(&left, Duration::seconds(1)) <= 30);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub async fn start() -> Bench {
             per_chat_burst: 1_000_000,
             per_chat_interval_ms: 0,
             max_in_flight: 64,
+            ..OutboxSettings::default()
         },
         ..Settings::default()
     };

@@ -9,7 +9,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::schedules::{ROWS_PER_STATEMENT, placeholders};
 use super::{DeliveryRecord, Interrupted, OutboxCounts, OutboxRow, Store, from_ms, ms};
-use crate::domain::{ChatId, Envelope, Lane, OutboxId, UpdateId};
+use crate::domain::{ChatId, Envelope, Lane, OutboxId, Outgoing, UpdateId};
 
 impl Store {
     /// Queues outgoing calls (inside the caller's transaction).
@@ -33,6 +33,23 @@ impl Store {
     ) -> anyhow::Result<Vec<OutboxId>> {
         if envelopes.is_empty() {
             return Ok(Vec::new());
+        }
+        // A new edit of a message makes any edit of it still waiting pointless.
+        for env in envelopes {
+            if let Outgoing::EditButtons { message_id, .. } = env.body {
+                sqlx::query(
+                    "UPDATE outbox INDEXED BY outbox_queue
+                     SET state = 'cancelled', last_error = 'superseded',
+                         payload = json_object('type', 'edit_buttons', 'delivered', 0)
+                     WHERE chat_id = ? AND state IN ('pending', 'sending') AND state = 'pending'
+                       AND json_extract(payload, '$.type') = 'edit_buttons'
+                       AND json_extract(payload, '$.message_id') = ?",
+                )
+                .bind(env.chat.0)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         let mut ids = Vec::with_capacity(envelopes.len());
         // SQLite allows 32,766 bound values; chunk well below that.
@@ -151,6 +168,22 @@ impl Store {
         }
     }
 
+    /// Drops keyboard collapses (the tidy lane) queued before `before` and still waiting:
+    /// under sustained load they would otherwise grow without bound, and by now a press on
+    /// the old keyboard is answered as a stale button. Returns how many were dropped.
+    pub async fn expire_tidy(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', last_error = 'expired',
+                    payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 0)
+             WHERE state = 'pending' AND lane = ? AND created_at < ?",
+        )
+        .bind(Lane::Tidy.as_i64())
+        .bind(ms(before))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// When the earliest pending row becomes due (for the delivery loop's sleep).
     pub async fn next_outbox_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let v: Option<i64> =
@@ -187,14 +220,14 @@ impl Store {
             // A row sent on someone's consent goes only while that consent stands: checked
             // here, at the moment of sending, not only when it was queued.
             let sql = format!(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = ?
                  WHERE id IN ({list}) AND state = 'pending'
                    AND (consent_id IS NULL OR EXISTS (
                         SELECT 1 FROM consents c
                         WHERE c.id = outbox.consent_id AND c.revoked_at IS NULL))
                  RETURNING id"
             );
-            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(ms(now));
             for id in chunk {
                 q = q.bind(id.0);
             }
@@ -216,6 +249,26 @@ impl Store {
         }
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// The paced calls (messages, photos, documents, edits: not callback answers) handed to
+    /// Telegram since `since`, oldest first: what a restarted delivery must still count.
+    pub async fn recent_departures(
+        &self,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(ChatId, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT chat_id, claimed_at FROM outbox INDEXED BY outbox_claimed
+             WHERE claimed_at >= ? AND json_extract(payload, '$.type') <> 'answer_callback'
+             ORDER BY claimed_at",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (ChatId(r.get(0)), from_ms(r.get(1))))
+            .collect())
     }
 
     /// Records a batch of delivery results in one transaction. Each applies only to a row
@@ -329,7 +382,10 @@ impl Store {
     /// Rows left `sending` by a crash: the request may or may not have reached Telegram.
     pub async fn interrupted(&self) -> anyhow::Result<Vec<Interrupted>> {
         let rows = sqlx::query(
-            "SELECT id, lane, attempts, created_at FROM outbox WHERE state = 'sending' ORDER BY id",
+            "SELECT o.id, o.lane, o.attempts, o.created_at,
+                    coalesce(json_extract(o.payload, '$.type'), ''),
+                    coalesce(json_array_length(o.payload, '$.buttons'), 0) > 0
+             FROM outbox o WHERE o.state = 'sending' ORDER BY o.id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -340,6 +396,8 @@ impl Store {
                 lane: Lane::from_i64(r.get(1)).unwrap_or(Lane::Reply),
                 attempts: r.get(2),
                 created_at: from_ms(r.get(3)),
+                kind: r.get(4),
+                asks: r.get::<i64, _>(5) != 0,
             })
             .collect())
     }
@@ -363,5 +421,150 @@ impl Store {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::*;
+    use crate::domain::Button;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn collapse(chat: i64, message_id: i32, label: &str) -> Envelope {
+        Envelope {
+            chat: ChatId(chat),
+            lane: Lane::Tidy,
+            body: Outgoing::EditButtons {
+                message_id,
+                buttons: vec![vec![Button::new(label, "done")]],
+            },
+        }
+    }
+
+    async fn store() -> Store {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    async fn put(store: &Store, envelopes: &[Envelope], at: DateTime<Utc>) -> Vec<OutboxId> {
+        let mut tx = store.begin_write().await.unwrap();
+        let ids = Store::enqueue(&mut tx, envelopes, None, at).await.unwrap();
+        tx.commit().await.unwrap();
+        ids
+    }
+
+    async fn state_of(store: &Store, id: OutboxId) -> String {
+        sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
+            .bind(id.0)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_later_edit_of_the_same_message_drops_the_one_still_waiting() {
+        let store = store().await;
+        let first = put(&store, &[collapse(1, 10, "a")], t0()).await[0];
+        let other_message = put(&store, &[collapse(1, 11, "b")], t0()).await[0];
+        let other_chat = put(&store, &[collapse(2, 10, "c")], t0()).await[0];
+        let last = put(&store, &[collapse(1, 10, "d")], t0()).await[0];
+        assert_eq!(state_of(&store, first).await, "cancelled");
+        for id in [other_message, other_chat, last] {
+            assert_eq!(state_of(&store, id).await, "pending");
+        }
+    }
+
+    #[tokio::test]
+    async fn keyboard_collapses_waiting_too_long_expire_and_nothing_else_does() {
+        let store = store().await;
+        let old = put(&store, &[collapse(1, 10, "a")], t0()).await[0];
+        let old_reply = put(
+            &store,
+            &[Envelope::reply(ChatId(1), Outgoing::text("hello"))],
+            t0(),
+        )
+        .await[0];
+        let fresh = put(
+            &store,
+            &[collapse(1, 12, "b")],
+            t0() + Duration::seconds(100),
+        )
+        .await[0];
+        let expired = store
+            .expire_tidy(t0() + Duration::seconds(50))
+            .await
+            .unwrap();
+        assert_eq!(expired, 1);
+        assert_eq!(state_of(&store, old).await, "cancelled");
+        assert_eq!(state_of(&store, old_reply).await, "pending");
+        assert_eq!(state_of(&store, fresh).await, "pending");
+        let payload: String = sqlx::query_scalar("SELECT payload FROM outbox WHERE id = ?")
+            .bind(old.0)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            !payload.contains("\"a\""),
+            "the chosen label is not kept: {payload}"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_was_handed_to_telegram_in_the_last_window_is_remembered_but_callback_answers_are_not()
+     {
+        let store = store().await;
+        let ids = put(
+            &store,
+            &[
+                Envelope::reply(ChatId(1), Outgoing::text("one")),
+                Envelope::reply(
+                    ChatId(2),
+                    Outgoing::AnswerCallback {
+                        query_id: "q".into(),
+                        text: None,
+                    },
+                ),
+                Envelope::reply(ChatId(3), Outgoing::text("three")),
+            ],
+            t0(),
+        )
+        .await;
+        store.claim(&ids[..2], t0()).await.unwrap();
+        store
+            .claim(&ids[2..], t0() + Duration::seconds(2))
+            .await
+            .unwrap();
+        let recent = store
+            .recent_departures(t0() + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(recent, vec![(ChatId(3), t0() + Duration::seconds(2))]);
+        let all = store.recent_departures(t0()).await.unwrap();
+        assert_eq!(
+            all,
+            vec![(ChatId(1), t0()), (ChatId(3), t0() + Duration::seconds(2))]
+        );
+        // Left `sending` by a crash: each says what it is and whether it asks something.
+        let interrupted = store.interrupted().await.unwrap();
+        let kinds: Vec<(&str, bool)> = interrupted
+            .iter()
+            .map(|r| (r.kind.as_str(), r.asks))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("message", false),
+                ("answer_callback", false),
+                ("message", false)
+            ]
+        );
     }
 }

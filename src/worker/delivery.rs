@@ -7,10 +7,10 @@
 //! | 429 `retry_after`       | that chat (or everyone, if several chats are refused) waits; not counted as a failure |
 //! | 5xx, network (no send)  | retried with exponential backoff and jitter: 12 attempts, urgent for 24 h |
 //! | timeout after sending   | ambiguous: routine → `ambiguous`, not re-sent; urgent → re-sent marked as a repeat |
+//! | `sending` at a crash    | see [`after_interruption`]: answers and edits again; urgent rows and questions again, marked as a repeat; other routine messages `ambiguous` |
 //! | 403 blocked/deactivated | chat marked unreachable, its pending rows end, no retries       |
 //! | 400                     | `failed` with the reason, no retries                            |
 //!
-//! The same policy applies to rows left `sending` by a crash.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::OutboxSettings;
 use crate::domain::{ChatId, Lane, OutboxId, Outgoing};
 use crate::pacing::{Pacer, backoff};
-use crate::store::{DeliveryRecord, OutboxRow, Store};
+use crate::store::{DeliveryRecord, Interrupted, OutboxRow, Store};
 
 /// Routine rows give up after this many failed attempts (about 20 minutes of backoff).
 const MAX_ATTEMPTS: i64 = 12;
@@ -34,6 +34,8 @@ const URGENT_GIVE_UP: chrono::Duration = chrono::Duration::hours(24);
 /// Extra calls in flight allowed for the urgent lane, so a flood never holds it back.
 const URGENT_RESERVE: usize = 8;
 const FETCH: i64 = 256;
+/// How often stale keyboard collapses are looked for.
+const TIDY_SWEEP: chrono::Duration = chrono::Duration::seconds(5);
 /// Rows read beyond the calls that could start, for those the pacer holds back.
 const FETCH_MARGIN: usize = 32;
 
@@ -97,17 +99,27 @@ struct InFlight {
 impl<M: Messenger> Delivery<M> {
     /// Runs until `stop` turns true, then finishes the calls in flight and returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        // Rows left `sending` by a crash must be settled before anything else is sent.
+        // Rows left `sending` by a crash must be settled before anything else is sent, and
+        // what left in the last window still counts against Telegram's limit.
         let mut wait = Duration::from_millis(200);
-        while let Err(e) = self.recover().await {
-            tracing::error!(error = %e, "cannot recover interrupted deliveries; retrying");
+        let mut pacer = loop {
+            match self.recover().await {
+                Ok(()) => match self.pacer().await {
+                    Ok(pacer) => break pacer,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read recent deliveries; retrying")
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot recover interrupted deliveries; retrying")
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
             }
             wait = (wait * 2).min(Duration::from_secs(10));
-        }
-        let mut pacer = Pacer::new(self.settings.clone());
+        };
         let mut flight = InFlight {
             tasks: JoinSet::new(),
             rows: HashMap::new(),
@@ -118,9 +130,19 @@ impl<M: Messenger> Delivery<M> {
         let mut unrecorded: Vec<DeliveryRecord> = Vec::new();
         let mut stopping = *stop.borrow();
         let mut rounds: u64 = 0;
+        let mut next_expiry = self.clock.now();
+        let tidy_ttl = chrono::Duration::seconds(self.settings.tidy_expires_secs as i64);
         loop {
             let now = self.clock.now();
             let mut wake: Option<DateTime<Utc>> = None;
+            if now >= next_expiry {
+                next_expiry = now + TIDY_SWEEP;
+                match self.store.expire_tidy(now - tidy_ttl).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "keyboard collapses expired unsent"),
+                    Err(e) => tracing::error!(error = %e, "cannot expire keyboard collapses"),
+                }
+            }
             if !unrecorded.is_empty() {
                 match self.store.record(&unrecorded, now).await {
                     Ok(()) => unrecorded.clear(),
@@ -233,6 +255,15 @@ impl<M: Messenger> Delivery<M> {
             let ids: Vec<_> = chosen.iter().map(|r| r.id).collect();
             let claimed: HashSet<OutboxId> =
                 self.store.claim(&ids, now).await?.into_iter().collect();
+            // Counted again at the moment they leave, which is after the claim's commit.
+            let paced = |rows: &mut dyn Iterator<Item = &OutboxRow>| {
+                rows.filter(|r| r.body.is_paced()).count()
+            };
+            pacer.departed(
+                paced(&mut chosen.iter()),
+                paced(&mut chosen.iter().filter(|r| claimed.contains(&r.id))),
+                self.clock.now(),
+            );
             for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
                 if row.lane != Lane::Urgent {
                     flight.chats.insert(row.chat);
@@ -267,6 +298,7 @@ impl<M: Messenger> Delivery<M> {
             per_chat_burst: u32::MAX,
             per_chat_interval_ms: 0,
             max_in_flight: 1,
+            ..OutboxSettings::default()
         });
         let mut calls = 0;
         // Bounded: a transport that kept asking for urgent re-sends cannot spin forever.
@@ -365,6 +397,16 @@ impl<M: Messenger> Delivery<M> {
         Ok((calls, wake))
     }
 
+    /// A pacer that knows the paced calls an earlier process made in the last window.
+    async fn pacer(&self) -> anyhow::Result<Pacer> {
+        let mut pacer = Pacer::new(self.settings.clone());
+        let since = self.clock.now() - Pacer::window_of(&self.settings);
+        for (chat, at) in self.store.recent_departures(since).await? {
+            pacer.remember(chat, at);
+        }
+        Ok(pacer)
+    }
+
     /// Rows left `sending` by a crash may or may not have reached Telegram.
     async fn recover(&self) -> anyhow::Result<()> {
         let interrupted = self.store.interrupted().await?;
@@ -374,18 +416,17 @@ impl<M: Messenger> Delivery<M> {
         let now = self.clock.now();
         let records: Vec<_> = interrupted
             .iter()
-            .map(|r| {
-                ambiguous(
-                    r.id,
-                    r.lane,
-                    r.attempts,
-                    r.created_at,
-                    now,
-                    "interrupted by a restart".into(),
-                )
-            })
+            .map(|r| after_interruption(r, now))
             .collect();
-        tracing::warn!(rows = records.len(), "deliveries interrupted by a restart");
+        let again = records
+            .iter()
+            .filter(|r| matches!(r, DeliveryRecord::Retry { .. }))
+            .count();
+        tracing::warn!(
+            rows = records.len(),
+            sent_again = again,
+            "deliveries interrupted by a restart"
+        );
         self.store.record(&records, now).await
     }
 }
@@ -430,6 +471,40 @@ fn ambiguous(
             state: "ambiguous",
             error,
         }
+    }
+}
+
+/// What becomes of a row a crash left `sending` (it may or may not have reached Telegram):
+/// - a callback answer or an edit is sent again: twice does no harm (a second answer is
+///   refused, an edit to what is already there changes nothing), never leaves a spinner
+///   turning or a keyboard live;
+/// - a crisis card or an alert is sent again, marked as a repeat (better twice than never);
+/// - a routine message that asks something (it has buttons: every question has, a free-text
+///   one at least "skip") is sent again marked "in case this didn't arrive": nobody is left
+///   waiting on a question they never received;
+/// - any other routine message is `ambiguous` and not risked twice.
+fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
+    let error = "interrupted by a restart".to_string();
+    let again = |repeat| DeliveryRecord::Retry {
+        id: row.id,
+        not_before: now,
+        error: error.clone(),
+        repeat,
+        refund: false,
+    };
+    match row.kind.as_str() {
+        "answer_callback" | "edit_buttons" => again(false),
+        "message" if row.lane != Lane::Urgent && row.lane <= Lane::Scheduled && row.asks => {
+            again(true)
+        }
+        _ => ambiguous(
+            row.id,
+            row.lane,
+            row.attempts,
+            row.created_at,
+            now,
+            error.clone(),
+        ),
     }
 }
 
@@ -524,6 +599,53 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_a_crash_answers_edits_urgent_rows_and_questions_go_again_other_messages_do_not() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let row = |kind: &str, lane, asks| Interrupted {
+            id: OutboxId(1),
+            lane,
+            attempts: 1,
+            created_at: now,
+            kind: kind.into(),
+            asks,
+        };
+        let again = |r: &DeliveryRecord| match r {
+            DeliveryRecord::Retry { repeat, .. } => Some(*repeat),
+            _ => None,
+        };
+        // (kind, lane, has buttons) → None: left ambiguous; Some(marked as a repeat)
+        let table = [
+            ("answer_callback", Lane::Reply, false, Some(false)),
+            ("edit_buttons", Lane::Tidy, false, Some(false)),
+            ("edit_buttons", Lane::Reply, false, Some(false)),
+            ("message", Lane::Urgent, false, Some(true)),
+            ("message", Lane::Urgent, true, Some(true)),
+            ("message", Lane::Reply, true, Some(true)),
+            ("message", Lane::Scheduled, true, Some(true)),
+            ("message", Lane::Reply, false, None),
+            ("message", Lane::Scheduled, false, None),
+            ("message", Lane::Nudge, true, None),
+            ("document", Lane::Reply, false, None),
+            ("chart", Lane::Reply, false, None),
+        ];
+        for (kind, lane, asks, expected) in table {
+            let record = after_interruption(&row(kind, lane, asks), now);
+            assert_eq!(again(&record), expected, "{kind} {lane:?} asks={asks}");
+            if expected.is_none() {
+                assert!(matches!(
+                    record,
+                    DeliveryRecord::Final {
+                        state: "ambiguous",
+                        ..
+                    }
+                ));
+            }
+        }
+    }
 
     #[test]
     fn a_round_reads_the_rows_that_could_start_and_a_margin_never_more_than_fetch() {

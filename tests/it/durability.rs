@@ -1,5 +1,7 @@
 //! Nothing lost, nothing doubled: re-delivered updates, hard crashes at each stage, restarts.
 
+use std::time::Duration;
+
 use crate::fake_telegram::{FakeTelegram, Fault};
 use crate::helpers::*;
 
@@ -287,4 +289,64 @@ async fn the_real_process_logs_no_message_text_names_answers_or_tokens() {
     ] {
         assert!(!logs.contains(secret), "the log holds {secret:?}:\n{logs}");
     }
+}
+
+#[tokio::test]
+async fn a_kill_mid_send_asks_the_question_again_and_answers_the_press() {
+    const SAM: i64 = 803;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("staywell.db");
+
+    // Sam's /start: the first two messages go, the consent question (with buttons) hangs.
+    fake.inject("sendMessage", Some(SAM), Fault::Delay(Duration::ZERO));
+    fake.inject("sendMessage", Some(SAM), Fault::Delay(Duration::ZERO));
+    fake.inject("sendMessage", Some(SAM), Fault::Hang);
+    // Rob presses a button on nothing of ours: the answer to the press hangs.
+    fake.inject("answerCallbackQuery", None, Fault::Hang);
+
+    let mut bot = spawn_process(&fake, dir.path(), None);
+    fake.push_text(SAM, "/start");
+    let press = fake.push_callback(ROB, ROB, 4242, "consent:yes:1");
+    fake.wait_for(WAIT, "the question and the answer to be in flight", |v| {
+        v.requests
+            .iter()
+            .filter(|r| {
+                (r.method == "sendmessage" || r.method == "answercallbackquery") && r.status == 0
+            })
+            .count()
+            == 2
+    })
+    .await;
+    bot.kill_hard().await;
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM outbox WHERE state = 'sending'").await,
+        2
+    );
+
+    let _bot = spawn_process(&fake, dir.path(), None);
+    let sam = fake.wait_for_sent(SAM, 3, WAIT).await;
+    assert!(
+        sam[2].text.starts_with("(Sent again"),
+        "the question comes again, marked: {:?}",
+        texts(&sam)
+    );
+    assert!(
+        !button_data(&sam[2]).is_empty(),
+        "with its buttons, ready to answer"
+    );
+    let query_id = format!("cq{press}");
+    fake.wait_for(WAIT, "the press to be answered after the restart", |v| {
+        v.requests.iter().any(|r| {
+            r.method == "answercallbackquery"
+                && r.status == 200
+                && r.body.get("callback_query_id").and_then(|q| q.as_str())
+                    == Some(query_id.as_str())
+        })
+    })
+    .await;
+    // Sam answers the question that came again, and the conversation goes on.
+    fake.push_callback(SAM, SAM, sam[2].message_id, "consent:yes:1");
+    let sam = fake.wait_for_sent(SAM, 4, WAIT).await;
+    assert!(sam[3].text.contains("call you"), "{:?}", texts(&sam));
 }
