@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::fake_telegram::{FakeTelegram, Fault};
+use crate::fake_telegram::{FakeTelegram, Fault, Recorded};
 use crate::helpers::*;
 
 const LEE: i64 = 801;
@@ -309,13 +309,16 @@ async fn a_kill_mid_send_asks_the_question_again_and_answers_the_press() {
     fake.push_text(SAM, "/start");
     let press = fake.push_callback(ROB, ROB, 4242, "consent:yes:1");
     fake.wait_for(WAIT, "the question and the answer to be in flight", |v| {
-        v.requests
-            .iter()
-            .filter(|r| {
-                (r.method == "sendmessage" || r.method == "answercallbackquery") && r.status == 0
-            })
-            .count()
-            == 2
+        let to_sam = |r: &&Recorded| r.method == "sendmessage" && r.chat_id == Some(SAM);
+        v.requests.iter().filter(to_sam).count() == 3
+            && v.requests
+                .iter()
+                .any(|r| r.method == "answercallbackquery" && r.status == 0)
+    })
+    .await;
+    // The first two were answered; the question is the one still open.
+    fake.wait_for(WAIT, "the first two messages to be answered", |v| {
+        v.count("sendMessage", 200) == 2
     })
     .await;
     bot.kill_hard().await;
