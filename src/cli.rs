@@ -246,6 +246,32 @@ async fn unreadable_plan_rules(store: &Store) -> usize {
     }
 }
 
+/// Updates set aside (kept in the inbox for 2 days), as warnings: the bot went on without
+/// them, but someone may not have been answered.
+async fn set_aside_updates(store: &Store) -> usize {
+    match store.set_aside_counts().await {
+        Ok((unreadable, failed)) => {
+            if unreadable > 0 {
+                println!(
+                    "warning: inbox: {unreadable} update(s) from Telegram could not be read and were set aside (the others went on); their ids and kinds are in the inbox table with error '{}'",
+                    crate::store::UNREADABLE_UPDATE
+                );
+            }
+            if failed > 0 {
+                println!(
+                    "warning: inbox: {failed} update(s) failed 3 times and were set aside (the person was told something went wrong); their ids are in the inbox table with error '{}'",
+                    crate::store::SET_ASIDE_AFTER_FAILURES
+                );
+            }
+            0
+        }
+        Err(e) => {
+            println!("error: database: inbox: {e:#}");
+            1
+        }
+    }
+}
+
 /// `prior`: configuration errors already printed.
 async fn check(settings: Settings, prior: usize) -> ExitCode {
     let mut errors = prior;
@@ -337,6 +363,7 @@ async fn check(settings: Settings, prior: usize) -> ExitCode {
                 Ok(0) => {
                     println!("database: reachable and up to date");
                     errors += unreadable_plan_rules(&store).await;
+                    errors += set_aside_updates(&store).await;
                 }
                 Ok(n) => println!("database: reachable; {n} migration(s) will be applied on start"),
                 Err(e) => {

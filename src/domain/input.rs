@@ -142,6 +142,15 @@ pub struct Incoming {
     pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// An update from Telegram that could not be read (a field too deeply nested, a type the Bot
+/// API types don't know): only its id and its kind (the first key beside `update_id`, such
+/// as `message`) are kept, never its content. It is stored already set aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub update_id: UpdateId,
+    pub kind: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

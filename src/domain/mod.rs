@@ -7,5 +7,5 @@ pub mod input;
 pub mod outgoing;
 
 pub use ids::{ChatId, MemberId, OutboxId, SessionId, UpdateId, UserId};
-pub use input::{Incoming, Input, Sender};
+pub use input::{Incoming, Input, Sender, Unreadable};
 pub use outgoing::{Button, Envelope, Lane, Outgoing};

@@ -22,7 +22,10 @@ pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
 };
 pub use simulate::SimAlert;
-pub use sqlite::{Conn, InstanceLock, Savepoint, Store, Tx, is_database_error};
+pub use sqlite::{
+    Conn, InstanceLock, SET_ASIDE_AFTER_FAILURES, Savepoint, Store, Tx, UNREADABLE_UPDATE,
+    is_database_error,
+};
 
 use chrono::{DateTime, Utc};
 

@@ -14,7 +14,12 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use super::{InboxRow, ms};
-use crate::domain::{ChatId, Incoming, SessionId, UpdateId};
+use crate::domain::{ChatId, Incoming, SessionId, Unreadable, UpdateId};
+
+/// The `error` of an inbox row stored set aside because Telegram's update could not be read.
+pub const UNREADABLE_UPDATE: &str = "unreadable update";
+/// The `error` of an inbox row the processor set aside after failing on it repeatedly.
+pub const SET_ASIDE_AFTER_FAILURES: &str = "set aside after repeated failures";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -250,8 +255,36 @@ impl Store {
         next_offset: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
+        self.save_batch(batch, &[], next_offset, now).await
+    }
+
+    /// [`Store::save_updates`], with the updates of the batch that could not be read: each
+    /// is stored already set aside (processed, no chat, no payload, error
+    /// [`UNREADABLE_UPDATE`]), so the processor never sees it, `staywell check` counts it,
+    /// and its offset is confirmed like any other's.
+    pub async fn save_batch(
+        &self,
+        batch: &[Incoming],
+        unreadable: &[Unreadable],
+        next_offset: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
         let mut tx = self.begin_write().await?;
         let mut inserted = 0;
+        for u in unreadable {
+            let r = sqlx::query(
+                "INSERT INTO inbox (update_id, chat_id, kind, payload, received_at, processed_at, error)
+                 VALUES (?, NULL, ?, NULL, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
+            )
+            .bind(u.update_id.0)
+            .bind(&u.kind)
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(UNREADABLE_UPDATE)
+            .execute(&mut *tx)
+            .await?;
+            inserted += r.rows_affected();
+        }
         for inc in batch {
             let payload = serde_json::to_string(inc)?;
             let r = sqlx::query(
@@ -355,6 +388,20 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Updates set aside and still in the inbox (processed rows are kept 2 days):
+    /// (unreadable ones, ones that failed repeatedly).
+    pub async fn set_aside_counts(&self) -> anyhow::Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT coalesce(sum(error = ?), 0), coalesce(sum(error = ?), 0)
+             FROM inbox WHERE processed_at IS NOT NULL AND error IS NOT NULL",
+        )
+        .bind(UNREADABLE_UPDATE)
+        .bind(SET_ASIDE_AFTER_FAILURES)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get(0), row.get(1)))
     }
 
     pub async fn unprocessed_count(&self) -> anyhow::Result<i64> {

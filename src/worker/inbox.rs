@@ -214,7 +214,7 @@ impl Processor {
             conn,
             row.update_id,
             now,
-            Some("set aside after repeated failures"),
+            Some(crate::store::SET_ASIDE_AFTER_FAILURES),
         )
         .await?;
         Ok(())

@@ -180,3 +180,91 @@ async fn edits_are_recorded_without_a_reply_and_a_kicked_chat_is_marked_unreacha
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreadable_update_between_good_ones_is_set_aside_and_the_good_ones_are_answered() {
+    use crate::fake_telegram::{private_chat_json, unix_now, user_json};
+    const ANN: i64 = 611;
+    const BEN: i64 = 612;
+    const CAL: i64 = 613;
+    let app = spawn_app().await;
+
+    // A message from Cal carrying an unknown field nested 200 deep: beyond serde_json's
+    // recursion limit (128), which used to make the whole getUpdates answer unreadable.
+    let mut deep = String::from("1");
+    for _ in 0..200 {
+        deep = format!("{{\"future\":{deep}}}");
+    }
+    let message = serde_json::json!({
+        "message_id": 1,
+        "from": user_json(CAL),
+        "chat": private_chat_json(CAL),
+        "date": unix_now(),
+        "text": "private words that must not be stored",
+    })
+    .to_string();
+    let message = format!(
+        "{},\"future_field\":{deep}}}",
+        &message[..message.len() - 1]
+    );
+
+    let first = app.fake.push_text(ANN, "/help");
+    let too_deep = app.fake.push_raw(format!("{{\"message\":{message}}}"));
+    // Valid JSON, but a known field of the wrong type.
+    let wrong_type = app
+        .fake
+        .push_raw(r#"{"message":{"message_id":"x","text":"also private"}}"#.into());
+    let last = app.fake.push_text(BEN, "/help");
+    assert_eq!(
+        (too_deep, wrong_type, last),
+        (first + 1, first + 2, first + 3)
+    );
+
+    app.fake.wait_for_sent(ANN, 1, WAIT).await;
+    app.fake.wait_for_sent(BEN, 1, WAIT).await;
+    app.fake
+        .wait_for(WAIT, "all four updates to be confirmed", |v| {
+            v.confirmed_offset > last
+        })
+        .await;
+    app.settle().await;
+
+    // The bad ones are in the inbox, set aside, with their id and kind and nothing else.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    // (id, kind, whether it holds no chat and no content and is already handled)
+    let rows: Vec<(i64, String, bool)> = sqlx::query_as(
+        "SELECT update_id, kind, chat_id IS NULL AND payload IS NULL AND processed_at IS NOT NULL
+         FROM inbox WHERE error = 'unreadable update' ORDER BY update_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(
+        rows,
+        vec![
+            (too_deep, "message".to_string(), true),
+            (wrong_type, "message".to_string(), true),
+        ]
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
+            .await,
+        0
+    );
+    assert!(app.fake.sent_to(CAL).is_empty());
+    let (ok, report) = app.check();
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("2 update(s) from Telegram could not be read"),
+        "{report}"
+    );
+
+    // And the bot keeps serving.
+    let before = app.fake.sent_to(ANN).len();
+    app.fake.push_text(ANN, "/help");
+    app.fake.wait_for_sent(ANN, before + 1, WAIT).await;
+    app.stop().await;
+}

@@ -262,6 +262,8 @@ async fn the_real_process_logs_no_message_text_names_answers_or_tokens() {
     let token = "Zq".repeat(21) + "x";
     fake.push_text(chat, &format!("/start {token}"));
     fake.wait_for_sent(chat, 10, WAIT).await;
+    // An update the Bot API types cannot read is logged by id and kind only.
+    fake.push_raw(r#"{"message":{"message_id":"x","text":"OCELOT-4420"}}"#.into());
     fake.push_text(chat, "I want to end it all PELICAN-5512");
     fake.wait_for_sent(chat, 11, WAIT).await;
     bot.terminate().await;
@@ -280,7 +282,12 @@ async fn the_real_process_logs_no_message_text_names_answers_or_tokens() {
         logs.contains("update processed"),
         "debug logs were written:\n{logs}"
     );
+    assert!(
+        logs.contains("an update could not be read"),
+        "the unreadable update was logged:\n{logs}"
+    );
     for secret in [
+        "OCELOT-4420",
         "Zephyrine",
         "QUOKKA-7731",
         "PELICAN-5512",
@@ -352,4 +359,28 @@ async fn a_kill_mid_send_asks_the_question_again_and_answers_the_press() {
     fake.push_callback(SAM, SAM, sam[2].message_id, "consent:yes:1");
     let sam = fake.wait_for_sent(SAM, 4, WAIT).await;
     assert!(sam[3].text.contains("call you"), "{:?}", texts(&sam));
+}
+
+#[tokio::test]
+async fn the_poller_waits_out_a_429_and_a_409_from_get_updates_and_loses_nothing() {
+    let app = spawn_app().await;
+    app.say(LEE, "/help", 1).await;
+    app.fake.inject("getUpdates", None, Fault::RetryAfter(1));
+    app.fake.inject(
+        "getUpdates",
+        None,
+        Fault::Status(409, crate::fake_telegram::CONFLICT.into()),
+    );
+    app.fake.push_text(LEE, "/help");
+    app.fake.push_text(ROB, "/help");
+    app.fake.wait_for_sent(LEE, 2, WAIT).await;
+    app.fake.wait_for_sent(ROB, 1, WAIT).await;
+    app.fake
+        .wait_for(WAIT, "both faults to be met", |v| {
+            v.count("getupdates", 429) == 1 && v.count("getupdates", 409) == 1
+        })
+        .await;
+    app.settle().await;
+    assert_eq!(app.fake.sent_to(LEE).len(), 2, "nothing was answered twice");
+    app.stop().await;
 }

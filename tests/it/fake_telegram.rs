@@ -1029,3 +1029,31 @@ fn split_bytes<'a>(mut haystack: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
     parts.push(haystack);
     parts
 }
+
+// ---- raw updates (updates the Bot API types may not read) -------------------------------
+
+impl FakeTelegram {
+    /// Queues `json`, a JSON object without `update_id`, exactly as written (it need not be
+    /// anything `serde_json::Value` can hold, e.g. nested deeper than its recursion limit):
+    /// `"update_id":N` is spliced in after its opening brace. Returns N.
+    pub fn push_raw(&self, json: String) -> i64 {
+        let body = json.trim_start();
+        let rest = body
+            .strip_prefix('{')
+            .expect("push_raw takes a JSON object");
+        let id = self.reserve_update_id();
+        let sep = if rest.trim_start().starts_with('}') {
+            ""
+        } else {
+            ","
+        };
+        let text: Arc<str> = format!("{{\"update_id\":{id}{sep}{rest}").into();
+        let mut inner = self.lock();
+        inner.updates.insert(id, text.clone());
+        inner.pending.insert(id, text);
+        drop(inner);
+        self.shared.updates.notify_waiters();
+        self.shared.changed.notify_waiters();
+        id
+    }
+}
