@@ -495,6 +495,88 @@ impl FakeTelegram {
     }
 }
 
+// ---- Telegram's flood limits, counted as Telegram counts them --------------------------------
+//
+// Telegram counts a bot's messages over any sliding second, at the moment each request arrives
+// (not in fixed windows, and whatever the answer). Every call that puts a message in a chat or
+// changes one counts: sendMessage, sendPhoto, sendDocument, editMessageText and
+// editMessageReplyMarkup. answerCallbackQuery and getUpdates do not.
+
+/// Methods (lowercased) that count against the global message limit.
+pub const PACED_METHODS: [&str; 5] = [
+    "sendmessage",
+    "sendphoto",
+    "senddocument",
+    "editmessagetext",
+    "editmessagereplymarkup",
+];
+
+/// Over a sorted list of arrival times: (the number of arrivals at which the `window` ending
+/// at that arrival, inclusive, held more than `limit` arrivals; the most arrivals any such
+/// window held). An arrival exactly `window` after another is outside that one's window.
+pub fn sliding_window_violations(
+    arrivals: &[Instant],
+    limit: usize,
+    window: Duration,
+) -> (usize, usize) {
+    let mut violations = 0;
+    let mut worst = 0;
+    let mut start = 0;
+    for (i, at) in arrivals.iter().enumerate() {
+        while at.duration_since(arrivals[start]) >= window {
+            start += 1;
+        }
+        let held = i - start + 1;
+        worst = worst.max(held);
+        if held > limit {
+            violations += 1;
+        }
+    }
+    (violations, worst)
+}
+
+impl FakeTelegram {
+    /// Arrival times of every request that counts against the global limit, in order.
+    pub fn paced_arrivals(&self) -> Vec<Instant> {
+        let mut at: Vec<Instant> = self
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| PACED_METHODS.contains(&r.method.as_str()))
+            .map(|r| r.at)
+            .collect();
+        at.sort();
+        at
+    }
+
+    /// Telegram's view of the global limit: (arrivals at which the preceding `window` held
+    /// more than `limit` paced calls, the worst count in any window). See
+    /// [`sliding_window_violations`].
+    pub fn window_violations(&self, limit: usize, window: Duration) -> (usize, usize) {
+        sliding_window_violations(&self.paced_arrivals(), limit, window)
+    }
+
+    /// The latest `sendMessage` to each chat as it is now (after edits), with how many were
+    /// sent to that chat: chat → (count, message_id, text, reply_markup). One pass, one lock,
+    /// for drivers that look at many chats often.
+    pub fn latest_to_each_chat(&self) -> HashMap<i64, (usize, i64, String, Option<Value>)> {
+        let inner = self.lock();
+        let mut counts: HashMap<i64, usize> = HashMap::new();
+        let mut latest: HashMap<i64, i64> = HashMap::new();
+        for s in &inner.sent {
+            *counts.entry(s.chat_id).or_default() += 1;
+            latest.insert(s.chat_id, s.message_id);
+        }
+        latest
+            .into_iter()
+            .map(|(chat, id)| {
+                let (text, markup) = inner.messages.get(&(chat, id)).cloned().unwrap_or_default();
+                (chat, (counts[&chat], id, text, markup))
+            })
+            .collect()
+    }
+}
+
 impl Drop for FakeTelegram {
     fn drop(&mut self) {
         // Aborting the serve task stops accepting and drops axum's shutdown signal, so each open

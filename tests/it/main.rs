@@ -17,5 +17,6 @@ mod helpers;
 mod plan;
 mod schedules;
 mod simulate;
+mod soak;
 mod transcripts;
 mod week;
