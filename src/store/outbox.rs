@@ -251,18 +251,32 @@ impl Store {
         Ok(claimed)
     }
 
-    /// The paced calls (messages, photos, documents, edits: not callback answers) handed to
-    /// Telegram since `since`, oldest first: what a restarted delivery must still count.
+    /// The paced calls (messages, photos, documents, edits: not callback answers) that may
+    /// have reached Telegram since `since`, oldest first: what a restarted delivery must
+    /// still count. A call leaves after its claim commits and before its result is recorded,
+    /// so each is placed late, never early: at its recorded result (`sent_at`), or at `now`
+    /// if it was still `sending` (in flight when the process stopped, or its result not yet
+    /// recorded), or else at its claim.
     pub async fn recent_departures(
         &self,
         since: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(ChatId, DateTime<Utc>)>> {
+        // A claim precedes its call by the claim's commit: look a little further back.
+        let claimed_since = since - chrono::Duration::seconds(10);
         let rows = sqlx::query(
-            "SELECT chat_id, claimed_at FROM outbox INDEXED BY outbox_claimed
-             WHERE claimed_at >= ? AND json_extract(payload, '$.type') <> 'answer_callback'
-             ORDER BY claimed_at",
+            "SELECT chat_id, max(claimed_at, coalesce(sent_at, claimed_at)) AS left_at
+             FROM outbox INDEXED BY outbox_claimed
+             WHERE claimed_at >= ? AND state <> 'sending' AND left_at >= ?
+               AND json_extract(payload, '$.type') <> 'answer_callback'
+             UNION ALL
+             SELECT chat_id, ? FROM outbox INDEXED BY outbox_sending
+             WHERE state = 'sending' AND json_extract(payload, '$.type') <> 'answer_callback'
+             ORDER BY 2",
         )
+        .bind(ms(claimed_since))
         .bind(ms(since))
+        .bind(ms(now))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -542,29 +556,49 @@ mod tests {
             .claim(&ids[2..], t0() + Duration::seconds(2))
             .await
             .unwrap();
+        // Still `sending` (in flight at a crash): placed at the restart, never earlier.
+        let restart = t0() + Duration::seconds(3);
         let recent = store
-            .recent_departures(t0() + Duration::seconds(1))
+            .recent_departures(t0() + Duration::seconds(1), restart)
             .await
             .unwrap();
-        assert_eq!(recent, vec![(ChatId(3), t0() + Duration::seconds(2))]);
-        let all = store.recent_departures(t0()).await.unwrap();
+        assert_eq!(recent, vec![(ChatId(1), restart), (ChatId(3), restart)]);
+        // Once recorded, at its result.
+        store
+            .record(
+                &[DeliveryRecord::Sent {
+                    id: ids[2],
+                    message_id: Some(5),
+                }],
+                t0() + Duration::seconds(2) + Duration::milliseconds(300),
+            )
+            .await
+            .unwrap();
+        let recent = store
+            .recent_departures(t0() + Duration::seconds(1), restart)
+            .await
+            .unwrap();
         assert_eq!(
-            all,
-            vec![(ChatId(1), t0()), (ChatId(3), t0() + Duration::seconds(2))]
+            recent,
+            vec![
+                (
+                    ChatId(3),
+                    t0() + Duration::seconds(2) + Duration::milliseconds(300)
+                ),
+                (ChatId(1), restart)
+            ]
         );
+        let long_after = store
+            .recent_departures(t0() + Duration::seconds(20), t0() + Duration::seconds(20))
+            .await
+            .unwrap();
+        assert_eq!(long_after, vec![(ChatId(1), t0() + Duration::seconds(20))]);
         // Left `sending` by a crash: each says what it is and whether it asks something.
         let interrupted = store.interrupted().await.unwrap();
         let kinds: Vec<(&str, bool)> = interrupted
             .iter()
             .map(|r| (r.kind.as_str(), r.asks))
             .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                ("message", false),
-                ("answer_callback", false),
-                ("message", false)
-            ]
-        );
+        assert_eq!(kinds, vec![("message", false), ("answer_callback", false)]);
     }
 }

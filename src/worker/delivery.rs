@@ -400,8 +400,9 @@ impl<M: Messenger> Delivery<M> {
     /// A pacer that knows the paced calls an earlier process made in the last window.
     async fn pacer(&self) -> anyhow::Result<Pacer> {
         let mut pacer = Pacer::new(self.settings.clone());
-        let since = self.clock.now() - Pacer::window_of(&self.settings);
-        for (chat, at) in self.store.recent_departures(since).await? {
+        let now = self.clock.now();
+        let since = now - Pacer::window_of(&self.settings);
+        for (chat, at) in self.store.recent_departures(since, now).await? {
             pacer.remember(chat, at);
         }
         Ok(pacer)
