@@ -130,6 +130,17 @@ impl Pacer {
         }
     }
 
+    /// The chat's bucket, full if it had none.
+    fn bucket(&mut self, chat: ChatId, now: DateTime<Utc>) -> &mut Bucket {
+        let (burst, interval) = (
+            self.settings.per_chat_burst,
+            self.settings.per_chat_interval_ms as f64,
+        );
+        self.chats
+            .entry(chat)
+            .or_insert_with(|| Bucket::new(burst, interval, now))
+    }
+
     /// The window the global limit is held over: a second and the margin.
     pub fn window_of(settings: &OutboxSettings) -> Duration {
         Duration::milliseconds(1000 + settings.window_margin_ms as i64)
@@ -138,14 +149,7 @@ impl Pacer {
     /// A paced call that left at `at` before this pacer existed (read from the outbox at
     /// start, oldest first): it still counts against the window and its chat's burst.
     pub fn remember(&mut self, chat: ChatId, at: DateTime<Utc>) {
-        let (burst, interval) = (
-            self.settings.per_chat_burst,
-            self.settings.per_chat_interval_ms as f64,
-        );
-        let bucket = self
-            .chats
-            .entry(chat)
-            .or_insert_with(|| Bucket::new(burst, interval, at));
+        let bucket = self.bucket(chat, at);
         bucket.refill(at);
         bucket.take();
         self.global.take(at);
@@ -189,14 +193,7 @@ impl Pacer {
             return Ok(());
         }
         let global_at = self.global.ready_at(now);
-        let (burst, interval) = (
-            self.settings.per_chat_burst,
-            self.settings.per_chat_interval_ms as f64,
-        );
-        let bucket = self
-            .chats
-            .entry(chat)
-            .or_insert_with(|| Bucket::new(burst, interval, now));
+        let bucket = self.bucket(chat, now);
         let at = global_at.max(bucket.ready_at(now));
         if at > now {
             return Err(at);
