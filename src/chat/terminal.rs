@@ -154,6 +154,33 @@ impl Screen {
                 self.show(chat, block, line);
                 Some(message_id)
             }
+            Outgoing::EditMessage {
+                message_id,
+                text,
+                buttons,
+            } => {
+                // Shown in full, as the message now reads; its buttons are the latest to press.
+                let mut block = format!(
+                    "{}
+  {}",
+                    self.header(chat, "  (message now)"),
+                    text.replace('\n', "\n  ")
+                );
+                let mut plain = text.clone();
+                if buttons.is_empty() {
+                    self.keyboards.remove(&(chat, message_id));
+                } else {
+                    let keys = self.keys_line(&buttons);
+                    block.push_str(&format!("\n  {}", self.paint("1", &keys)));
+                    for b in buttons.iter().flatten() {
+                        plain.push_str(&format!(" [{}]", b.label));
+                    }
+                    self.keyboards.insert((chat, message_id), buttons);
+                    self.latest_with_buttons.insert(chat, message_id);
+                }
+                self.show(chat, block, plain);
+                Some(message_id)
+            }
             Outgoing::AnswerCallback { text: Some(t), .. } => {
                 let block = format!("{}\n  {}", self.header(chat, "  (notice)"), t);
                 self.show(chat, block, t);

@@ -54,6 +54,9 @@ const PLACEHOLDERS: &[&str] = &[
     "count",
     "total",
     "give",
+    // a question rewritten into the next one
+    "asked",
+    "question",
 ];
 
 mod texts;

@@ -66,6 +66,9 @@ pub struct Texts {
     pub default_name: String,
     /// How an answered question's button shows the answer (`{label}`).
     pub chosen: String,
+    /// A question pressed, rewritten in place into its answer and the next question:
+    /// `{asked}` the question answered, `{label}` the answer, `{question}` the next one.
+    pub answered_then_next: String,
     pub button_yes: String,
     pub button_no: String,
     pub button_skip: String,

@@ -137,7 +137,6 @@ fn resume(o: &mut Outcome, person: &Person, m: &Member, open: &OpenSession, ctx:
             state,
             &adv,
             None,
-            None,
             ctx,
         );
     }
@@ -242,7 +241,7 @@ fn start(
         version: dialog.version,
         expires_at,
     });
-    apply(o, chat, None, id, dialog, m, state, &adv, None, None, ctx);
+    apply(o, chat, None, id, dialog, m, state, &adv, None, ctx);
 }
 
 /// A scheduled slot opens: a new session whose first messages go on the scheduled lane
@@ -293,7 +292,6 @@ pub fn text(
         state,
         &adv,
         None,
-        None,
         ctx,
     );
     if adv.completed {
@@ -319,6 +317,8 @@ pub fn press(
         return false;
     };
     let mut state = open.state.clone();
+    let until = local_time(open.expires_at, &m.timezone, ctx.now);
+    let asked = engine::asked(&open.dialog, &state, &engine_ctx(m, &until, ctx));
     let adv = run(
         &open.dialog,
         &mut state,
@@ -336,8 +336,11 @@ pub fn press(
         m,
         state,
         &adv,
-        Some(query_id),
-        message_id,
+        Some(Pressed {
+            query_id,
+            message_id,
+            asked: asked.as_deref(),
+        }),
         ctx,
     );
     if adv.completed {
@@ -355,12 +358,15 @@ fn run(
     ctx: &Ctx,
 ) -> Advance {
     let until = local_time(expires_at, &m.timezone, ctx.now);
-    let ectx = engine::Ctx {
+    engine::advance(dialog, state, event, &engine_ctx(m, &until, ctx))
+}
+
+fn engine_ctx<'a>(m: &'a Member, until: &'a str, ctx: &'a Ctx) -> engine::Ctx<'a> {
+    engine::Ctx {
         texts: &ctx.content.texts,
         name: m.name_or(&ctx.content.texts.default_name),
-        until: &until,
-    };
-    engine::advance(dialog, state, event, &ectx)
+        until,
+    }
 }
 
 /// "19:30", or "Tue 19:30" if not today, in the member's timezone.
@@ -372,6 +378,47 @@ fn local_time(t: DateTime<Utc>, tz: &str, now: DateTime<Utc>) -> String {
     } else {
         local.format("%a %H:%M").to_string()
     }
+}
+
+/// A button press being applied: the callback to answer, the message pressed (if Telegram
+/// said which), and the text of the question it was on.
+struct Pressed<'a> {
+    query_id: &'a str,
+    message_id: Option<i32>,
+    asked: Option<&'a str>,
+}
+
+/// The press answered a question and the next one follows with nothing said between: the
+/// message pressed is rewritten into "the question, ✓ the answer" and the next question,
+/// with its buttons — one call instead of a keyboard collapse and a new message. Anything
+/// else (words between the two, a crisis card, the last answer, a typed answer) is `None`.
+fn in_place(
+    session: SessionId,
+    replies: &[Reply],
+    press: Option<&Pressed>,
+    t: &crate::content::Texts,
+) -> Option<Outgoing> {
+    let press = press?;
+    let (message_id, asked) = (press.message_id?, press.asked?);
+    let [
+        Reply::Rekey {
+            keys: None,
+            chosen: Some(label),
+            ..
+        },
+        Reply::Ask { text, keys, seq },
+    ] = replies
+    else {
+        return None;
+    };
+    Some(Outgoing::EditMessage {
+        message_id,
+        text: fill(
+            &t.answered_then_next,
+            &[("asked", asked), ("label", label), ("question", text)],
+        ),
+        buttons: render(session, *seq, keys),
+    })
 }
 
 /// Turns the engine's replies into outgoing calls and its results into changes. `coping` is
@@ -386,12 +433,20 @@ fn apply(
     m: &Member,
     state: Session,
     adv: &Advance,
-    query_id: Option<&str>,
-    message_id: Option<i32>,
+    press: Option<Pressed>,
     ctx: &Ctx,
 ) {
     let mut notice: Option<String> = None;
-    for reply in &adv.replies {
+    let message_id = press.as_ref().and_then(|p| p.message_id);
+    let replies: &[Reply] =
+        match in_place(session, &adv.replies, press.as_ref(), &ctx.content.texts) {
+            Some(edit) => {
+                o.reply(chat, edit);
+                &[]
+            }
+            None => &adv.replies,
+        };
+    for reply in replies {
         match reply {
             Reply::Say(text) => o.reply(chat, Outgoing::text(text)),
             Reply::Ask { text, keys, seq } => o.reply(
@@ -435,14 +490,14 @@ fn apply(
             }
         }
     }
-    if let Some(q) = query_id {
+    if let Some(p) = &press {
         // Answer the press first, so the spinner stops before anything else arrives.
         o.out.insert(
             0,
             Envelope::reply(
                 chat,
                 Outgoing::AnswerCallback {
-                    query_id: q.to_string(),
+                    query_id: p.query_id.to_string(),
                     text: notice,
                 },
             ),
@@ -504,5 +559,80 @@ mod tests {
         ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_an_answer_followed_by_the_next_question_and_nothing_else_is_rewritten_in_place() {
+        let content = crate::content::Content::load(
+            &crate::content::shipped_dialogs_dir(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        )
+        .content
+        .unwrap();
+        let t = &content.texts;
+        let collapse = Reply::Rekey {
+            keys: None,
+            chosen: Some("7".into()),
+            seq: 1,
+        };
+        let ask = Reply::Ask {
+            text: "How was your sleep last night?".into(),
+            keys: vec![vec![("Very good".into(), ButtonAction::Choose(0))]],
+            seq: 2,
+        };
+        let press = |message_id| Pressed {
+            query_id: "q",
+            message_id,
+            asked: Some("Overall, how happy did you feel yesterday?"),
+        };
+        let s = SessionId(5);
+        let edit = in_place(
+            s,
+            &[collapse.clone(), ask.clone()],
+            Some(&press(Some(40))),
+            t,
+        );
+        assert_eq!(
+            edit,
+            Some(Outgoing::EditMessage {
+                message_id: 40,
+                text: "Overall, how happy did you feel yesterday?\n✓ 7\n\nHow was your sleep last night?".into(),
+                buttons: vec![vec![Button::new("Very good", "q5.2.c0")]],
+            })
+        );
+        let said = Reply::Say("Thanks".into());
+        let toggled = Reply::Rekey {
+            keys: Some(vec![]),
+            chosen: None,
+            seq: 1,
+        };
+        for (replies, press) in [
+            // Words, a card or a notice between the answer and the next question.
+            (
+                vec![collapse.clone(), said.clone(), ask.clone()],
+                press(Some(40)),
+            ),
+            (
+                vec![collapse.clone(), Reply::CrisisCard, ask.clone()],
+                press(Some(40)),
+            ),
+            (
+                vec![collapse.clone(), ask.clone(), Reply::Notice("n".into())],
+                press(Some(40)),
+            ),
+            // The last answer: no next question.
+            (vec![collapse.clone(), said], press(Some(40))),
+            // A tick in a multi-choice question.
+            (vec![toggled], press(Some(40))),
+            // Telegram did not say which message was pressed.
+            (vec![collapse.clone(), ask.clone()], press(None)),
+        ] {
+            assert_eq!(in_place(s, &replies, Some(&press), t), None, "{replies:?}");
+        }
+        assert_eq!(
+            in_place(s, &[collapse, ask], None, t),
+            None,
+            "typed, not pressed"
+        );
     }
 }

@@ -340,6 +340,13 @@ fn next(dialog: &Dialog, session: &Session, i: usize) -> Target {
     step.goto.unwrap_or(Target::Step(i + 1))
 }
 
+/// The text of the question `session` is on, as it was asked (without a scale's legend):
+/// what a message rewritten into the next question says was answered.
+pub fn asked(dialog: &Dialog, session: &Session, ctx: &Ctx) -> Option<String> {
+    let step = dialog.steps.get(session.current?)?;
+    Some(personal(&step.text, ctx))
+}
+
 fn personal(text: &str, ctx: &Ctx) -> String {
     fill(text, &[("name", ctx.name), ("first_name", ctx.name)])
 }

@@ -17,10 +17,9 @@ pub enum Lane {
     Scheduled = 2,
     /// Carer nudges and other low-priority messages.
     Nudge = 3,
-    /// Cosmetic edits: an answered question's keyboard collapsed to what was chosen. The
-    /// next question (a reply) overtakes them, so at the evening peak a person waits for one
-    /// message per answer, not two; a press on a keyboard not yet collapsed is handled as a
-    /// stale button.
+    /// Cosmetic edits: an answered question's keyboard collapsed to what was chosen, where
+    /// the next question is not asked in its place (see `Outgoing::EditMessage`). A reply
+    /// overtakes them; a press on a keyboard not yet collapsed is handled as a stale button.
     Tidy = 4,
 }
 
@@ -82,6 +81,15 @@ pub enum Outgoing {
         message_id: i32,
         buttons: Vec<Vec<Button>>,
     },
+    /// Rewrites one of our earlier messages: its text and its buttons (empty = none). A
+    /// check-in answer turns the question pressed into "✓ the answer" and the next question,
+    /// one call instead of a keyboard collapse and a new message. If Telegram can no longer
+    /// edit it (deleted, too old), the messenger sends the same as a new message.
+    EditMessage {
+        message_id: i32,
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    },
     /// A file (`/mydata`'s export), with a short caption.
     Document {
         filename: String,
@@ -121,13 +129,14 @@ impl Outgoing {
             Outgoing::Message { .. } => "message",
             Outgoing::AnswerCallback { .. } => "answer_callback",
             Outgoing::EditButtons { .. } => "edit_buttons",
+            Outgoing::EditMessage { .. } => "edit_message",
             Outgoing::Document { .. } => "document",
             Outgoing::Chart { .. } => "chart",
         }
     }
 
     /// Whether this call is a message for Telegram's limits (30 a second overall; per chat
-    /// a burst, then one a second). Answering a callback query sends no message, so it is
+    /// a burst, then one a second): messages, files, photos and edits. Answering a callback query sends no message, so it is
     /// not counted; a 429 on one is still obeyed.
     pub fn is_paced(&self) -> bool {
         !matches!(self, Outgoing::AnswerCallback { .. })
@@ -163,5 +172,25 @@ impl Envelope {
             lane: Lane::Urgent,
             body,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edited_question_is_paced_like_a_message_and_never_shows_its_text_in_logs() {
+        let edit = Outgoing::EditMessage {
+            message_id: 7,
+            text: "✓ 3\n\nHow was your sleep last night?".into(),
+            buttons: vec![vec![Button::new("Very good", "q1.3.c0")]],
+        };
+        assert_eq!(edit.kind(), "edit_message");
+        assert!(edit.is_paced());
+        assert_eq!(format!("{edit:?}"), "edit_message");
+        let json = serde_json::to_string(&edit).unwrap();
+        assert!(json.contains("\"type\":\"edit_message\""), "{json}");
+        assert_eq!(serde_json::from_str::<Outgoing>(&json).unwrap(), edit);
     }
 }

@@ -325,6 +325,32 @@ impl Sim {
                     }
                 }
             }
+            // A question rewritten into the next one: read like a new message (the reply
+            // to the press), with its keyboard now the one to press, on the same message.
+            Outgoing::EditMessage {
+                message_id,
+                buttons,
+                ..
+            } => {
+                let p = &mut self.people[who];
+                if let Some(t) = p.awaiting.take() {
+                    let local = t.with_timezone(&p.tz);
+                    self.obs
+                        .reply_latency
+                        .push((local, (now - t).num_milliseconds()));
+                }
+                let flat: Vec<_> = buttons.iter().flatten().cloned().collect();
+                p.recent.retain(|(id, _)| id != message_id);
+                if flat.is_empty() {
+                    if p.keyboard.as_ref().map(|k| k.0) == Some(*message_id) {
+                        p.keyboard = None;
+                    }
+                } else {
+                    remember(p, *message_id, flat.clone());
+                    p.keyboard = Some((*message_id, flat));
+                    new_keyboard = true;
+                }
+            }
             // A press answered with a notice only ("that question has passed"): no message
             // follows, so nothing is waited for.
             Outgoing::AnswerCallback { text: Some(_), .. }

@@ -34,9 +34,13 @@ impl Store {
         if envelopes.is_empty() {
             return Ok(Vec::new());
         }
-        // A new edit of a message makes any edit of it still waiting pointless.
+        // A new edit of a message (of its buttons, or of its text and buttons) makes any edit
+        // of its buttons still waiting pointless. An edit of its text is never dropped: it
+        // carries words (the next question) nothing else will send.
         for env in envelopes {
-            if let Outgoing::EditButtons { message_id, .. } = env.body {
+            if let Outgoing::EditButtons { message_id, .. }
+            | Outgoing::EditMessage { message_id, .. } = env.body
+            {
                 sqlx::query(
                     "UPDATE outbox INDEXED BY outbox_queue
                      SET state = 'cancelled', last_error = 'superseded',
@@ -494,6 +498,21 @@ mod tests {
         for id in [other_message, other_chat, last] {
             assert_eq!(state_of(&store, id).await, "pending");
         }
+        // A question rewritten in place into the next one also replaces its buttons; a later
+        // collapse of the same message does not drop the rewrite (it carries the question).
+        let rewrite = Envelope::reply(
+            ChatId(1),
+            Outgoing::EditMessage {
+                message_id: 10,
+                text: "✓ 7\n\nnext?".into(),
+                buttons: vec![vec![Button::new("1", "q1.2.c1")]],
+            },
+        );
+        let rewritten = put(&store, &[rewrite], t0()).await[0];
+        assert_eq!(state_of(&store, last).await, "cancelled");
+        assert_eq!(state_of(&store, other_message).await, "pending");
+        put(&store, &[collapse(1, 10, "e")], t0()).await;
+        assert_eq!(state_of(&store, rewritten).await, "pending");
     }
 
     #[tokio::test]

@@ -94,6 +94,11 @@ impl Messenger for TelegramMessenger {
                 }
                 req.await.map(|m| Some(m.id.0))
             }
+            Outgoing::EditMessage {
+                message_id,
+                text,
+                buttons,
+            } => return self.edit_message(chat_id, message_id, text, buttons).await,
             Outgoing::Document {
                 filename,
                 content,
@@ -131,6 +136,66 @@ impl Messenger for TelegramMessenger {
             Err(e) => classify(&e),
         }
     }
+}
+
+impl TelegramMessenger {
+    /// Rewrites a message's text and buttons. A message Telegram can no longer edit (deleted
+    /// by the person, too old, or unknown) is sent again as a new message with the same text
+    /// and buttons, so what it carries (the next question) is never lost.
+    async fn edit_message(
+        &self,
+        chat_id: ChatId,
+        message_id: i32,
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    ) -> Delivered {
+        let text = fit(&text);
+        let mut req = self
+            .bot
+            .edit_message_text(chat_id, MessageId(message_id), text.clone());
+        if !buttons.is_empty() {
+            req = req.reply_markup(keyboard(&buttons));
+        }
+        let e = match req.await {
+            Ok(m) => {
+                return Delivered::Sent {
+                    message_id: Some(m.id.0),
+                };
+            }
+            Err(e) if !cannot_edit(&e) => return classify(&e),
+            Err(e) => e,
+        };
+        tracing::info!(error = %describe(&e), "message cannot be edited; sent as a new one");
+        let mut req = self.bot.send_message(chat_id, text);
+        if !buttons.is_empty() {
+            req = req.reply_markup(keyboard(&buttons));
+        }
+        match req.await {
+            Ok(m) => Delivered::Sent {
+                message_id: Some(m.id.0),
+            },
+            Err(RequestError::InvalidJson { .. }) => {
+                Delivered::Ambiguous("unreadable response to sendMessage".into())
+            }
+            Err(e) => classify(&e),
+        }
+    }
+}
+
+/// Telegram refused an edit because the message is gone or can no longer be edited: what
+/// it was to say must be sent as a new message instead.
+fn cannot_edit(e: &RequestError) -> bool {
+    matches!(
+        e,
+        RequestError::Api(
+            ApiError::MessageToEditNotFound
+                | ApiError::MessageCantBeEdited
+                | ApiError::MessageIdInvalid
+                | ApiError::MessageIdentifierNotSpecified
+        )
+    ) || matches!(e, RequestError::Api(ApiError::Unknown(d))
+        if d.starts_with("Bad Request: message to edit not found")
+            || d.starts_with("Bad Request: message can't be edited"))
 }
 
 /// Maps a teloxide error onto what the delivery worker should do.
@@ -196,5 +261,33 @@ pub fn describe(e: &RequestError) -> String {
         RequestError::RetryAfter(s) => format!("retry after {}s", s.seconds()),
         RequestError::MigrateToChatId(_) => "chat migrated".into(),
         RequestError::Io(_) => "i/o error".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_of_a_message_that_is_gone_is_sent_anew_and_an_edit_changing_nothing_is_done() {
+        for gone in [
+            ApiError::MessageToEditNotFound,
+            ApiError::MessageCantBeEdited,
+            ApiError::MessageIdInvalid,
+            ApiError::Unknown("Bad Request: message to edit not found".into()),
+        ] {
+            assert!(cannot_edit(&RequestError::Api(gone.clone())), "{gone:?}");
+        }
+        for other in [
+            ApiError::MessageNotModified,
+            ApiError::BotBlocked,
+            ApiError::Unknown("Bad Request: BUTTON_DATA_INVALID".into()),
+        ] {
+            assert!(!cannot_edit(&RequestError::Api(other.clone())), "{other:?}");
+        }
+        assert_eq!(
+            classify(&RequestError::Api(ApiError::MessageNotModified)),
+            Delivered::Sent { message_id: None }
+        );
     }
 }

@@ -476,9 +476,10 @@ fn ambiguous(
 }
 
 /// What becomes of a row a crash left `sending` (it may or may not have reached Telegram):
-/// - a callback answer or an edit is sent again: twice does no harm (a second answer is
-///   refused, an edit to what is already there changes nothing), never leaves a spinner
-///   turning or a keyboard live;
+/// - a callback answer or an edit (of the buttons, or of a question rewritten into the next
+///   one) is sent again: twice does no harm (a second answer is refused, an edit to what is
+///   already there changes nothing), never leaves a spinner turning, a keyboard live or the
+///   next question unasked;
 /// - a crisis card or an alert is sent again, marked as a repeat (better twice than never);
 /// - a routine message that asks something (it has buttons: every question has, a free-text
 ///   one at least "skip") is sent again marked "in case this didn't arrive": nobody is left
@@ -494,7 +495,7 @@ fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
         refund: false,
     };
     match row.kind.as_str() {
-        "answer_callback" | "edit_buttons" => again(false),
+        "answer_callback" | "edit_buttons" | "edit_message" => again(false),
         "message" if row.lane != Lane::Urgent && row.lane <= Lane::Scheduled && row.asks => {
             again(true)
         }
@@ -623,6 +624,8 @@ mod tests {
             ("answer_callback", Lane::Reply, false, Some(false)),
             ("edit_buttons", Lane::Tidy, false, Some(false)),
             ("edit_buttons", Lane::Reply, false, Some(false)),
+            ("edit_message", Lane::Reply, true, Some(false)),
+            ("edit_message", Lane::Scheduled, true, Some(false)),
             ("message", Lane::Urgent, false, Some(true)),
             ("message", Lane::Urgent, true, Some(true)),
             ("message", Lane::Reply, true, Some(true)),

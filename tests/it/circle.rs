@@ -44,11 +44,17 @@ pub(crate) async fn say(app: &TestApp, chat: i64, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The latest message sent to `chat`, as it reads now (a question answered in place reads
+/// as its answer and the next question).
 pub(crate) fn last_text(app: &TestApp, chat: i64) -> String {
     app.fake
         .sent_to(chat)
         .last()
-        .map(|s| s.text.clone())
+        .map(|s| {
+            app.fake
+                .message(chat, s.message_id)
+                .map_or_else(|| s.text.clone(), |(text, _)| text)
+        })
         .unwrap_or_default()
 }
 

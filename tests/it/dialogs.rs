@@ -5,6 +5,7 @@ use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::dialog::engine::{self, ButtonAction, Ctx, Event, Reply};
 use staywell::dialog::{Dialog, Session, StepKind, load_dir};
 
+use crate::fake_telegram::Fault;
 use crate::helpers::*;
 
 /// The same check `staywell check` makes (`dialog::lock::check_lock`): a failure prints the
@@ -152,7 +153,7 @@ async fn a_restart_mid_check_in_resumes_exactly_where_the_person_was() {
     let app = app.restart().await;
     // The anxious question is still the live one: pressing its button carries on.
     press(&app, "3").await;
-    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    let last = app.latest_text(ALEX);
     assert!(last.contains("How was your sleep"), "{last}");
     let resumed = app.say(ALEX, "/checkin", 2).await;
     assert!(
@@ -168,25 +169,60 @@ async fn a_restart_mid_check_in_resumes_exactly_where_the_person_was() {
 }
 
 #[tokio::test]
-async fn the_next_question_is_a_reply_and_collapsing_the_answered_keyboard_is_tidying() {
+async fn the_next_question_rewrites_the_answered_one_as_a_reply_and_a_last_collapse_is_tidying() {
     let app = onboarded().await;
     app.say(ALEX, "/checkin", 2).await;
+    let (happy_msg, _) = app.find_button(ALEX, "7").unwrap();
     press(&app, "7").await;
     // What the press caused, by kind and lane: lane 1 is a reply, 4 is tidying (see `Lane`).
-    // At the evening peak the next question overtakes the cosmetic edit, so a person waits
-    // for one message per answer, not two.
+    // The answered question becomes "✓ 7" and the next question, in one reply: at the
+    // evening peak a person waits for one call per answer, not two.
+    let caused = |sql: &'static str| app.query_i64(sql);
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 1 AND json_extract(payload, '$.type') = 'message'").await,
+        caused("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 1 AND json_extract(payload, '$.type') = 'edit_message'").await,
         1,
-        "the next question"
+        "the next question, in place"
     );
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 4 AND json_extract(payload, '$.type') = 'edit_buttons'").await,
+        caused("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND json_extract(payload, '$.type') NOT IN ('edit_message', 'answer_callback')").await,
+        0,
+        "no new message, no separate collapse"
+    );
+    let (text, markup) = app.fake.message(ALEX, happy_msg).unwrap();
+    assert!(
+        text.contains("how happy did you feel yesterday?\n✓ 7\n\nOverall, how anxious"),
+        "{text}"
+    );
+    assert_eq!(
+        buttons(markup.as_ref()).len(),
+        11,
+        "the anxious question's 0–10"
+    );
+    // The last answer has no next question to ask in its place: its keyboard is collapsed
+    // as tidying, and the closing words are a reply.
+    for label in [
+        "3",
+        "Very good",
+        "Skip",
+        "None of these",
+        "Done",
+        "Yes",
+        "Skip",
+    ] {
+        press(&app, label).await;
+    }
+    assert_eq!(
+        caused("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 4 AND json_extract(payload, '$.type') = 'edit_buttons'").await,
         1,
         "the answered keyboard collapsed, and delivered"
     );
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND lane NOT IN (1, 4)").await,
+        caused("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND state = 'sent' AND lane = 1 AND json_extract(payload, '$.type') = 'message'").await,
+        1,
+        "the closing words"
+    );
+    assert_eq!(
+        caused("SELECT count(*) FROM outbox WHERE cause_update_id = (SELECT max(cause_update_id) FROM outbox) AND lane NOT IN (1, 4)").await,
         0
     );
     app.stop().await;
@@ -244,7 +280,7 @@ async fn crisis_words_mid_check_in_show_the_card_and_the_check_in_carries_on() {
     );
     press(&app, "2").await;
     press(&app, "8").await;
-    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    let last = app.latest_question(ALEX).unwrap();
     assert!(
         last.contains("How was your sleep"),
         "the check-in carried on: {last}"
@@ -352,7 +388,7 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
     app.settings.dialogs_dir = dir.path().to_path_buf();
     let app = app.restart().await;
     press(&app, "3").await;
-    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    let last = app.latest_text(ALEX);
     assert!(
         last.contains("How was your sleep last night?"),
         "still version 2: {last}"
@@ -367,5 +403,104 @@ async fn a_session_in_progress_finishes_on_the_version_it_started_with() {
             .await,
         2
     );
+    app.stop().await;
+}
+
+/// Paced calls (messages and edits: what Telegram counts against its limits) that reached
+/// `chat` so far.
+fn paced_calls(app: &TestApp, chat: i64) -> usize {
+    app.fake
+        .requests()
+        .iter()
+        .filter(|r| r.chat_id == Some(chat))
+        .filter(|r| {
+            matches!(
+                r.method.as_str(),
+                "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
+            )
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_daily_check_in_answered_by_buttons_costs_one_paced_call_per_answer() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    app.settle().await;
+    let start = paced_calls(&app, ALEX);
+    // (button, whether it answers the question: a tick in a multi-choice only re-keys it)
+    let presses = [
+        ("7", true),
+        ("3", true),
+        ("Very good", true),
+        ("Skip", true), // hours slept
+        ("None of these", false),
+        ("Done", true),
+        ("Yes", true), // medication: an ordinary day skips the low-day steps
+    ];
+    let mut per_press = Vec::new();
+    for (label, _) in presses {
+        let before = paced_calls(&app, ALEX);
+        press(&app, label).await;
+        per_press.push(paced_calls(&app, ALEX) - before);
+    }
+    // The note, the last question: skipped, which ends the check-in.
+    let before_last = paced_calls(&app, ALEX);
+    press(&app, "Skip").await;
+    let closing = paced_calls(&app, ALEX) - before_last;
+    let whole = paced_calls(&app, ALEX) - start;
+    eprintln!(
+        "paced calls per press {per_press:?}, closing {closing}, whole check-in after the first question {whole}"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM sessions WHERE status = 'completed'")
+            .await,
+        1
+    );
+    // Each answer that leads to another question, and each tick: one call.
+    assert_eq!(per_press, vec![1; presses.len()], "{per_press:?}");
+    // The last answer: its keyboard collapsed, and the closing words.
+    assert_eq!(closing, 2, "closing");
+    let last = app.fake.sent_to(ALEX).last().unwrap().text.clone();
+    assert!(last.contains("today's check-in done"), "{last}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_answered_question_that_can_no_longer_be_edited_still_brings_the_next_question() {
+    let app = onboarded().await;
+    app.say(ALEX, "/checkin", 2).await;
+    let (happy_msg, _) = app.find_button(ALEX, "7").unwrap();
+    // The person deleted the question meanwhile (or it is too old to edit): Telegram refuses.
+    app.fake.inject(
+        "editMessageText",
+        Some(ALEX),
+        Fault::BadRequest("Bad Request: message to edit not found".into()),
+    );
+    let before = app.fake.sent_to(ALEX).len();
+    press(&app, "7").await;
+    let edits = app.fake.requests_for("editMessageText");
+    assert_eq!(
+        edits.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![400],
+        "the edit was tried, and refused"
+    );
+    let new = &app.fake.sent_to(ALEX)[before..];
+    assert_eq!(new.len(), 1, "{:?}", texts(new));
+    assert!(
+        new[0].text.contains("how anxious did you feel yesterday"),
+        "the next question, as a new message: {}",
+        new[0].text
+    );
+    assert!(new[0].text.contains("✓ 7"), "{}", new[0].text);
+    assert_ne!(new[0].message_id, happy_msg);
+    // Its buttons work.
+    press(&app, "3").await;
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM answers WHERE state = 'answered' AND step_id IN ('happy', 'anxious')").await,
+        2
+    );
+    let last = app.latest_text(ALEX);
+    assert!(last.contains("How was your sleep"), "{last}");
     app.stop().await;
 }

@@ -180,6 +180,26 @@ impl TestApp {
         start_on(fake, settings, db_path, _dir).await
     }
 
+    /// The latest message the bot sent to `chat` as it reads now: a question answered in
+    /// place reads as its answer and the next question.
+    pub fn latest_text(&self, chat: i64) -> String {
+        let last = self.fake.sent_to(chat).last().cloned().expect("a message");
+        self.fake
+            .message(chat, last.message_id)
+            .map(|(text, _)| text)
+            .unwrap_or(last.text)
+    }
+
+    /// The text of the latest message in `chat` with buttons, as it reads now: the question
+    /// being asked, wherever it is (a question answered in place stays where it was, above
+    /// anything said after it).
+    pub fn latest_question(&self, chat: i64) -> Option<String> {
+        self.fake.sent_to(chat).iter().rev().find_map(|sent| {
+            let (text, markup) = self.fake.message(chat, sent.message_id)?;
+            (!buttons(markup.as_ref()).is_empty()).then_some(text)
+        })
+    }
+
     /// The latest message in `chat` with buttons; the button on it whose label is `label`
     /// (or else contains it, ignoring case): (message id, callback data).
     pub fn find_button(&self, chat: i64, label: &str) -> Option<(i64, String)> {

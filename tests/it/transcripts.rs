@@ -6,7 +6,7 @@
 //! - `:press LABEL`: press the button whose label is (or contains) LABEL on the latest
 //!   message with buttons;
 //! - `:expect TEXT`: some bot output since the previous action contains TEXT (messages,
-//!   their button labels, and notices on pressed buttons);
+//!   their button labels, notices on pressed buttons, and messages rewritten in place);
 //! - `:expect-none TEXT`: no bot output since the previous action contains TEXT;
 //! - `#` comments and blank lines.
 //!
@@ -29,6 +29,7 @@ async fn run(path: &Path) {
     let mut seen_msgs = 0usize;
     let mut seen_notices = 0usize;
     let mut seen_edits = 0usize;
+    let mut seen_rewrites = 0usize;
     let mut log = String::new();
     for (n, raw) in script.lines().enumerate() {
         let line = raw.trim();
@@ -94,6 +95,24 @@ async fn run(path: &Path) {
             output.push(shown.join(" "));
         }
         seen_edits = edits.len();
+        // A question answered in place: the message now reads as its answer and the next
+        // question, with the next question's buttons (a refused edit is sent as a message).
+        let rewrites = app.fake.requests_for("editmessagetext");
+        for r in &rewrites[seen_rewrites..] {
+            if r.status != 200 {
+                continue;
+            }
+            let mut shown = r.body["text"].as_str().unwrap_or("").to_string();
+            for (label, _) in buttons(Some(&r.body["reply_markup"])) {
+                shown.push_str(&format!(" [{label}]"));
+            }
+            log.push_str(&format!(
+                "< (message now) {}\n",
+                shown.replace('\n', "\n  ")
+            ));
+            output.push(shown);
+        }
+        seen_rewrites = rewrites.len();
     }
     if std::env::var_os("SHOW_TRANSCRIPTS").is_some() {
         println!("=== {name} ===\n{log}");
