@@ -138,6 +138,14 @@ impl Outgoing {
     /// Whether this call is a message for Telegram's limits (30 a second overall; per chat
     /// a burst, then one a second): messages, files, photos and edits. Answering a callback query sends no message, so it is
     /// not counted; a 429 on one is still obeyed.
+    /// Whether this call goes ahead of its chat's waiting messages: a callback answer only
+    /// stops the spinner of a press (and may show a short notice); it is not part of the
+    /// conversation's order, and a press must be answered at once, even at a peak when the
+    /// chat's replies wait for Telegram's limit.
+    pub fn overtakes(&self) -> bool {
+        matches!(self, Outgoing::AnswerCallback { .. })
+    }
+
     pub fn is_paced(&self) -> bool {
         !matches!(self, Outgoing::AnswerCallback { .. })
     }

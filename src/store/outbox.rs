@@ -58,9 +58,10 @@ impl Store {
         let mut ids = Vec::with_capacity(envelopes.len());
         // SQLite allows 32,766 bound values; chunk well below that.
         for chunk in envelopes.chunks(500) {
-            let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!(
-                "INSERT INTO outbox (chat_id, lane, payload, not_before, created_at, cause_update_id)
+                "INSERT INTO outbox (chat_id, lane, payload, not_before, created_at, cause_update_id,
+                                     overtakes)
                  VALUES {values} RETURNING id"
             );
             let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
@@ -71,7 +72,8 @@ impl Store {
                     .bind(serde_json::to_string(&env.body)?)
                     .bind(ms(not_before))
                     .bind(ms(now))
-                    .bind(cause.map(|c| c.0));
+                    .bind(cause.map(|c| c.0))
+                    .bind(env.body.overtakes());
             }
             let mut got = q.fetch_all(&mut *tx).await?;
             // Rowids of one INSERT are increasing: sorting restores the envelopes' order.
@@ -103,7 +105,8 @@ impl Store {
 
     /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no
     /// earlier row of the same or a more urgent lane is still pending or being sent), most
-    /// urgent lane first, then oldest first. A more urgent row may overtake a routine one.
+    /// urgent lane first, then oldest first. A more urgent row may overtake a routine one,
+    /// and a callback answer (`overtakes`) any of its chat's rows.
     /// Each says whether its chat has another row due now (read by the chat's queue index:
     /// `outbox_chat` would walk every message the chat was ever sent). With them, whether they
     /// are all there are: fewer than `limit`, and none unreadable (an unreadable one is failed
@@ -121,10 +124,10 @@ impl Store {
                                   AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
                  FROM outbox o
                  WHERE o.state = 'pending' AND o.not_before <= ?
-                   AND NOT EXISTS (
+                   AND (o.overtakes OR NOT EXISTS (
                        SELECT 1 FROM outbox p
                        WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
-                         AND p.lane <= o.lane AND p.id < o.id)
+                         AND p.lane <= o.lane AND p.id < o.id))
                  ORDER BY o.lane, o.id LIMIT ?",
             )
             .bind(ms(now))

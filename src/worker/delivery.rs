@@ -240,7 +240,9 @@ impl<M: Messenger> Delivery<M> {
             }
             // One routine call per chat at a time (the query already keeps each chat's
             // queue in order); an urgent one may overtake.
-            if !urgent && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
+            // A callback answer overtakes its chat's queue, and holds no place in it.
+            let in_order = !urgent && !row.body.overtakes();
+            if in_order && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
                 continue;
             }
             match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
@@ -265,7 +267,7 @@ impl<M: Messenger> Delivery<M> {
                 self.clock.now(),
             );
             for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
-                if row.lane != Lane::Urgent {
+                if row.lane != Lane::Urgent && !row.body.overtakes() {
                     flight.chats.insert(row.chat);
                 }
                 let messenger = self.messenger.clone();
@@ -351,8 +353,9 @@ impl<M: Messenger> Delivery<M> {
             for row in rows {
                 let urgent = row.lane == Lane::Urgent;
                 last &= !row.more_for_chat;
-                // One row per chat per round keeps each chat's queue in order.
-                if !seen.insert(row.chat) && !urgent {
+                // One row per chat per round keeps each chat's queue in order (a callback
+                // answer is not in it).
+                if !row.body.overtakes() && !seen.insert(row.chat) && !urgent {
                     last = false;
                     continue;
                 }

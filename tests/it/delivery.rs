@@ -233,6 +233,48 @@ async fn a_buttons_answer_is_not_kept_waiting_behind_replies_the_global_limit_ho
 }
 
 #[tokio::test]
+async fn a_press_is_answered_at_once_even_while_its_own_chat_has_replies_waiting() {
+    let app = spawn_app_with(|s| s.outbox = Default::default()).await;
+    // Kim's chat has 20 replies queued: at one a second after a burst of three, most of them
+    // wait for Telegram's per-chat limit. A press's answer is not one of them.
+    let mut tx = app.store.begin().await.unwrap();
+    let replies: Vec<Envelope> = (0..20)
+        .map(|i| Envelope {
+            chat: ChatId(KIM),
+            lane: Lane::Reply,
+            body: Outgoing::text(format!("Reply {i}")),
+        })
+        .collect();
+    Store::enqueue(&mut tx, &replies, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.fake.push_callback(KIM, KIM, 1, "nothing:here");
+    app.fake
+        .wait_for(WAIT, "the press answered", |v| {
+            v.count("answercallbackquery", 200) == 1
+        })
+        .await;
+    let replies_sent = app.fake.sent_to(KIM).len();
+    assert!(
+        replies_sent < 10,
+        "the press's answer waited behind {replies_sent} of its chat's replies"
+    );
+    // And the chat's own messages still arrive in order.
+    app.fake.wait_for_sent(KIM, 20, WAIT).await;
+    let order: Vec<String> = app
+        .fake
+        .sent_to(KIM)
+        .iter()
+        .map(|s| s.text.clone())
+        .filter(|t| t.starts_with("Reply "))
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("Reply {i}")).collect();
+    assert_eq!(order, expected);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_send_that_times_out_is_not_repeated_if_routine_but_is_repeated_marked_if_urgent() {
     let app = spawn_app_with(|s| s.send_timeout_secs = 1).await;
     const ROUTINE: i64 = 702;
