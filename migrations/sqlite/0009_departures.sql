@@ -8,3 +8,4 @@ CREATE INDEX outbox_claimed ON outbox (claimed_at) WHERE claimed_at IS NOT NULL;
 -- conversation order, so it overtakes the chat's waiting messages: a press is answered at
 -- once even when replies queue behind Telegram's limit at a peak.
 ALTER TABLE outbox ADD COLUMN overtakes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX outbox_answers ON outbox (id) WHERE state = 'pending' AND overtakes = 1;

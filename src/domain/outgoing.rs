@@ -146,6 +146,18 @@ impl Outgoing {
         matches!(self, Outgoing::AnswerCallback { .. })
     }
 
+    /// Whether making this call twice does no harm (a second callback answer is refused, an
+    /// edit to what is already there changes nothing): one that may not have arrived is
+    /// simply made again.
+    pub fn is_idempotent(&self) -> bool {
+        matches!(
+            self,
+            Outgoing::AnswerCallback { .. }
+                | Outgoing::EditButtons { .. }
+                | Outgoing::EditMessage { .. }
+        )
+    }
+
     pub fn is_paced(&self) -> bool {
         !matches!(self, Outgoing::AnswerCallback { .. })
     }

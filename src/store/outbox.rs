@@ -11,6 +11,9 @@ use super::schedules::{ROWS_PER_STATEMENT, placeholders};
 use super::{DeliveryRecord, Interrupted, OutboxCounts, OutboxRow, Store, from_ms, ms};
 use crate::domain::{ChatId, Envelope, Lane, OutboxId, Outgoing, UpdateId};
 
+/// Callback answers read on their own in one delivery round, beyond the round's due rows.
+const ANSWERS_PER_ROUND: i64 = 64;
+
 impl Store {
     /// Queues outgoing calls (inside the caller's transaction).
     pub async fn enqueue(
@@ -117,22 +120,38 @@ impl Store {
         limit: i64,
     ) -> anyhow::Result<(Vec<OutboxRow>, bool)> {
         loop {
+            // The callback answers due are read on their own too (by their own index): at a
+            // peak, more than `limit` older replies can be due ahead of them in lane order.
             let rows = sqlx::query(
-                "SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
-                        EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
-                                WHERE q.chat_id = o.chat_id AND q.id != o.id
-                                  AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
-                 FROM outbox o
-                 WHERE o.state = 'pending' AND o.not_before <= ?
-                   AND (o.overtakes OR NOT EXISTS (
-                       SELECT 1 FROM outbox p
-                       WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
-                         AND p.lane <= o.lane AND p.id < o.id))
-                 ORDER BY o.lane, o.id LIMIT ?",
+                "SELECT * FROM (
+                     SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
+                            EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
+                                    WHERE q.chat_id = o.chat_id AND q.id != o.id
+                                      AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
+                     FROM outbox o
+                     WHERE o.state = 'pending' AND o.not_before <= ?
+                       AND (o.overtakes OR NOT EXISTS (
+                           SELECT 1 FROM outbox p
+                           WHERE p.chat_id = o.chat_id AND p.state IN ('pending', 'sending')
+                             AND p.lane <= o.lane AND p.id < o.id AND NOT p.overtakes))
+                     ORDER BY o.lane, o.id LIMIT ?)
+                 UNION
+                 SELECT * FROM (
+                     SELECT o.id, o.chat_id, o.lane, o.payload, o.attempts, o.repeat, o.created_at,
+                            EXISTS (SELECT 1 FROM outbox q INDEXED BY outbox_queue
+                                    WHERE q.chat_id = o.chat_id AND q.id != o.id
+                                      AND q.state IN ('pending', 'sending') AND q.not_before <= ?)
+                     FROM outbox o INDEXED BY outbox_answers
+                     WHERE o.state = 'pending' AND o.overtakes = 1 AND o.not_before <= ?
+                     ORDER BY o.id LIMIT ?)
+                 ORDER BY 3, 1",
             )
             .bind(ms(now))
             .bind(ms(now))
             .bind(limit)
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(ANSWERS_PER_ROUND)
             .fetch_all(&self.pool)
             .await?;
             let rows_read = rows.len();

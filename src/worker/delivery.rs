@@ -34,6 +34,9 @@ const URGENT_GIVE_UP: chrono::Duration = chrono::Duration::hours(24);
 /// Extra calls in flight allowed for the urgent lane, so a flood never holds it back.
 const URGENT_RESERVE: usize = 8;
 const FETCH: i64 = 256;
+/// A question interrupted by a crash is asked again only this soon after it was queued: after
+/// a longer outage the moment has passed (and it could land in quiet hours or after a /stop).
+const REASK_WITHIN: chrono::Duration = chrono::Duration::minutes(15);
 /// How often stale keyboard collapses are looked for.
 const TIDY_SWEEP: chrono::Duration = chrono::Duration::seconds(5);
 /// Rows read beyond the calls that could start, for those the pacer holds back.
@@ -102,17 +105,16 @@ impl<M: Messenger> Delivery<M> {
         // Rows left `sending` by a crash must be settled before anything else is sent, and
         // what left in the last window still counts against Telegram's limit.
         let mut wait = Duration::from_millis(200);
+        // The pacer first: rows still `sending` are counted as leaving at the restart.
         let mut pacer = loop {
-            match self.recover().await {
-                Ok(()) => match self.pacer().await {
-                    Ok(pacer) => break pacer,
+            match self.pacer().await {
+                Ok(pacer) => match self.recover().await {
+                    Ok(()) => break pacer,
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot read recent deliveries; retrying")
+                        tracing::error!(error = %e, "cannot recover interrupted deliveries; retrying")
                     }
                 },
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot recover interrupted deliveries; retrying")
-                }
+                Err(e) => tracing::error!(error = %e, "cannot read recent deliveries; retrying"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -195,7 +197,10 @@ impl<M: Messenger> Delivery<M> {
                             }
                         };
                         if let Some(row) = flight.rows.remove(&id) {
-                            flight.chats.remove(&row.chat);
+                            // Only the routine call that holds its chat's place frees it.
+                            if holds_place(&row) {
+                                flight.chats.remove(&row.chat);
+                            }
                             unrecorded.push(policy(&row, result, now, &mut pacer));
                         }
                     }
@@ -241,8 +246,7 @@ impl<M: Messenger> Delivery<M> {
             // One routine call per chat at a time (the query already keeps each chat's
             // queue in order); an urgent one may overtake.
             // A callback answer overtakes its chat's queue, and holds no place in it.
-            let in_order = !urgent && !row.body.overtakes();
-            if in_order && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
+            if holds_place(&row) && (flight.chats.contains(&row.chat) || !seen.insert(row.chat)) {
                 continue;
             }
             match pacer.try_acquire(row.chat, row.body.is_paced(), now) {
@@ -267,7 +271,7 @@ impl<M: Messenger> Delivery<M> {
                 self.clock.now(),
             );
             for row in chosen.into_iter().filter(|r| claimed.contains(&r.id)) {
-                if row.lane != Lane::Urgent && !row.body.overtakes() {
+                if holds_place(&row) {
                     flight.chats.insert(row.chat);
                 }
                 let messenger = self.messenger.clone();
@@ -435,6 +439,12 @@ impl<M: Messenger> Delivery<M> {
     }
 }
 
+/// A routine call (not urgent, not a callback answer) holds its chat's place while in flight:
+/// one at a time keeps the chat's messages in order.
+fn holds_place(row: &OutboxRow) -> bool {
+    row.lane != Lane::Urgent && !row.body.overtakes()
+}
+
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -485,8 +495,8 @@ fn ambiguous(
 ///   next question unasked;
 /// - a crisis card or an alert is sent again, marked as a repeat (better twice than never);
 /// - a routine message that asks something (it has buttons: every question has, a free-text
-///   one at least "skip") is sent again marked "in case this didn't arrive": nobody is left
-///   waiting on a question they never received;
+///   one at least "skip") and was queued less than [`REASK_WITHIN`] ago is sent again marked
+///   "in case this didn't arrive": nobody is left waiting on a question they never received;
 /// - any other routine message is `ambiguous` and not risked twice.
 fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
     let error = "interrupted by a restart".to_string();
@@ -499,7 +509,12 @@ fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
     };
     match row.kind.as_str() {
         "answer_callback" | "edit_buttons" | "edit_message" => again(false),
-        "message" if row.lane != Lane::Urgent && row.lane <= Lane::Scheduled && row.asks => {
+        "message"
+            if row.lane != Lane::Urgent
+                && row.lane <= Lane::Scheduled
+                && row.asks
+                && now - row.created_at < REASK_WITHIN =>
+        {
             again(true)
         }
         _ => ambiguous(
@@ -556,6 +571,21 @@ fn policy(
                 id,
                 state: "failed",
                 error,
+            }
+        }
+        // An edit or a callback answer may be made twice without harm: one that may not have
+        // arrived is tried again like any failure (the next question edited in place must not
+        // be lost to a timeout).
+        Delivered::Ambiguous(error)
+            if row.body.is_idempotent() && keep_trying(row.lane, attempts, row.created_at, now) =>
+        {
+            tracing::warn!(outbox_id = id.0, attempts, %error, "delivery will be retried");
+            DeliveryRecord::Retry {
+                id,
+                not_before: now + backoff(attempts, id.0),
+                error,
+                repeat: false,
+                refund: false,
             }
         }
         Delivered::Ambiguous(error) => {
@@ -639,6 +669,10 @@ mod tests {
             ("document", Lane::Reply, false, None),
             ("chart", Lane::Reply, false, None),
         ];
+        // A question from before a long outage is not asked again.
+        let mut stale = row("message", Lane::Scheduled, true);
+        stale.created_at = now - chrono::Duration::hours(4);
+        assert_eq!(again(&after_interruption(&stale, now)), None);
         for (kind, lane, asks, expected) in table {
             let record = after_interruption(&row(kind, lane, asks), now);
             assert_eq!(again(&record), expected, "{kind} {lane:?} asks={asks}");

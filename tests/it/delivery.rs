@@ -210,9 +210,10 @@ async fn an_urgent_message_overtakes_a_flood_of_nudges() {
 #[tokio::test]
 async fn a_buttons_answer_is_not_kept_waiting_behind_replies_the_global_limit_holds_back() {
     let app = spawn_app_with(|s| s.outbox = Default::default()).await;
-    // 200 replies to 200 chats take about seven seconds at 30 messages a second. A button's
-    // answer is not a message (not paced) but queues behind them on the same lane.
-    flood(&app, 20_000, 200, Lane::Reply, "Thank you.").await;
+    // 600 replies to 600 chats take about 22 seconds at 30 messages a second: more than a
+    // delivery round reads. A button's answer is not a message (not paced) and is newer than
+    // all of them on the same lane.
+    flood(&app, 20_000, 600, Lane::Reply, "Thank you.").await;
     app.fake.push_callback(KIM, KIM, 1, "nothing:here");
     app.fake
         .wait_for(WAIT, "the press answered", |v| {
