@@ -146,6 +146,12 @@ impl Outgoing {
         matches!(self, Outgoing::AnswerCallback { .. })
     }
 
+    /// A message with buttons: a question the person is asked to answer (every question has
+    /// buttons, a free-text one at least "skip" or "use my Telegram name").
+    pub fn asks(&self) -> bool {
+        matches!(self, Outgoing::Message { buttons, .. } if !buttons.is_empty())
+    }
+
     /// Whether making this call twice does no harm (a second callback answer is refused, an
     /// edit to what is already there changes nothing): one that may not have arrived is
     /// simply made again.

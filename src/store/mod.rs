@@ -121,11 +121,9 @@ pub struct Interrupted {
     pub lane: Lane,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
-    /// The call's kind (`Outgoing::kind`): only a new message or file can arrive twice.
-    pub kind: String,
-    /// A message with buttons: a question the person is asked to answer (every question
-    /// has buttons, a free-text one at least "skip" or "use my Telegram name").
-    pub asks: bool,
+    /// The call, as queued (a `sending` row's payload is not erased yet); `None` if it
+    /// cannot be read.
+    pub body: Option<Outgoing>,
 }
 
 /// Counts of outbox rows by state (for tests, `check` and metrics).

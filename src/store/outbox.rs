@@ -422,10 +422,8 @@ impl Store {
     /// Rows left `sending` by a crash: the request may or may not have reached Telegram.
     pub async fn interrupted(&self) -> anyhow::Result<Vec<Interrupted>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.lane, o.attempts, o.created_at,
-                    coalesce(json_extract(o.payload, '$.type'), ''),
-                    coalesce(json_array_length(o.payload, '$.buttons'), 0) > 0
-             FROM outbox o WHERE o.state = 'sending' ORDER BY o.id",
+            "SELECT id, lane, attempts, created_at, payload
+             FROM outbox WHERE state = 'sending' ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -436,8 +434,7 @@ impl Store {
                 lane: Lane::from_i64(r.get(1)).unwrap_or(Lane::Reply),
                 attempts: r.get(2),
                 created_at: from_ms(r.get(3)),
-                kind: r.get(4),
-                asks: r.get::<i64, _>(5) != 0,
+                body: serde_json::from_str(r.get::<&str, _>(4)).ok(),
             })
             .collect())
     }
@@ -638,7 +635,8 @@ mod tests {
         let interrupted = store.interrupted().await.unwrap();
         let kinds: Vec<(&str, bool)> = interrupted
             .iter()
-            .map(|r| (r.kind.as_str(), r.asks))
+            .filter_map(|r| r.body.as_ref())
+            .map(|b| (b.kind(), b.asks()))
             .collect();
         assert_eq!(kinds, vec![("message", false), ("answer_callback", false)]);
     }

@@ -507,12 +507,12 @@ fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
         repeat,
         refund: false,
     };
-    match row.kind.as_str() {
-        "answer_callback" | "edit_buttons" | "edit_message" => again(false),
-        "message"
-            if row.lane != Lane::Urgent
+    match &row.body {
+        Some(body) if body.is_idempotent() => again(false),
+        Some(body)
+            if body.asks()
+                && row.lane != Lane::Urgent
                 && row.lane <= Lane::Scheduled
-                && row.asks
                 && now - row.created_at < REASK_WITHIN =>
         {
             again(true)
@@ -525,6 +525,18 @@ fn after_interruption(row: &Interrupted, now: DateTime<Utc>) -> DeliveryRecord {
             now,
             error.clone(),
         ),
+    }
+}
+
+/// Another attempt after exponential backoff with jitter.
+fn retry_later(id: OutboxId, attempts: i64, error: String, now: DateTime<Utc>) -> DeliveryRecord {
+    tracing::warn!(outbox_id = id.0, attempts, %error, "delivery will be retried");
+    DeliveryRecord::Retry {
+        id,
+        not_before: now + backoff(attempts, id.0),
+        error,
+        repeat: false,
+        refund: false,
     }
 }
 
@@ -556,14 +568,7 @@ fn policy(
             }
         }
         Delivered::Transient(error) if keep_trying(row.lane, attempts, row.created_at, now) => {
-            tracing::warn!(outbox_id = id.0, attempts, %error, "delivery will be retried");
-            DeliveryRecord::Retry {
-                id,
-                not_before: now + backoff(attempts, id.0),
-                error,
-                repeat: false,
-                refund: false,
-            }
+            retry_later(id, attempts, error, now)
         }
         Delivered::Transient(error) => {
             tracing::error!(outbox_id = id.0, attempts, %error, "delivery failed for good");
@@ -579,14 +584,7 @@ fn policy(
         Delivered::Ambiguous(error)
             if row.body.is_idempotent() && keep_trying(row.lane, attempts, row.created_at, now) =>
         {
-            tracing::warn!(outbox_id = id.0, attempts, %error, "delivery will be retried");
-            DeliveryRecord::Retry {
-                id,
-                not_before: now + backoff(attempts, id.0),
-                error,
-                repeat: false,
-                refund: false,
-            }
+            retry_later(id, attempts, error, now)
         }
         Delivered::Ambiguous(error) => {
             tracing::warn!(outbox_id = id.0, lane = ?row.lane, %error, "delivery ambiguous");
@@ -640,13 +638,39 @@ mod tests {
         let now = chrono::DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let row = |kind: &str, lane, asks| Interrupted {
+        let buttons = |asks: bool| {
+            if asks {
+                vec![vec![crate::domain::Button::new("Yes", "q:1")]]
+            } else {
+                vec![]
+            }
+        };
+        let row = |kind: &str, lane, asks: bool| Interrupted {
             id: OutboxId(1),
             lane,
             attempts: 1,
             created_at: now,
-            kind: kind.into(),
-            asks,
+            body: Some(match kind {
+                "answer_callback" => Outgoing::AnswerCallback {
+                    query_id: "q".into(),
+                    text: None,
+                },
+                "edit_buttons" => Outgoing::EditButtons {
+                    message_id: 1,
+                    buttons: buttons(asks),
+                },
+                "edit_message" => Outgoing::EditMessage {
+                    message_id: 1,
+                    text: "next".into(),
+                    buttons: buttons(asks),
+                },
+                "message" => Outgoing::with_buttons("a question", buttons(asks)),
+                _ => Outgoing::Document {
+                    filename: "f".into(),
+                    content: String::new(),
+                    caption: String::new(),
+                },
+            }),
         };
         let again = |r: &DeliveryRecord| match r {
             DeliveryRecord::Retry { repeat, .. } => Some(*repeat),
