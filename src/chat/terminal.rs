@@ -104,6 +104,37 @@ impl Screen {
         rendered.join("\n  ")
     }
 
+    /// A message as it reads (new, or as an edit made it), with its keyboard, which becomes
+    /// the chat's latest to press; `:expect` sees the text and the button labels.
+    fn show_message(
+        &mut self,
+        chat: ChatId,
+        id: i32,
+        note: &str,
+        text: &str,
+        buttons: Vec<Vec<crate::domain::Button>>,
+    ) {
+        let mut block = format!(
+            "{}\n  {}",
+            self.header(chat, note),
+            text.replace('\n', "\n  ")
+        );
+        let mut plain = text.to_string();
+        if buttons.is_empty() {
+            self.keyboards.remove(&(chat, id));
+        } else {
+            let keys = self.keys_line(&buttons);
+            block.push_str(&format!("\n  {}", self.paint("1", &keys)));
+            // What `:expect` sees: the labels, as on a phone (not our numbering).
+            for b in buttons.iter().flatten() {
+                plain.push_str(&format!(" [{}]", b.label));
+            }
+            self.keyboards.insert((chat, id), buttons);
+            self.latest_with_buttons.insert(chat, id);
+        }
+        self.show(chat, block, plain);
+    }
+
     fn render(&mut self, chat: ChatId, body: Outgoing) -> Option<i32> {
         match body {
             Outgoing::Message { text, buttons, .. } => {
@@ -116,23 +147,7 @@ impl Screen {
                         .collect();
                     self.last_link = Some(link);
                 }
-                let mut block = format!(
-                    "{}\n  {}",
-                    self.header(chat, ""),
-                    text.replace('\n', "\n  ")
-                );
-                let mut plain = text.clone();
-                if !buttons.is_empty() {
-                    let keys = self.keys_line(&buttons);
-                    block.push_str(&format!("\n  {}", self.paint("1", &keys)));
-                    // What `:expect` sees: the labels, as on a phone (not our numbering).
-                    for b in buttons.iter().flatten() {
-                        plain.push_str(&format!(" [{}]", b.label));
-                    }
-                    self.keyboards.insert((chat, id), buttons);
-                    self.latest_with_buttons.insert(chat, id);
-                }
-                self.show(chat, block, plain);
+                self.show_message(chat, id, "", &text, buttons);
                 Some(id)
             }
             Outgoing::EditButtons {
@@ -160,25 +175,7 @@ impl Screen {
                 buttons,
             } => {
                 // Shown in full, as the message now reads; its buttons are the latest to press.
-                let mut block = format!(
-                    "{}
-  {}",
-                    self.header(chat, "  (message now)"),
-                    text.replace('\n', "\n  ")
-                );
-                let mut plain = text.clone();
-                if buttons.is_empty() {
-                    self.keyboards.remove(&(chat, message_id));
-                } else {
-                    let keys = self.keys_line(&buttons);
-                    block.push_str(&format!("\n  {}", self.paint("1", &keys)));
-                    for b in buttons.iter().flatten() {
-                        plain.push_str(&format!(" [{}]", b.label));
-                    }
-                    self.keyboards.insert((chat, message_id), buttons);
-                    self.latest_with_buttons.insert(chat, message_id);
-                }
-                self.show(chat, block, plain);
+                self.show_message(chat, message_id, "  (message now)", &text, buttons);
                 Some(message_id)
             }
             Outgoing::AnswerCallback { text: Some(t), .. } => {
