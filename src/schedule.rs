@@ -84,35 +84,12 @@ impl Days {
     }
 }
 
-/// A time of day, to the minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LocalTime {
-    pub hour: u32,
-    pub minute: u32,
-}
+pub use crate::domain::member::{LocalTime, QuietHours};
 
 impl LocalTime {
-    pub fn new(hour: u32, minute: u32) -> Option<LocalTime> {
-        (hour < 24 && minute < 60).then_some(LocalTime { hour, minute })
-    }
-
     /// "19:30", "7.30pm", "7pm", "07:30".
     pub fn parse(text: &str) -> Option<LocalTime> {
         crate::dialog::engine::parse_time(text).and_then(|m| LocalTime::new(m / 60, m % 60))
-    }
-
-    pub fn naive(self) -> NaiveTime {
-        NaiveTime::from_hms_opt(self.hour, self.minute, 0).unwrap_or(NaiveTime::MIN)
-    }
-
-    fn minutes(self) -> u32 {
-        self.hour * 60 + self.minute
-    }
-}
-
-impl std::fmt::Display for LocalTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:02}:{:02}", self.hour, self.minute)
     }
 }
 
@@ -166,36 +143,7 @@ impl Recurrence {
     }
 }
 
-/// Hours in which nothing routine is delivered. `start == end` means none. May wrap midnight
-/// (22:00–08:00).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuietHours {
-    pub start: LocalTime,
-    pub end: LocalTime,
-}
-
-impl Default for QuietHours {
-    fn default() -> Self {
-        QuietHours {
-            start: LocalTime {
-                hour: 22,
-                minute: 0,
-            },
-            end: LocalTime { hour: 8, minute: 0 },
-        }
-    }
-}
-
 impl QuietHours {
-    /// Quiet hours as stored ("22:00", "08:00"); an unreadable end takes the default's.
-    pub fn from_stored(start: &str, end: &str) -> QuietHours {
-        let d = QuietHours::default();
-        QuietHours {
-            start: LocalTime::parse(start).unwrap_or(d.start),
-            end: LocalTime::parse(end).unwrap_or(d.end),
-        }
-    }
-
     /// Whether `t` falls in quiet hours in `tz` (start inclusive, end exclusive).
     pub fn contains(&self, t: DateTime<Utc>, tz: Tz) -> bool {
         let local = t.with_timezone(&tz).time();

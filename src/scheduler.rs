@@ -462,7 +462,7 @@ impl Scheduler {
             id: s.member,
             telegram_user: UserId(s.telegram_user),
             name: s.name.clone(),
-            timezone: s.timezone.clone(),
+            timezone: crate::domain::member::tz_or_london(&s.timezone),
             onboarding: Onboarding::parse(&s.onboarding).unwrap_or(Onboarding::Done),
             stopped: s.stopped,
             quiet,

@@ -216,7 +216,7 @@ fn aside_waiting(o: &mut Outcome, person: &Person, done: SessionId, m: &Member, 
     } else {
         &t.aside_checkin
     };
-    let until = local_time(aside.expires_at, &m.timezone, ctx.now);
+    let until = local_time(aside.expires_at, m.timezone, ctx.now);
     o.reply(
         person.chat,
         Outgoing::text(fill(text, &[("until", &until)])),
@@ -317,7 +317,7 @@ pub fn press(
         return false;
     };
     let mut state = open.state.clone();
-    let until = local_time(open.expires_at, &m.timezone, ctx.now);
+    let until = local_time(open.expires_at, m.timezone, ctx.now);
     let asked = engine::asked(&open.dialog, &state, &engine_ctx(m, &until, ctx));
     let adv = run(
         &open.dialog,
@@ -357,7 +357,7 @@ fn run(
     expires_at: DateTime<Utc>,
     ctx: &Ctx,
 ) -> Advance {
-    let until = local_time(expires_at, &m.timezone, ctx.now);
+    let until = local_time(expires_at, m.timezone, ctx.now);
     engine::advance(dialog, state, event, &engine_ctx(m, &until, ctx))
 }
 
@@ -370,8 +370,7 @@ fn engine_ctx<'a>(m: &'a Member, until: &'a str, ctx: &'a Ctx) -> engine::Ctx<'a
 }
 
 /// "19:30", or "Tue 19:30" if not today, in the member's timezone.
-fn local_time(t: DateTime<Utc>, tz: &str, now: DateTime<Utc>) -> String {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
+fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
     let local = t.with_timezone(&tz);
     if local.date_naive() == now.with_timezone(&tz).date_naive() {
         local.format("%H:%M").to_string()

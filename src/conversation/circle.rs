@@ -11,27 +11,15 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Change, Ctx, Member, Outcome, Person};
 use crate::content::fill;
-use crate::domain::circle::{Action, BUTTON_PREFIX, InviteLookup, Role, TieStatus};
+use crate::domain::circle::{
+    Action, BUTTON_PREFIX, CONFIRM_TTL, InviteLookup, NewButton, Role, TieStatus,
+};
 use crate::domain::{Button, ChatId, Envelope, MemberId, Outgoing, Sender, UpdateId, UserId};
 
 /// Invite links work for this long.
 pub const INVITE_TTL: Duration = Duration::hours(72);
 /// Menus and questions stay pressable for this long.
 pub(super) const MENU_TTL: Duration = Duration::hours(24);
-/// A member has this long to confirm someone who accepted.
-pub const CONFIRM_TTL: Duration = Duration::days(7);
-
-/// A button the store must remember: who may press it, what it does, until when.
-#[derive(Clone, PartialEq)]
-pub struct NewButton {
-    pub token: String,
-    pub group: String,
-    pub user: UserId,
-    pub member: Option<MemberId>,
-    pub label: String,
-    pub action: Action,
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Makes a keyboard of server-side buttons for `user` (one group: pressing any of them uses
 /// up all of them) and records them.

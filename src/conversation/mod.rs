@@ -26,7 +26,8 @@ use crate::domain::{
 use crate::schedule::{Days, LocalTime, QuietHours};
 use crate::token::Tokens;
 
-pub use onboarding::{Onboarding, parse_timezone, suggest_timezone, validate_name};
+pub use crate::domain::member::{Member, Onboarding};
+pub use onboarding::{parse_timezone, suggest_timezone, validate_name};
 
 /// Everything the conversation needs to know about the chat an update came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,34 +131,6 @@ pub struct Ctx<'a> {
     pub rules: &'a std::collections::BTreeMap<String, crate::rules::Template>,
 }
 
-/// (`Debug` leaves out the name.)
-#[derive(Clone, PartialEq)]
-pub struct Member {
-    pub id: MemberId,
-    pub telegram_user: UserId,
-    pub name: Option<String>,
-    pub timezone: String,
-    pub onboarding: Onboarding,
-    pub stopped: bool,
-    pub quiet: QuietHours,
-    /// Scheduled prompts are paused until then.
-    pub paused_until: Option<DateTime<Utc>>,
-    /// Their consent to store answers stands (they may have withdrawn it with `/consents`).
-    pub consented: bool,
-}
-
-impl Member {
-    /// The chosen name, or `fallback` (from the content files) before one is chosen.
-    pub fn name_or<'a>(&'a self, fallback: &'a str) -> &'a str {
-        self.name.as_deref().unwrap_or(fallback)
-    }
-}
-
-impl std::fmt::Debug for Member {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Member({}, {:?})", self.id, self.onboarding)
-    }
-}
 
 /// A state change to persist. Applied in order. (`Debug` names the change only.)
 #[derive(Clone, PartialEq)]
@@ -219,7 +192,7 @@ pub enum Change {
         answers: Vec<Stored>,
     },
     /// Remember server-side buttons that are being sent.
-    RegisterButtons(Vec<circle::NewButton>),
+    RegisterButtons(Vec<crate::domain::circle::NewButton>),
     /// A button of this group was pressed: none of them works again.
     UseButtons {
         group: String,

@@ -1,46 +1,8 @@
 //! `/start` for someone new: who the bot is, crisis contacts, consent, name, timezone.
 
-use serde::{Deserialize, Serialize};
-
-use super::{Change, Member, Outcome, data};
+use super::{Change, Member, Onboarding, Outcome, data};
 use crate::content::{Content, fill};
 use crate::domain::{Button, ChatId, Envelope, Incoming, Outgoing};
-
-/// Where a member is in onboarding. Stored as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Onboarding {
-    Name,
-    Timezone,
-    TimezoneOther,
-    /// Choosing the first daily check-in time.
-    CheckinTime,
-    Done,
-}
-
-impl Onboarding {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Onboarding::Name => "name",
-            Onboarding::Timezone => "timezone",
-            Onboarding::TimezoneOther => "timezone_other",
-            Onboarding::CheckinTime => "checkin_time",
-            Onboarding::Done => "done",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Onboarding> {
-        [
-            Onboarding::Name,
-            Onboarding::Timezone,
-            Onboarding::TimezoneOther,
-            Onboarding::CheckinTime,
-            Onboarding::Done,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-}
 
 const MAX_NAME_CHARS: usize = 40;
 

@@ -47,7 +47,7 @@ fn dialog_of(code: &str) -> Option<&'static str> {
 }
 
 pub(super) fn tz_of(m: &Member) -> Tz {
-    m.timezone.parse().unwrap_or(chrono_tz::Europe::London)
+    m.timezone
 }
 
 fn title(ctx: &Ctx, dialog: &str) -> String {
@@ -157,7 +157,7 @@ fn finish_onboarding(
         chat,
         Outgoing::text(fill(
             &t.onboarding_done,
-            &[("name", name), ("timezone", &m.timezone), ("when", &when)],
+            &[("name", name), ("timezone", m.timezone.name()), ("when", &when)],
         )),
     );
     offer_weekly(o, chat, time.unwrap_or(WEEKLY_OFFER_TIME), ctx);

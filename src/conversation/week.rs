@@ -23,7 +23,7 @@ pub fn command(o: &mut Outcome, person: &Person, m: &Member, args: &str, ctx: &C
         Some(h) => h,
         None => {
             // Not loaded: nothing to show (the processor always loads it for /week).
-            let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            let tz = m.timezone;
             none = History::build(&[], &[], tz, ctx.now, |_, _| None);
             &none
         }
@@ -198,7 +198,7 @@ mod tests {
                 id: MemberId(1),
                 telegram_user: UserId(7),
                 name: Some("Alex".into()),
-                timezone: "Europe/London".into(),
+                timezone: chrono_tz::Europe::London,
                 onboarding,
                 stopped: false,
                 quiet: QuietHours::default(),

@@ -299,3 +299,18 @@ pub enum Pressed {
 
 /// Callback data of a server-side button: `b:` and an opaque token.
 pub const BUTTON_PREFIX: &str = "b:";
+
+/// A button the store must remember: who may press it, what it does, until when.
+#[derive(Clone, PartialEq)]
+pub struct NewButton {
+    pub token: String,
+    pub group: String,
+    pub user: UserId,
+    pub member: Option<MemberId>,
+    pub label: String,
+    pub action: Action,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A member has this long to confirm someone who accepted.
+pub const CONFIRM_TTL: chrono::Duration = chrono::Duration::days(7);

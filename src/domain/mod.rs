@@ -1,7 +1,10 @@
 //! Domain types: identifiers that parse once, what people send us ([`Input`]) and what we
 //! send back ([`Outgoing`]). Nothing here knows about Telegram's wire format or SQL.
 
+pub mod answer;
 pub mod circle;
+pub mod member;
+pub mod plan;
 pub mod ids;
 pub mod input;
 pub mod outgoing;

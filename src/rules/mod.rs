@@ -12,36 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{Known, RULES_FILE, load_rules, load_rules_against, parse_rules};
 
-/// Who hears when a rule fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// Just the member, with their own coping notes.
-    SelfHelp,
-    /// Their carers, with no health data.
-    Nudge,
-    /// Their supporters, one at a time in the member's order, with an Acknowledge button.
-    Alert,
-    /// Every supporter consented for urgent at once; the member gets the crisis card.
-    Urgent,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::SelfHelp => "self_help",
-            Tier::Nudge => "nudge",
-            Tier::Alert => "alert",
-            Tier::Urgent => "urgent",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        [Tier::SelfHelp, Tier::Nudge, Tier::Alert, Tier::Urgent]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-    }
-}
+pub use crate::domain::plan::Tier;
 
 /// Which side of the threshold is the warning side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

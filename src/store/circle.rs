@@ -8,9 +8,9 @@ use sqlx::{Row, SqliteConnection};
 use super::sqlite::Store;
 use super::{from_ms, ms};
 use crate::conversation::Person;
-use crate::conversation::circle::NewButton;
 use crate::domain::circle::{
-    Action, ConsentView, InviteLookup, Pressed, Purpose, Role, Supporting, Tie, TieStatus,
+    Action, ConsentView, InviteLookup, NewButton, Pressed, Purpose, Role, Supporting, Tie,
+    TieStatus,
 };
 use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, UpdateId, UserId};
 
@@ -903,7 +903,7 @@ impl Store {
         let stale: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM circle WHERE status = 'awaiting' AND created_at < ?",
         )
-        .bind(ms(now - crate::conversation::circle::CONFIRM_TTL))
+        .bind(ms(now - crate::domain::circle::CONFIRM_TTL))
         .fetch_all(&mut *tx)
         .await?;
         for tie in stale {

@@ -14,9 +14,10 @@ mod week;
 
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use people::UpdateRead;
+pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
 pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
-    Plan, PlanRule, PlanSettings, RawHistory, Recipient, Share, UnreadableRule,
+    RawHistory,
 };
 pub use schedules::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::{PUT_ASIDE, SessionRow, Store, from_ms, ms};
-use crate::conversation::{Change, Member, Onboarding, Person};
+use crate::conversation::{Change, Person};
+use crate::domain::member::{Member, Onboarding, tz_or_london};
 use crate::domain::{ChatId, Envelope, Lane, MemberId, SessionId, UserId};
-use crate::schedule::{LocalTime, QuietHours};
+use crate::domain::member::{LocalTime, QuietHours};
 
 /// A member's columns as [`member_from`] reads them (the members table as `m`), as a
 /// literal for `concat!`.
@@ -32,7 +33,7 @@ fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
         id: MemberId(id),
         telegram_user: UserId(r.get(1)),
         name: r.get(2),
-        timezone: r.get(3),
+        timezone: tz_or_london(r.get(3)),
         onboarding: Onboarding::parse(&onboarding)
             .with_context(|| format!("member {id} has unknown onboarding state"))?,
         stopped: r.get::<Option<i64>, _>(5).is_some(),

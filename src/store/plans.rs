@@ -1,8 +1,6 @@
 //! SQL for early-warning plans: the member's chosen rules and their consents, the history
 //! rules read, episodes, alerts, acknowledgement and escalation.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -12,36 +10,9 @@ use super::sqlite::Store;
 use super::{from_ms, ms};
 use crate::domain::circle::{Purpose, Role};
 use crate::domain::{ChatId, MemberId, UserId};
-use crate::rules::Tier;
-
-/// A rule in a member's plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanRule {
-    pub rule_id: String,
-    pub params: BTreeMap<String, f64>,
-    pub tier: Tier,
-    pub ask_first: bool,
-    /// With ask-first and no answer in time: tell (true) or not.
-    pub tell_if_unanswered: bool,
-}
-
-/// A rule in a member's plan whose stored settings cannot be read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnreadableRule {
-    /// The `plan_rules` row.
-    pub id: i64,
-    pub member: MemberId,
-    pub rule_id: String,
-    /// The consent the member gave to the rule.
-    pub consent: Option<i64>,
-}
-
-/// A member's active plan as stored.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub rules: Vec<PlanRule>,
-    pub unreadable: Vec<UnreadableRule>,
-}
+use crate::domain::plan::{
+    Plan, PlanRule, PlanSettings, Recipient, Share, Tier, UnreadableRule,
+};
 
 /// Active plan rules; `plan_rule` reads one row of it.
 const PLAN_RULES: &str =
@@ -65,29 +36,6 @@ fn plan_rule(r: &SqliteRow) -> Result<PlanRule, UnreadableRule> {
         rule_id: r.try_get(2).unwrap_or_default(),
         consent: r.try_get(7).ok().flatten(),
     })
-}
-
-/// One consent to share a rule at a tier with a person, as the plan change records it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Share {
-    pub tie: i64,
-    pub wording: String,
-}
-
-/// A person who may hear about one rule at one tier, in escalation order.
-#[derive(Debug, Clone)]
-pub struct Recipient {
-    pub tie: i64,
-    pub chat: ChatId,
-    pub user: UserId,
-    pub name: String,
-    pub role: Role,
-    pub away: bool,
-    pub unreachable: bool,
-    /// The standing consent to tell them about this rule at this tier.
-    pub consent: Option<i64>,
-    /// Their own timezone and quiet hours, if they are a member too.
-    pub own_quiet: Option<(String, String, String)>,
 }
 
 /// Raw history: slots and sessions with their answers, for `early_warning` to read.
@@ -141,33 +89,6 @@ pub struct MemberBasics {
     pub quiet_start: String,
     pub quiet_end: String,
     pub settings: PlanSettings,
-}
-
-/// How a member's plan tells people (their choices in `/plan` → Settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlanSettings {
-    /// An alert nobody acknowledges goes to the next supporter after this many hours.
-    pub escalate_hours: i64,
-    /// Tell the member when a supporter acknowledges.
-    pub tell_me_ack: bool,
-    /// Supporters see the reason (else only that the member asked them to get in touch).
-    pub alert_reason: bool,
-    /// Carers' nudges carry the reason.
-    pub nudge_reason: bool,
-    /// An ask-first question waits this many hours for the member.
-    pub ask_hours: i64,
-}
-
-impl Default for PlanSettings {
-    fn default() -> Self {
-        PlanSettings {
-            escalate_hours: 12,
-            tell_me_ack: true,
-            alert_reason: true,
-            nudge_reason: false,
-            ask_hours: 2,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

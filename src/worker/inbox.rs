@@ -300,7 +300,7 @@ impl Processor {
         if let Some(m) = &person.member
             && week
         {
-            let tz = m.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            let tz = m.timezone;
             person.history = Some(Store::week(conn, m.id, tz, now, &self.dialogs).await?);
         }
         Ok(())

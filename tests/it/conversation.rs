@@ -110,7 +110,7 @@ async fn consent_then_a_name_and_a_timezone_completes_onboarding() {
         .unwrap();
     let m = person.member.expect("a member after consent");
     assert_eq!(m.name.as_deref(), Some("Alex 🌻"));
-    assert_eq!(m.timezone, "Africa/Lagos");
+    assert_eq!(m.timezone.name(), "Africa/Lagos");
     assert_eq!(
         app.query_i64("SELECT count(*) FROM consents WHERE purpose = 'store_answers' AND revoked_at IS NULL AND wording LIKE '%store your answers%'")
             .await,
