@@ -30,14 +30,15 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::content::{Content, fill};
-use crate::conversation::{self, Member, Onboarding, checkin};
+use crate::conversation::{self, Change, Member, Onboarding, checkin};
 use crate::dialog::Registry;
-use crate::domain::{Envelope, Lane, Outgoing, SessionId, UserId};
+use crate::domain::{ChatId, Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::early_warning;
+use crate::effects;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use crate::store::{
-    ClosingSlot, Conn, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings, Store,
+    ClosingSlot, Conn, DueSchedule, NewSession, NewSlot, Opening, PendingSlot, SlotOpenings, Store,
     is_database_error,
 };
 use crate::week;
@@ -150,17 +151,23 @@ impl Scheduler {
                 .take_while(|p| members.insert(p.schedule.member))
                 .collect();
             let mut next_session = Store::next_session_id(&mut tx).await?;
-            let mut batch = SlotOpenings::default();
+            let mut batch = Openings::default();
             let mut reports = Vec::new();
             for p in &mine {
                 if self.open(p, next_session, now, &tokens, &mut batch, &mut report) {
                     next_session.0 += 1;
-                } else if p.schedule.dialog_id == week::REPORT_SCHEDULE && !decided(&batch, p.slot)
+                } else if p.schedule.dialog_id == week::REPORT_SCHEDULE
+                    && !decided(&batch.slots, p.slot)
                 {
                     reports.push(*p);
                 }
             }
-            Store::open_slots(&mut tx, &batch, now).await?;
+            // An opening that is not the usual "start, first state" goes through the one
+            // interpreter of changes, as a conversation's would.
+            for (chat, changes) in &batch.unusual {
+                effects::apply(&mut tx, *chat, changes, now).await?;
+            }
+            Store::open_slots(&mut tx, &batch.slots, now).await?;
             for p in reports {
                 self.send_report(&mut tx, p, now, &tokens).await?;
                 report.week_reports += 1;
@@ -388,45 +395,46 @@ impl Scheduler {
         id: SessionId,
         now: DateTime<Utc>,
         tokens: &crate::token::Tokens,
-        batch: &mut SlotOpenings,
+        batch: &mut Openings,
         report: &mut TickReport,
     ) -> bool {
         let s = &p.schedule;
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
         let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
         if held(s.stopped, s.paused_until, now) {
-            batch.outcomes.push((p.slot, "paused"));
+            batch.slots.outcomes.push((p.slot, "paused"));
             report.paused += 1;
             return false;
         }
         let send_at = quiet.next_allowed(now, tz);
         if s.unreachable || send_at >= p.closes_at {
             // Blocked, or back from an outage too late to ask before the window ends.
-            batch.outcomes.push((p.slot, "unknown"));
+            batch.slots.outcomes.push((p.slot, "unknown"));
             report.unknown += 1;
             return false;
         }
         if send_at > now {
             // Quiet hours changed since the slot was claimed.
-            batch.deferred.push((p.slot, send_at));
+            batch.slots.deferred.push((p.slot, send_at));
             return false;
         }
         let remind_at = Some(now + self.reminder_delay).filter(|r| *r < p.closes_at);
         match &p.open_session {
             Some((session, dialog, _, _)) if *dialog == s.dialog_id => {
-                batch.joined.push((p.slot, *session));
+                batch.slots.joined.push((p.slot, *session));
                 report.joined += 1;
                 return false;
             }
             Some((_, _, ends, _)) if *ends < p.closes_at => {
                 // Another check-in is in progress: ask when it ends (still in time).
-                batch.deferred.push((p.slot, *ends));
+                batch.slots.deferred.push((p.slot, *ends));
                 return false;
             }
             Some((_, _, _, touched)) if now - *touched < ANSWERING => {
                 // Another check-in that would outlast this one's window, and they are
                 // answering it now: look again shortly.
                 batch
+                    .slots
                     .deferred
                     .push((p.slot, (now + ANSWERING).min(p.closes_at)));
                 return false;
@@ -447,7 +455,7 @@ impl Scheduler {
                 == p.local_date
         });
         if let Some((session, _)) = done_today {
-            batch.joined.push((p.slot, session));
+            batch.slots.joined.push((p.slot, session));
             report.joined += 1;
             return false;
         }
@@ -455,7 +463,7 @@ impl Scheduler {
             return false; // sent by the tick (it reads the member's history)
         }
         let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
-            batch.outcomes.push((p.slot, "unknown"));
+            batch.slots.outcomes.push((p.slot, "unknown"));
             return false;
         };
         let member = Member {
@@ -481,12 +489,37 @@ impl Scheduler {
             rules: &self.rules,
         };
         let o = checkin::open_scheduled(s.chat, &member, dialog, id, p.closes_at, &ctx);
-        batch.started.push(Opening {
+        let first = match o.changes.as_slice() {
+            [
+                Change::StartSession {
+                    id,
+                    dialog_id,
+                    version,
+                    expires_at,
+                },
+                Change::SaveSession {
+                    id: saved,
+                    status,
+                    state,
+                },
+            ] if saved == id => Some(NewSession {
+                dialog_id: dialog_id.clone(),
+                version: *version,
+                status,
+                state: state.clone(),
+                expires_at: *expires_at,
+            }),
+            _ => None,
+        };
+        if first.is_none() {
+            batch.unusual.push((s.chat, o.changes));
+        }
+        batch.slots.started.push(Opening {
             slot: p.slot,
             chat: s.chat,
             member: s.member,
             session: id,
-            changes: o.changes,
+            first,
             out: o.out,
             remind_at,
         });
@@ -505,7 +538,7 @@ impl Scheduler {
     ) -> anyhow::Result<()> {
         let s = &p.schedule;
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
-        let history = Store::week(tx, s.member, tz, now, &self.dialogs).await?;
+        let history = week::load(tx, s.member, tz, now, &self.dialogs).await?;
         let ctx = conversation::Ctx {
             content: &self.content,
             checkin: None,
@@ -558,6 +591,14 @@ fn held(stopped: bool, paused_until: Option<DateTime<Utc>>, at: DateTime<Utc>) -
 }
 
 /// Whether `open` already decided what `slot` does (an outcome, a deferral, a join).
+/// What one batch of pending slots comes to: the store's openings, and the changes of any
+/// opening that is not the usual "start a session with its first state".
+#[derive(Default)]
+struct Openings {
+    slots: SlotOpenings,
+    unusual: Vec<(ChatId, Vec<Change>)>,
+}
+
 fn decided(b: &SlotOpenings, slot: i64) -> bool {
     b.outcomes.iter().any(|(s, _)| *s == slot)
         || b.deferred.iter().any(|(s, _)| *s == slot)

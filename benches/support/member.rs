@@ -25,7 +25,7 @@ pub async fn onboarded(
         Change::SetOnboarding(Onboarding::Done),
     ];
     changes.extend(extra);
-    Store::apply_changes(tx, chat, &changes, created)
+    staywell::effects::apply(tx, chat, &changes, created)
         .await
         .unwrap();
     Store::load_person(tx, chat)

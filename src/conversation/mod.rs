@@ -18,7 +18,7 @@ use crate::content::{Content, fill};
 use crate::dialog::engine::Stored;
 use crate::dialog::{Dialog, Session};
 use crate::domain::circle::{
-    BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
+    Action, BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
 };
 use crate::domain::{
     Button, ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId,
@@ -130,7 +130,6 @@ pub struct Ctx<'a> {
     /// The early-warning rule templates a plan is built from.
     pub rules: &'a std::collections::BTreeMap<String, crate::rules::Template>,
 }
-
 
 /// A state change to persist. Applied in order. (`Debug` names the change only.)
 #[derive(Clone, PartialEq)]
@@ -363,6 +362,99 @@ pub mod data {
     pub const TZ_IS: &str = "tz:is:";
     /// The marker left on an answered question: pressing it does nothing.
     pub const DONE: &str = "done";
+}
+
+/// Commands whose reply depends on the person's circle, consents or plan.
+const CIRCLE_COMMANDS: &[&str] = &[
+    "supporters",
+    "consents",
+    "members",
+    "leave",
+    "away",
+    "mydata",
+    "delete",
+    "plan",
+    "coping",
+    "week",
+];
+
+/// What [`respond`] needs read about a person for one input, beyond who they are, their
+/// sessions and schedules (always read). Plain text and everyday commands need nothing
+/// more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Their circle, consents, whom they support and whether they are away.
+    pub circle: bool,
+    /// A member's plan, coping notes and plan settings.
+    pub plan: bool,
+    /// Whether any row refers to them (`/mydata`, `/delete`).
+    pub holds_data: bool,
+    /// The invite a `/start <token>` names.
+    pub invite_token: Option<String>,
+    /// The server-side button pressed (its token); what it does may need more (see
+    /// [`Needs::after_press`]).
+    pub pressed_token: Option<String>,
+    /// When a member last completed a daily check-in (`/checkin` says so when today's is
+    /// done).
+    pub last_checkin: bool,
+    /// A member's history, as `/week` draws it.
+    pub week: bool,
+}
+
+/// What an input needs read before [`respond`] can answer it. `member`: the chat is a
+/// member's.
+pub fn needs(incoming: &Incoming, member: bool) -> Needs {
+    let mut n = Needs::default();
+    match &incoming.input {
+        // Only the commands that show or change the circle or the plan read them.
+        Input::Command { name, args }
+            if CIRCLE_COMMANDS.contains(&name.as_str())
+                || (name == "start" && !args.is_empty()) =>
+        {
+            n.circle = true;
+            n.plan = member;
+            n.holds_data = name == "mydata" || name == "delete";
+            if name == "start" && !args.is_empty() {
+                n.invite_token = Some(args.split_whitespace().next().unwrap_or("").to_string());
+            }
+            // `/week` draws from the member's history.
+            n.week = member && name == "week";
+        }
+        Input::Callback {
+            data: Some(data), ..
+        } => {
+            if let Some(token) = data.strip_prefix(BUTTON_PREFIX) {
+                n.circle = true;
+                n.plan = member;
+                n.pressed_token = Some(token.to_string());
+            }
+        }
+        // `/checkin` says so when today's is already done.
+        Input::Command { name, .. } if name == "checkin" => n.last_checkin = member,
+        // Someone who is not a member may be in others' circles: their "hello" and `/help`
+        // are answered as a carer's or supporter's.
+        Input::Text { .. } | Input::Command { .. } if !member => n.circle = true,
+        _ => {}
+    }
+    n
+}
+
+impl Needs {
+    /// What a live press needs besides: the invite an Accept or Decline refers to (its id),
+    /// and the history sharing a `/week` chart draws from.
+    pub fn after_press(pressed: &Pressed, member: bool) -> (Option<i64>, bool) {
+        match pressed {
+            Pressed::Live {
+                action: Action::Accept { invite } | Action::Decline { invite },
+                ..
+            } => (Some(*invite), false),
+            Pressed::Live {
+                action: Action::ShareWeekYes { .. },
+                ..
+            } => (None, member),
+            _ => (None, false),
+        }
+    }
 }
 
 /// Decides the reply to one update.

@@ -8,7 +8,7 @@ use super::circle::{MENU_TTL, date, keyboard};
 use super::{Change, Ctx, Outcome, Person};
 use crate::content::fill;
 use crate::domain::circle::{Action, Purpose};
-use crate::domain::{Envelope, Outgoing, Sender, UpdateId};
+use crate::domain::{ChatId, Envelope, Lane, Outgoing, Sender, UpdateId};
 
 const ERASE_TTL: Duration = Duration::hours(1);
 
@@ -199,4 +199,55 @@ pub(super) fn press(
         }
         _ => false,
     }
+}
+
+/// A plain name for what a table holds, for the `/mydata` summary (the file itself keeps
+/// the table names).
+fn kind_of(table: &str) -> &str {
+    match table {
+        "members" => "your profile",
+        "answers" => "answers",
+        "sessions" => "check-ins",
+        "slots" => "scheduled check-ins",
+        "schedules" => "schedules",
+        "consents" => "consents",
+        "circle" => "people in a circle",
+        "invites" => "invite links",
+        "outbox" => "messages I sent or will send",
+        "inbox" => "messages you sent (their content is already erased)",
+        "audit" => "audit entries",
+        "buttons" => "buttons I showed you",
+        other => other,
+    }
+}
+
+/// What `/mydata` sends once the store has gathered a person's rows: the summary (how many
+/// of each kind) and the file itself.
+pub fn export_messages(
+    chat: ChatId,
+    doc: &serde_json::Value,
+    counts: &[(String, usize)],
+    summary: &str,
+    caption: &str,
+) -> anyhow::Result<Vec<Envelope>> {
+    let list: Vec<String> = counts
+        .iter()
+        .map(|(table, n)| format!("• {}: {n}", kind_of(table)))
+        .collect();
+    Ok(vec![
+        Envelope {
+            chat,
+            lane: Lane::Reply,
+            body: Outgoing::text(fill(summary, &[("list", &list.join("\n"))])),
+        },
+        Envelope {
+            chat,
+            lane: Lane::Reply,
+            body: Outgoing::Document {
+                filename: "staywell-mydata.json".into(),
+                content: serde_json::to_string_pretty(doc)?,
+                caption: caption.to_string(),
+            },
+        },
+    ])
 }

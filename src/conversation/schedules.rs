@@ -157,7 +157,11 @@ fn finish_onboarding(
         chat,
         Outgoing::text(fill(
             &t.onboarding_done,
-            &[("name", name), ("timezone", m.timezone.name()), ("when", &when)],
+            &[
+                ("name", name),
+                ("timezone", m.timezone.name()),
+                ("when", &when),
+            ],
         )),
     );
     offer_weekly(o, chat, time.unwrap_or(WEEKLY_OFFER_TIME), ctx);

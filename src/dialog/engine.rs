@@ -1,12 +1,10 @@
 //! The check-in engine. Pure: `advance(dialog, session, event, ctx)` changes the session and
 //! returns what to say and what to store. No I/O, no clock reads (`ctx` carries what it needs).
 
-
-
 use super::expr::{Value, ValueEnv};
 use super::model::{Action, Dialog, Step, StepKind, Target};
 use crate::content::{Texts, fill};
-pub use crate::domain::answer::{Answer, AnswerValue, Session};
+pub use crate::domain::answer::{Answer, AnswerValue, Session, Stored};
 
 impl Session {
     pub fn new() -> Self {
@@ -105,14 +103,6 @@ pub enum Reply {
     Notice(String),
     CrisisCard,
     CopingPlan,
-}
-
-/// An answer to store, with any flags its option raised.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
-    pub step_id: String,
-    pub answer: Answer,
-    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -81,3 +81,11 @@ impl Default for Session {
         }
     }
 }
+
+/// An answer to store, with any flags its option raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub step_id: String,
+    pub answer: Answer,
+    pub flags: Vec<String>,
+}

@@ -314,3 +314,16 @@ pub struct NewButton {
 
 /// A member has this long to confirm someone who accepted.
 pub const CONFIRM_TTL: chrono::Duration = chrono::Duration::days(7);
+
+impl Purpose {
+    /// The plan tiers a consent of this purpose allows: withdrawing "Sam may receive
+    /// alerts" withdraws every plan rule's alert (and urgent alert) to Sam too.
+    pub fn tiers(self) -> &'static [super::plan::Tier] {
+        use super::plan::Tier;
+        match self {
+            Purpose::Nudges => &[Tier::Nudge],
+            Purpose::Alerts => &[Tier::Alert, Tier::Urgent],
+            Purpose::StoreAnswers => &[],
+        }
+    }
+}

@@ -3,11 +3,12 @@
 
 pub mod answer;
 pub mod circle;
-pub mod member;
-pub mod plan;
+pub mod history;
 pub mod ids;
 pub mod input;
+pub mod member;
 pub mod outgoing;
+pub mod plan;
 
 pub use ids::{ChatId, MemberId, OutboxId, SessionId, UpdateId, UserId};
 pub use input::{Incoming, Input, Sender, Unreadable};

@@ -5,14 +5,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::{Row, SqliteConnection};
 
+use super::CircleRead;
 use super::sqlite::Store;
 use super::{from_ms, ms};
-use crate::conversation::Person;
 use crate::domain::circle::{
     Action, ConsentView, InviteLookup, NewButton, Pressed, Purpose, Role, Supporting, Tie,
     TieStatus,
 };
-use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, UpdateId, UserId};
+use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, UpdateId, UserId};
 
 /// Failed invite attempts allowed per chat in [`INVITE_WINDOW`] before even valid-looking
 /// tokens are refused.
@@ -32,26 +32,6 @@ const NOT_PERSONAL: &[&str] = &["dialog_versions", "telegram_cursor", "scheduler
 /// stored *about* someone: `/mydata` and `/delete` say so (`mydata_nothing`,
 /// `delete_nothing`) rather than offer a file or an erasure of them.
 const OPERATIONAL: &[&str] = &["inbox", "outbox", "chats"];
-
-/// A plain name for what a table holds, for the `/mydata` summary (the file itself keeps
-/// the table names).
-fn kind_of(table: &str) -> &str {
-    match table {
-        "members" => "your profile",
-        "answers" => "answers",
-        "sessions" => "check-ins",
-        "slots" => "scheduled check-ins",
-        "schedules" => "schedules",
-        "consents" => "consents",
-        "circle" => "people in a circle",
-        "invites" => "invite links",
-        "outbox" => "messages I sent or will send",
-        "inbox" => "messages you sent (their content is already erased)",
-        "audit" => "audit entries",
-        "buttons" => "buttons I showed you",
-        other => other,
-    }
-}
 
 fn status(s: &str) -> TieStatus {
     if s == "awaiting" {
@@ -110,14 +90,16 @@ pub(super) async fn audit(
 }
 
 impl Store {
-    /// Fills in the circle side of `person`: their circle and consents (if a member), whom
-    /// they support, and whether they are away.
+    /// The circle side of a chat: the member's circle and consents (if `member` is given),
+    /// whom the chat supports, and whether it is away.
     pub async fn load_circle(
         tx: &mut SqliteConnection,
-        person: &mut Person,
+        chat: ChatId,
+        member: Option<MemberId>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        if let Some(m) = &person.member {
+    ) -> anyhow::Result<CircleRead> {
+        let mut read = CircleRead::default();
+        if let Some(member) = member {
             let rows = sqlx::query(
                 "SELECT c.id, c.invite_id, c.chat_id, c.user_id, c.name, c.username, c.role,
                         c.status, c.position, a.away_until, c.created_at
@@ -125,10 +107,10 @@ impl Store {
                  WHERE c.member_id = ? AND c.status != 'ended'
                  ORDER BY c.position, c.id",
             )
-            .bind(m.id.0)
+            .bind(member.0)
             .fetch_all(&mut *tx)
             .await?;
-            person.circle = rows
+            read.circle = rows
                 .into_iter()
                 .filter_map(|r| {
                     Some(Tie {
@@ -150,10 +132,10 @@ impl Store {
                 "SELECT id, purpose, circle_id, granted_at FROM consents
                  WHERE member_id = ? AND revoked_at IS NULL ORDER BY id",
             )
-            .bind(m.id.0)
+            .bind(member.0)
             .fetch_all(&mut *tx)
             .await?;
-            person.consents = rows
+            read.consents = rows
                 .into_iter()
                 .filter_map(|r| {
                     Some(ConsentView {
@@ -171,10 +153,10 @@ impl Store {
              FROM circle c JOIN members m ON m.id = c.member_id
              WHERE c.chat_id = ? AND c.status != 'ended' ORDER BY c.id",
         )
-        .bind(person.chat.0)
+        .bind(chat.0)
         .fetch_all(&mut *tx)
         .await?;
-        person.supporting = rows
+        read.supporting = rows
             .into_iter()
             .filter_map(|r| {
                 Some(Supporting {
@@ -188,13 +170,13 @@ impl Store {
                 })
             })
             .collect();
-        person.away_until = sqlx::query_scalar("SELECT away_until FROM away WHERE chat_id = ?")
-            .bind(person.chat.0)
+        read.away_until = sqlx::query_scalar("SELECT away_until FROM away WHERE chat_id = ?")
+            .bind(chat.0)
             .fetch_optional(&mut *tx)
             .await?
             .map(from_ms)
             .filter(|t| *t > now);
-        Ok(())
+        Ok(read)
     }
 
     /// Looks up an invite token from `chat`. Every kind of bad token gives `Invalid`; a chat
@@ -202,7 +184,7 @@ impl Store {
     pub async fn lookup_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
-        token: &str,
+        token_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InviteLookup> {
         let failures: i64 =
@@ -214,12 +196,12 @@ impl Store {
         if failures >= INVITE_FAILURES_ALLOWED {
             return Ok(InviteLookup::RateLimited);
         }
-        if !crate::token::looks_like_invite(token) {
+        let Some(token_hash) = token_hash else {
             return Ok(InviteLookup::Invalid);
-        }
+        };
         // Compared by hash, inside the database's index: the token itself is never stored.
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM invites WHERE token_hash = ?")
-            .bind(crate::token::hash(token))
+            .bind(token_hash)
             .fetch_optional(&mut *tx)
             .await?;
         match id {
@@ -320,7 +302,7 @@ impl Store {
         Ok(())
     }
 
-    pub(super) async fn use_buttons(
+    pub async fn use_buttons(
         tx: &mut SqliteConnection,
         group: &str,
         now: DateTime<Utc>,
@@ -333,7 +315,7 @@ impl Store {
         Ok(())
     }
 
-    pub(super) async fn create_invite(
+    pub async fn create_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         member: MemberId,
@@ -367,7 +349,7 @@ impl Store {
         .await
     }
 
-    pub(super) async fn invite_failed(
+    pub async fn invite_failed(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -382,7 +364,7 @@ impl Store {
 
     /// The invitee accepts: the invite is used up and they join the circle, awaiting the
     /// member's confirmation. Applies only to an invite still open.
-    pub(super) async fn accept_invite(
+    pub async fn accept_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         invite: i64,
@@ -435,7 +417,7 @@ impl Store {
         audit(tx, "invite_used", e, now).await
     }
 
-    pub(super) async fn decline_invite(
+    pub async fn decline_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         invite: i64,
@@ -470,7 +452,7 @@ impl Store {
     }
 
     /// The member confirms: the tie is active, with one consent per purpose of its role.
-    pub(super) async fn confirm_tie(
+    pub async fn confirm_tie(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -537,7 +519,7 @@ impl Store {
 
     /// Ends a tie from `chat` (the member removing, or the person leaving or the member not
     /// confirming): see [`Self::close_tie`]. Only those two may end it.
-    pub(super) async fn end_tie(
+    pub async fn end_tie(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -629,7 +611,7 @@ impl Store {
     }
 
     /// Audits a revoked consent and cancels what was waiting on it.
-    pub(super) async fn after_revocation(
+    pub async fn after_revocation(
         tx: &mut SqliteConnection,
         member: i64,
         consent: i64,
@@ -670,7 +652,7 @@ impl Store {
     }
 
     /// Revokes one of the member's (this chat's) consents.
-    pub(super) async fn revoke_consent(
+    pub async fn revoke_consent(
         tx: &mut SqliteConnection,
         chat: ChatId,
         consent: i64,
@@ -693,11 +675,7 @@ impl Store {
         let member: i64 = row.get(0);
         let purpose = Purpose::parse(row.get::<&str, _>(1));
         // Withdrawing "Sam may receive alerts" withdraws every plan rule's alert to Sam too.
-        let tiers: &[crate::rules::Tier] = match purpose {
-            Some(Purpose::Nudges) => &[crate::rules::Tier::Nudge],
-            Some(Purpose::Alerts) => &[crate::rules::Tier::Alert, crate::rules::Tier::Urgent],
-            _ => &[],
-        };
+        let tiers = purpose.map(Purpose::tiers).unwrap_or_default();
         if !tiers.is_empty() {
             let tie: Option<i64> =
                 sqlx::query_scalar("SELECT circle_id FROM consents WHERE id = ?")
@@ -722,7 +700,7 @@ impl Store {
         Self::after_revocation(tx, member, consent, Some(chat), now).await
     }
 
-    pub(super) async fn move_up(
+    pub async fn move_up(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -765,7 +743,7 @@ impl Store {
         .await
     }
 
-    pub(super) async fn set_away(
+    pub async fn set_away(
         tx: &mut SqliteConnection,
         chat: ChatId,
         until: Option<DateTime<Utc>>,
@@ -812,7 +790,7 @@ impl Store {
 
     /// The member shares one chart with one person in their circle: a consent for exactly
     /// this (the wording they confirmed), then the chart, sent only on that consent.
-    pub(super) async fn share_chart(
+    pub async fn share_chart(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -874,7 +852,7 @@ impl Store {
     }
 
     /// Marks open invites past their time as expired (with an audit entry each).
-    pub(super) async fn expire_invites(
+    pub async fn expire_invites(
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
@@ -1021,7 +999,7 @@ impl Store {
 
     /// Everything stored about this chat's person, table by table, plus counts for the
     /// summary. Earlier exports waiting in the outbox are not repeated inside the new one.
-    pub(super) async fn export(
+    pub async fn export(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -1095,7 +1073,7 @@ impl Store {
     /// schedules, consents, circle, invites, buttons, outbox, audit) and in anyone's circle —
     /// and leaves one audit entry without identity. Inbox rows (already without content)
     /// lose their chat. Messages queued after this (the goodbye, the notices) still go.
-    pub(super) async fn erase(
+    pub async fn erase(
         tx: &mut SqliteConnection,
         chat: ChatId,
         through: UpdateId,
@@ -1158,36 +1136,5 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         audit(tx, "erasure", Entry::default(), now).await
-    }
-
-    /// Follow-up messages of an export: the summary and the file.
-    pub(super) async fn export_messages(
-        tx: &mut SqliteConnection,
-        chat: ChatId,
-        summary: &str,
-        caption: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<Envelope>> {
-        let (doc, counts) = Self::export(tx, chat, now).await?;
-        let list: Vec<String> = counts
-            .iter()
-            .map(|(table, n)| format!("• {}: {n}", kind_of(table)))
-            .collect();
-        Ok(vec![
-            Envelope {
-                chat,
-                lane: Lane::Reply,
-                body: Outgoing::text(crate::content::fill(summary, &[("list", &list.join("\n"))])),
-            },
-            Envelope {
-                chat,
-                lane: Lane::Reply,
-                body: Outgoing::Document {
-                    filename: "staywell-mydata.json".into(),
-                    content: serde_json::to_string_pretty(&doc)?,
-                    caption: caption.to_string(),
-                },
-            },
-        ])
     }
 }

@@ -12,15 +12,15 @@ mod simulate;
 mod sqlite;
 mod week;
 
+pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
 pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
 pub use people::UpdateRead;
-pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
 pub use plans::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
     RawHistory,
 };
 pub use schedules::{
-    ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
+    ClosingSlot, DueReminder, DueSchedule, NewSession, NewSlot, Opening, PendingSlot, SlotOpenings,
 };
 pub use simulate::SimAlert;
 pub use sqlite::{
@@ -30,7 +30,7 @@ pub use sqlite::{
 
 use chrono::{DateTime, Utc};
 
-use crate::dialog::Session;
+use crate::domain::answer::Session;
 use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
 
 /// The status an open session (`active`, `paused`) takes when another check-in starts: still
@@ -38,6 +38,28 @@ use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
 /// otherwise it has `expired`. (`aside` sessions are never the open one: they come back
 /// only when the member asks, `Change::ResumeSession`.)
 const PUT_ASIDE: &str = "CASE WHEN expires_at > ? THEN 'aside' ELSE 'expired' END";
+
+/// A chat as stored: its member, if it has one (and, while a check-in is open, their
+/// coping notes).
+#[derive(Debug, Clone)]
+pub struct StoredPerson {
+    pub chat: ChatId,
+    pub member: Option<crate::domain::member::Member>,
+    pub coping_notes: Option<String>,
+}
+
+/// The circle side of a chat, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct CircleRead {
+    /// The member's circle (not ended), in escalation order.
+    pub circle: Vec<crate::domain::circle::Tie>,
+    /// The members this chat is a carer or supporter for (not ended).
+    pub supporting: Vec<crate::domain::circle::Supporting>,
+    /// The member's consents that stand.
+    pub consents: Vec<crate::domain::circle::ConsentView>,
+    /// Until when this chat is away.
+    pub away_until: Option<DateTime<Utc>>,
+}
 
 /// An open session as stored; the processor pairs it with its dialog version.
 #[derive(Debug, Clone)]

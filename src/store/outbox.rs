@@ -88,7 +88,7 @@ impl Store {
 
     /// Cancels the chat's routine rows still waiting (scheduled prompts and nudges; replies
     /// and urgent rows still go), with `reason` as their error: /stop, a pause.
-    pub(super) async fn cancel_routine(
+    pub async fn cancel_routine(
         tx: &mut SqliteConnection,
         chat: ChatId,
         reason: &str,
@@ -103,6 +103,41 @@ impl Store {
         .bind(Lane::Nudge.as_i64())
         .execute(&mut *tx)
         .await?;
+        Ok(())
+    }
+
+    /// The chat's routine rows still waiting (scheduled prompts and nudges): id and the
+    /// earliest time each may go.
+    pub async fn routine_waiting(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<Vec<(OutboxId, DateTime<Utc>)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, not_before FROM outbox
+             WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?",
+        )
+        .bind(chat.0)
+        .bind(Lane::Scheduled.as_i64())
+        .bind(Lane::Nudge.as_i64())
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at)| (OutboxId(id), from_ms(at)))
+            .collect())
+    }
+
+    /// A waiting row goes no earlier than `at`.
+    pub async fn postpone(
+        tx: &mut SqliteConnection,
+        id: OutboxId,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET not_before = ? WHERE id = ?")
+            .bind(ms(at))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 

@@ -6,10 +6,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::{PUT_ASIDE, SessionRow, Store, from_ms, ms};
-use crate::conversation::{Change, Person};
-use crate::domain::member::{Member, Onboarding, tz_or_london};
-use crate::domain::{ChatId, Envelope, Lane, MemberId, SessionId, UserId};
-use crate::domain::member::{LocalTime, QuietHours};
+use chrono_tz::Tz;
+
+use super::StoredPerson;
+use crate::domain::answer::{Answer, Session, Stored};
+use crate::domain::member::{Member, Onboarding, QuietHours, tz_or_london};
+use crate::domain::{ChatId, MemberId, SessionId, UserId};
 
 /// A member's columns as [`member_from`] reads them (the members table as `m`), as a
 /// literal for `concat!`.
@@ -45,7 +47,7 @@ fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
 
 /// What [`Store::load_for_update`] reads.
 pub struct UpdateRead {
-    pub person: Person,
+    pub person: StoredPerson,
     pub session: Option<SessionRow>,
     /// The member's latest check-in put aside by another and still inside its window.
     pub aside: Option<SessionRow>,
@@ -60,11 +62,11 @@ pub struct UpdateRead {
 /// a day and a night's quiet hours.
 const ASIDE_AT_MOST: chrono::Duration = chrono::Duration::days(3);
 
-/// A held check-in is reopened only if its window has at least this long left.
-const REOPEN_MARGIN_MINUTES: i64 = 15;
-
 impl Store {
-    pub async fn load_person(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Person> {
+    pub async fn load_person(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<StoredPerson> {
         let row = sqlx::query(concat!(
             "SELECT ",
             member_columns!(),
@@ -77,7 +79,11 @@ impl Store {
             Some(r) => member_from(&r)?,
             None => None,
         };
-        Ok(Person::new(chat, member))
+        Ok(StoredPerson {
+            chat,
+            member,
+            coping_notes: None,
+        })
     }
 
     /// Everything the processor reads about a chat before it decides, in one statement: the
@@ -150,9 +156,10 @@ impl Store {
         };
         schedules.sort();
         // What helps, in their words: a low day's "Look at my coping plan" shows it.
-        let person = Person {
+        let person = StoredPerson {
+            chat,
+            member,
             coping_notes: r.get(18),
-            ..Person::new(chat, member)
         };
         Ok(UpdateRead {
             person,
@@ -184,350 +191,269 @@ impl Store {
         Ok(at.map(from_ms))
     }
 
-    /// Applies the conversation's changes for `chat`, in order. Returns messages the
-    /// changes themselves produce (an export's file), to be queued after the outcome's own.
-    pub async fn apply_changes(
+    /// A new member, with their consent to store answers: onboarding starts at their name.
+    pub async fn create_member(
         tx: &mut SqliteConnection,
         chat: ChatId,
-        changes: &[Change],
+        user: UserId,
+        consent_wording: &str,
+        consent_version: i64,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Vec<Envelope>> {
-        let mut follow_ups = Vec::new();
-        let mut skip_next = false;
-        for (i, change) in changes.iter().enumerate() {
-            if std::mem::take(&mut skip_next) {
-                continue;
-            }
-            match change {
-                Change::CreateMember {
-                    user,
-                    consent_wording,
-                    consent_version,
-                } => {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO members (chat_id, telegram_user_id, onboarding, created_at)
-                         VALUES (?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(chat.0)
-                    .bind(user.0)
-                    .bind(Onboarding::Name.as_str())
-                    .bind(ms(now))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
-                         VALUES (?, 'store_answers', ?, ?, ?)",
-                    )
-                    .bind(id)
-                    .bind(consent_wording)
-                    .bind(consent_version)
-                    .bind(ms(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Change::Reconsent {
-                    consent_wording,
-                    consent_version,
-                } => {
-                    sqlx::query(
-                        "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
-                         SELECT id, 'store_answers', ?, ?, ? FROM members WHERE chat_id = ?",
-                    )
-                    .bind(consent_wording)
-                    .bind(consent_version)
-                    .bind(ms(now))
-                    .bind(chat.0)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Change::RegisterButtons(buttons) => {
-                    Self::register_buttons(&mut *tx, buttons, now).await?
-                }
-                Change::UseButtons { group } => Self::use_buttons(&mut *tx, group, now).await?,
-                Change::CreateInvite {
-                    member,
-                    token_hash,
-                    role,
-                    expires_at,
-                } => {
-                    Self::create_invite(
-                        &mut *tx,
-                        chat,
-                        *member,
-                        token_hash,
-                        *role,
-                        *expires_at,
-                        now,
-                    )
-                    .await?
-                }
-                Change::InviteFailed => Self::invite_failed(&mut *tx, chat, now).await?,
-                Change::AcceptInvite {
-                    invite,
-                    user,
-                    name,
-                    username,
-                } => {
-                    Self::accept_invite(
-                        &mut *tx,
-                        chat,
-                        *invite,
-                        *user,
-                        name,
-                        username.as_deref(),
-                        now,
-                    )
-                    .await?
-                }
-                Change::DeclineInvite { invite } => {
-                    Self::decline_invite(&mut *tx, chat, *invite, now).await?
-                }
-                Change::ConfirmTie {
-                    tie,
-                    role,
-                    wording,
-                    version,
-                } => Self::confirm_tie(&mut *tx, chat, *tie, *role, wording, *version, now).await?,
-                Change::EndTie { tie, why } => {
-                    Self::end_tie(&mut *tx, chat, *tie, why, now).await?
-                }
-                Change::MoveUp { tie } => Self::move_up(&mut *tx, chat, *tie, now).await?,
-                Change::SetAway { until } => Self::set_away(&mut *tx, chat, *until, now).await?,
-                Change::RevokeConsent { consent } => {
-                    Self::revoke_consent(&mut *tx, chat, *consent, now).await?
-                }
-                Change::Export { summary, caption } => follow_ups
-                    .extend(Self::export_messages(&mut *tx, chat, summary, caption, now).await?),
-                Change::Erase { through } => Self::erase(&mut *tx, chat, *through, now).await?,
-                Change::SetPlanRule {
-                    rule,
-                    wording,
-                    shares,
-                    version,
-                } => {
-                    Self::set_plan_rule(&mut *tx, chat, rule, wording, shares, *version, now)
-                        .await?
-                }
-                Change::TurnOffRule { rule } => {
-                    Self::turn_off_rule(&mut *tx, chat, rule, now).await?
-                }
-                Change::SetCopingNotes(notes) => {
-                    Self::set_coping_notes(&mut *tx, chat, notes.as_deref()).await?
-                }
-                Change::AckAlert { alert, how } => {
-                    Self::ack_alert(&mut *tx, chat, *alert, how, now).await?
-                }
-                Change::ShareChart {
-                    tie,
-                    wording,
-                    version,
-                    chart,
-                } => Self::share_chart(&mut *tx, chat, *tie, wording, *version, chart, now).await?,
-                Change::SetPlanSettings {
-                    settings,
-                    wording,
-                    version,
-                } => {
-                    Self::set_plan_settings(&mut *tx, chat, *settings, wording, *version, now)
-                        .await?
-                }
-                // Answered by `early_warning` after the changes are applied.
-                Change::AnswerAsk { .. } | Change::AskPressedAgain { .. } => {}
-                Change::SetName(name) => {
-                    sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
-                        .bind(name)
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Change::SetTimezone(tz) => {
-                    sqlx::query("UPDATE members SET timezone = ? WHERE chat_id = ?")
-                        .bind(tz)
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                    // Schedules are in local time: their next occurrence moves with the zone.
-                    Self::reschedule_in_timezone(&mut *tx, chat, tz, now).await?;
-                    // So do quiet hours: routine messages already waiting are held by them.
-                    Self::hold_for_quiet_hours(&mut *tx, chat).await?;
-                }
-                Change::SetOnboarding(step) => {
-                    sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
-                        .bind(step.as_str())
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Change::Stop => {
-                    // Nothing routine is sent after /stop; replies and urgent messages still are.
-                    Self::cancel_routine(&mut *tx, chat, "stopped").await?;
-                    sqlx::query("UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL")
-                        .bind(ms(now))
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Change::Resume => {
-                    sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?")
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                    Self::reopen_held_slots(&mut *tx, chat, now).await?;
-                }
-                Change::MarkUnreachable => {
-                    Self::set_unreachable(&mut *tx, chat, "blocked the bot", now).await?;
-                }
-                Change::SetSchedule {
-                    member,
-                    dialog_id,
-                    days,
-                    time,
-                    next_due,
-                } => {
-                    Self::set_schedule(&mut *tx, *member, dialog_id, days, time, *next_due, now)
-                        .await?;
-                }
-                Change::SetQuietHours(q) => {
-                    sqlx::query(
-                        "UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
-                    )
-                    .bind(q.start.to_string())
-                    .bind(q.end.to_string())
-                    .bind(chat.0)
-                    .execute(&mut *tx)
-                    .await?;
-                    // Routine messages already waiting must respect the new quiet hours.
-                    Self::hold_for_quiet_hours(&mut *tx, chat).await?;
-                }
-                Change::SetPause { until } => {
-                    sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
-                        .bind(until.map(ms))
-                        .bind(chat.0)
-                        .execute(&mut *tx)
-                        .await?;
-                    if until.is_some() {
-                        // Nothing routine is sent during a pause.
-                        Self::cancel_routine(&mut *tx, chat, "paused").await?;
-                    } else {
-                        Self::reopen_held_slots(&mut *tx, chat, now).await?;
-                    }
-                }
-                Change::StartSession {
-                    id,
-                    dialog_id,
-                    version,
-                    expires_at,
-                } => {
-                    Self::put_open_sessions_aside(&mut *tx, chat, now).await?;
-                    // The session's first state usually follows at once: write it with the row.
-                    let (status, state) = match changes.get(i + 1) {
-                        Some(Change::SaveSession {
-                            id: next,
-                            status,
-                            state,
-                        }) if next == id => {
-                            skip_next = true;
-                            (*status, serde_json::to_string(state)?)
-                        }
-                        _ => ("active", "{}".to_string()),
-                    };
-                    sqlx::query(
-                        "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
-                                               started_at, updated_at, expires_at, completed_at)
-                         SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'completed' THEN ? END
-                         FROM members WHERE chat_id = ?",
-                    )
-                    .bind(id.0)
-                    .bind(dialog_id)
-                    .bind(version)
-                    .bind(status)
-                    .bind(state)
-                    .bind(ms(now))
-                    .bind(ms(now))
-                    .bind(ms(*expires_at))
-                    .bind(status)
-                    .bind(ms(now))
-                    .bind(chat.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Change::ResumeSession { id } => {
-                    Self::put_open_sessions_aside(&mut *tx, chat, now).await?;
-                    sqlx::query(
-                        "UPDATE sessions SET status = 'active', updated_at = ?
-                         WHERE id = ? AND status = 'aside'
-                           AND member_id = (SELECT id FROM members WHERE chat_id = ?)",
-                    )
-                    .bind(ms(now))
-                    .bind(id.0)
-                    .bind(chat.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Change::SaveSession { id, status, state } => {
-                    sqlx::query(
-                        "UPDATE sessions SET status = ?, state = ?, updated_at = ?,
-                                completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END
-                         WHERE id = ?",
-                    )
-                    .bind(*status)
-                    .bind(serde_json::to_string(state)?)
-                    .bind(ms(now))
-                    .bind(*status)
-                    .bind(ms(now))
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                    if *status == "completed" {
-                        Self::wake_waiting_slots(&mut *tx, *id, now).await?;
-                    }
-                }
-                Change::StoreAnswers {
-                    session,
-                    member,
-                    dialog_id,
-                    version,
-                    answers,
-                } => {
-                    for a in answers {
-                        let value = match &a.answer {
-                            crate::dialog::Answer::Answered(v) => Some(serde_json::to_string(v)?),
-                            _ => None,
-                        };
-                        let flags = (!a.flags.is_empty()).then(|| a.flags.join(","));
-                        sqlx::query(
-                            "INSERT INTO answers (session_id, member_id, dialog_id, dialog_version, step_id,
-                                                  state, value, flags, answered_at)
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                             ON CONFLICT (session_id, step_id) DO UPDATE SET
-                                 state = excluded.state, value = excluded.value,
-                                 flags = excluded.flags, answered_at = excluded.answered_at",
-                        )
-                        .bind(session.0)
-                        .bind(member.0)
-                        .bind(dialog_id)
-                        .bind(version)
-                        .bind(&a.step_id)
-                        .bind(a.answer.state())
-                        .bind(value)
-                        .bind(flags)
-                        .bind(ms(now))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
+    ) -> anyhow::Result<()> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO members (chat_id, telegram_user_id, onboarding, created_at)
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(chat.0)
+        .bind(user.0)
+        .bind(Onboarding::Name.as_str())
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+             VALUES (?, 'store_answers', ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(consent_wording)
+        .bind(consent_version)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A member consents again to store answers (after withdrawing it): they are no longer
+    /// stopped.
+    pub async fn reconsent(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        consent_wording: &str,
+        consent_version: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (member_id, purpose, wording, wording_version, granted_at)
+             SELECT id, 'store_answers', ?, ?, ? FROM members WHERE chat_id = ?",
+        )
+        .bind(consent_wording)
+        .bind(consent_version)
+        .bind(ms(now))
+        .bind(chat.0)
+        .execute(&mut *tx)
+        .await?;
+        Self::set_stopped(tx, chat, None).await
+    }
+
+    pub async fn set_name(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET display_name = ? WHERE chat_id = ?")
+            .bind(name)
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_timezone(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        tz: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET timezone = ? WHERE chat_id = ?")
+            .bind(tz)
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_onboarding(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        step: Onboarding,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET onboarding = ? WHERE chat_id = ?")
+            .bind(step.as_str())
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the member stopped from `at` (kept if already stopped), or not stopped (`None`).
+    pub async fn set_stopped(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
+        match at {
+            Some(at) => sqlx::query(
+                "UPDATE members SET stopped_at = ? WHERE chat_id = ? AND stopped_at IS NULL",
+            )
+            .bind(ms(at)),
+            None => sqlx::query("UPDATE members SET stopped_at = NULL WHERE chat_id = ?"),
         }
-        Ok(follow_ups)
+        .bind(chat.0)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_quiet_hours(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        quiet: QuietHours,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?")
+            .bind(quiet.start.to_string())
+            .bind(quiet.end.to_string())
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_paused_until(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        until: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE members SET paused_until = ? WHERE chat_id = ?")
+            .bind(until.map(ms))
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A new session for the chat's member, with its first status and state (if it has one
+    /// yet).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_session(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        id: SessionId,
+        dialog_id: &str,
+        version: i64,
+        status: &str,
+        state: Option<&Session>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, member_id, dialog_id, dialog_version, status, state,
+                                   started_at, updated_at, expires_at, completed_at)
+             SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'completed' THEN ? END
+             FROM members WHERE chat_id = ?",
+        )
+        .bind(id.0)
+        .bind(dialog_id)
+        .bind(version)
+        .bind(status)
+        .bind(match state {
+            Some(s) => serde_json::to_string(s)?,
+            None => "{}".to_string(),
+        })
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(ms(expires_at))
+        .bind(status)
+        .bind(ms(now))
+        .bind(chat.0)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A check-in put aside becomes the chat's open one again.
+    pub async fn resume_session(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET status = 'active', updated_at = ?
+             WHERE id = ? AND status = 'aside'
+               AND member_id = (SELECT id FROM members WHERE chat_id = ?)",
+        )
+        .bind(ms(now))
+        .bind(id.0)
+        .bind(chat.0)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn save_session(
+        tx: &mut SqliteConnection,
+        id: SessionId,
+        status: &str,
+        state: &Session,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET status = ?, state = ?, updated_at = ?,
+                    completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END
+             WHERE id = ?",
+        )
+        .bind(status)
+        .bind(serde_json::to_string(state)?)
+        .bind(ms(now))
+        .bind(status)
+        .bind(ms(now))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A session's answers (a later answer to the same step replaces the earlier).
+    pub async fn store_answers(
+        tx: &mut SqliteConnection,
+        session: SessionId,
+        member: MemberId,
+        dialog_id: &str,
+        version: i64,
+        answers: &[Stored],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        for a in answers {
+            let value = match &a.answer {
+                Answer::Answered(v) => Some(serde_json::to_string(v)?),
+                _ => None,
+            };
+            let flags = (!a.flags.is_empty()).then(|| a.flags.join(","));
+            sqlx::query(
+                "INSERT INTO answers (session_id, member_id, dialog_id, dialog_version, step_id,
+                                      state, value, flags, answered_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (session_id, step_id) DO UPDATE SET
+                     state = excluded.state, value = excluded.value,
+                     flags = excluded.flags, answered_at = excluded.answered_at",
+            )
+            .bind(session.0)
+            .bind(member.0)
+            .bind(dialog_id)
+            .bind(version)
+            .bind(&a.step_id)
+            .bind(a.answer.state())
+            .bind(value)
+            .bind(flags)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Another check-in starts (or comes back): the chat's open one is put aside if still
     /// inside its window, to be finished later, and has expired otherwise.
-    async fn put_open_sessions_aside(
+    pub async fn put_open_sessions_aside(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -546,47 +472,42 @@ impl Store {
         Ok(())
     }
 
-    /// Recomputes the next occurrence of each of the chat's active schedules in `tz`.
-    async fn reschedule_in_timezone(
+    /// The chat's active schedules: (schedule id, days, local time) as stored.
+    pub async fn active_schedules_of(
         tx: &mut SqliteConnection,
         chat: ChatId,
-        tz: &str,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
-            return Ok(());
-        };
-        let rows = sqlx::query(
+    ) -> anyhow::Result<Vec<(i64, String, String)>> {
+        Ok(sqlx::query_as(
             "SELECT s.id, s.days, s.local_time FROM schedules s JOIN members m ON m.id = s.member_id
              WHERE m.chat_id = ? AND s.next_due_at IS NOT NULL",
         )
         .bind(chat.0)
         .fetch_all(&mut *tx)
-        .await?;
-        for r in rows {
-            let (id, days, time): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-            let next = match (crate::schedule::Days::parse(&days), LocalTime::parse(&time)) {
-                (Some(days), Some(time)) => crate::schedule::Recurrence { days, time, tz }
-                    .next_after(now)
-                    .map(|(_, t)| t),
-                _ => None,
-            };
-            sqlx::query("UPDATE schedules SET next_due_at = ? WHERE id = ?")
-                .bind(next.map(ms))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .await?)
+    }
+
+    /// Sets one schedule's next occurrence (`None`: it has none).
+    pub async fn set_next_due_of(
+        tx: &mut SqliteConnection,
+        schedule: i64,
+        next: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE schedules SET next_due_at = ? WHERE id = ?")
+            .bind(next.map(ms))
+            .bind(schedule)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 
     /// Back from a pause or a stop: a check-in that came due while they were away, and
     /// whose window still has a while to run, is asked after all (the next tick opens it),
     /// and a reminder held meanwhile comes after all.
-    async fn reopen_held_slots(
+    pub async fn reopen_held_slots(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
+        margin: chrono::Duration,
     ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE slots SET outcome = NULL, opens_at = max(opens_at, ?)
@@ -595,45 +516,24 @@ impl Store {
         )
         .bind(ms(now))
         .bind(chat.0)
-        .bind(ms(now + chrono::Duration::minutes(REOPEN_MARGIN_MINUTES)))
+        .bind(ms(now + margin))
         .execute(&mut *tx)
         .await?;
-        let margin = chrono::Duration::minutes(REOPEN_MARGIN_MINUTES);
         Self::bring_back_reminders(&mut *tx, chat, now, margin).await
     }
 
-    /// Moves the chat's waiting routine messages (scheduled, nudges) out of the member's
-    /// quiet hours, as stored now (after a change of the hours or of the timezone).
-    async fn hold_for_quiet_hours(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<()> {
+    /// The chat's member's timezone and quiet hours, as stored now.
+    pub async fn quiet_of(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<Option<(Tz, QuietHours)>> {
         let member: Option<(String, String, String)> = sqlx::query_as(
             "SELECT timezone, quiet_start, quiet_end FROM members WHERE chat_id = ?",
         )
         .bind(chat.0)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((tz, qs, qe)) = member else {
-            return Ok(());
-        };
-        let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
-        let quiet = QuietHours::from_stored(&qs, &qe);
-        let rows = sqlx::query("SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND lane BETWEEN ? AND ?")
-            .bind(chat.0)
-            .bind(Lane::Scheduled.as_i64())
-            .bind(Lane::Nudge.as_i64())
-            .fetch_all(&mut *tx)
-            .await?;
-        for r in rows {
-            let (id, at): (i64, i64) = (r.get(0), r.get(1));
-            let allowed = quiet.next_allowed(from_ms(at), tz);
-            if ms(allowed) != at {
-                sqlx::query("UPDATE outbox SET not_before = ? WHERE id = ?")
-                    .bind(ms(allowed))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        Ok(())
+        Ok(member.map(|(tz, qs, qe)| (tz_or_london(&tz), QuietHours::from_stored(&qs, &qe))))
     }
 
     pub async fn set_unreachable(
@@ -684,7 +584,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn person(&self, chat: ChatId) -> anyhow::Result<Person> {
+    pub async fn person(&self, chat: ChatId) -> anyhow::Result<StoredPerson> {
         let mut conn = self.pool.acquire().await?;
         Self::load_person(&mut conn, chat).await
     }

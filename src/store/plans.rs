@@ -9,10 +9,8 @@ use super::circle::{Entry, audit};
 use super::sqlite::Store;
 use super::{from_ms, ms};
 use crate::domain::circle::{Purpose, Role};
+use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, Tier, UnreadableRule};
 use crate::domain::{ChatId, MemberId, UserId};
-use crate::domain::plan::{
-    Plan, PlanRule, PlanSettings, Recipient, Share, Tier, UnreadableRule,
-};
 
 /// Active plan rules; `plan_rule` reads one row of it.
 const PLAN_RULES: &str =
@@ -219,7 +217,7 @@ impl Store {
         )
     }
 
-    pub(super) async fn set_coping_notes(
+    pub async fn set_coping_notes(
         tx: &mut SqliteConnection,
         chat: ChatId,
         notes: Option<&str>,
@@ -258,7 +256,7 @@ impl Store {
     /// Sets one rule of this chat's member's plan, with a consent for the rule itself and
     /// one per person told (each with the wording the member saw). Replaces what was there.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn set_plan_rule(
+    pub async fn set_plan_rule(
         tx: &mut SqliteConnection,
         chat: ChatId,
         rule: &PlanRule,
@@ -342,7 +340,7 @@ impl Store {
 
     /// Turns a rule off: its consents are revoked (anything pending is cancelled) and an
     /// open episode ends.
-    pub(super) async fn turn_off_rule(
+    pub async fn turn_off_rule(
         tx: &mut SqliteConnection,
         chat: ChatId,
         rule_id: &str,
@@ -377,7 +375,7 @@ impl Store {
     }
 
     /// Revokes consents that depend on a pairing consent (`tie`, for `tiers`).
-    pub(super) async fn revoke_shares_of(
+    pub async fn revoke_shares_of(
         tx: &mut SqliteConnection,
         member: i64,
         tie: i64,
@@ -737,7 +735,7 @@ impl Store {
     /// Alerts waiting for an acknowledgement from tie `tie`, or from `away_chat` in any
     /// circle, escalate now: that person cannot respond (they left, were removed, or are
     /// away), so the next one is tried at once, or the member is told.
-    pub(super) async fn escalate_past(
+    pub async fn escalate_past(
         tx: &mut SqliteConnection,
         tie: Option<i64>,
         away_chat: Option<ChatId>,
@@ -810,7 +808,7 @@ impl Store {
 
     /// Acknowledges an alert by the person it was addressed to. Returns the member's chat
     /// and name if this press acknowledged it (a second press, or anyone else's, does not).
-    pub(super) async fn ack_alert(
+    pub async fn ack_alert(
         tx: &mut SqliteConnection,
         chat: ChatId,
         alert: i64,
@@ -948,7 +946,7 @@ impl Store {
     }
 
     /// Sets how the plan tells people, recorded as a consent with the receipt shown.
-    pub(super) async fn set_plan_settings(
+    pub async fn set_plan_settings(
         tx: &mut SqliteConnection,
         chat: ChatId,
         settings: PlanSettings,

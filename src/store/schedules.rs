@@ -5,7 +5,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::sqlite::Store;
 use super::{PUT_ASIDE, from_ms, ms};
-use crate::conversation::Change;
+use crate::domain::answer::Session;
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
 
 /// Rows per multi-row statement: SQLite allows 32,766 bound values; stay well below.
@@ -78,9 +78,20 @@ pub struct Opening {
     pub chat: ChatId,
     pub member: MemberId,
     pub session: SessionId,
-    pub changes: Vec<Change>,
+    /// The session as it starts; `None` if the caller applied its changes itself.
+    pub first: Option<NewSession>,
     pub out: Vec<Envelope>,
     pub remind_at: Option<DateTime<Utc>>,
+}
+
+/// A session a slot opens, with its first status and state.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub dialog_id: String,
+    pub version: i64,
+    pub status: &'static str,
+    pub state: Session,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A slot to insert. `outcome` is set at once for slots that never open (paused, unknown).
@@ -324,12 +335,10 @@ impl Store {
         Ok(())
     }
 
-    /// New sessions for a batch of openings. The usual shape — `StartSession` followed by
-    /// the session's first `SaveSession` — is written set-wise: one statement closing the
-    /// members' older open sessions, one inserting every new session with its first state
-    /// (what [`Store::apply_changes`] does for one). Anything else goes through
-    /// `apply_changes` as it is. Each member appears at most once in a batch (the scheduler
-    /// sees to it).
+    /// New sessions for a batch of openings, written set-wise: one statement closing the
+    /// members' older open sessions, one inserting every new session with its first state.
+    /// (An opening without `first` was applied by the caller.) Each member appears at most
+    /// once in a batch (the scheduler sees to it).
     async fn start_sessions(
         conn: &mut SqliteConnection,
         openings: &[Opening],
@@ -338,31 +347,16 @@ impl Store {
         // (id, member, dialog, version, status, state, expires_at)
         let mut rows: Vec<(i64, i64, &str, i64, &str, String, i64)> = Vec::new();
         for o in openings {
-            match o.changes.as_slice() {
-                [
-                    Change::StartSession {
-                        id,
-                        dialog_id,
-                        version,
-                        expires_at,
-                    },
-                    Change::SaveSession {
-                        id: saved,
-                        status,
-                        state,
-                    },
-                ] if saved == id => rows.push((
-                    id.0,
+            if let Some(f) = &o.first {
+                rows.push((
+                    o.session.0,
                     o.member.0,
-                    dialog_id,
-                    *version,
-                    status,
-                    serde_json::to_string(state)?,
-                    ms(*expires_at),
-                )),
-                _ => {
-                    Self::apply_changes(conn, o.chat, &o.changes, now).await?;
-                }
+                    &f.dialog_id,
+                    f.version,
+                    f.status,
+                    serde_json::to_string(&f.state)?,
+                    ms(f.expires_at),
+                ));
             }
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -555,7 +549,7 @@ impl Store {
     /// at its window's end by the scheduler is due now, if the window has `margin` left.
     /// (A reminder is otherwise always due before its window closes, so `remind_at >=
     /// closes_at` marks exactly the held ones.)
-    pub(super) async fn bring_back_reminders(
+    pub async fn bring_back_reminders(
         conn: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,

@@ -7,10 +7,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::sqlite::Store;
 use super::{from_ms, ms};
-use crate::dialog::AnswerValue;
-use crate::dialog::Registry;
+use crate::domain::answer::AnswerValue;
+use crate::domain::history::{StoredAnswer, StoredSlot};
 use crate::domain::{MemberId, SessionId};
-use crate::week::{HISTORY_DAYS, History, StoredAnswer, StoredSlot};
 
 impl Store {
     /// The member's answers given since `since` (free text left out: its value never leaves
@@ -76,21 +75,5 @@ impl Store {
             })
             .collect();
         Ok((answers, slots))
-    }
-
-    /// The member's `/week` history, placed on their local dates (for `/week`, sharing a
-    /// chart, and the weekly picture).
-    pub async fn week(
-        conn: &mut SqliteConnection,
-        member: MemberId,
-        tz: chrono_tz::Tz,
-        now: DateTime<Utc>,
-        dialogs: &Registry,
-    ) -> anyhow::Result<History> {
-        let since = now - chrono::Duration::days(HISTORY_DAYS);
-        let (answers, slots) = Self::week_history(conn, member, since).await?;
-        Ok(History::build(&answers, &slots, tz, now, |d, v| {
-            dialogs.get(d, v).map(|d| d.as_ref())
-        }))
     }
 }

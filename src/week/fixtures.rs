@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use crate::domain::answer::AnswerValue;
+
 use chrono::TimeZone;
 
 use super::*;

@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::content::{Texts, fill};
-use crate::dialog::{AnswerValue, CHECKIN_DIALOG, Dialog};
+use crate::dialog::{CHECKIN_DIALOG, Dialog};
 use crate::domain::SessionId;
 
 /// `/week` without a number.
@@ -37,29 +37,7 @@ pub const REPORT_SCHEDULE: &str = "week";
 /// Fewer check-in days than this in range: no chart, a kind message instead.
 pub const MIN_CHECKINS: usize = 2;
 
-/// One stored answer, as the store hands it to `/week` (never free text: `value` is `None`
-/// for text answers, skipped and not-shown steps).
-#[derive(Clone, PartialEq)]
-pub struct StoredAnswer {
-    pub session: SessionId,
-    pub dialog_id: String,
-    pub version: i64,
-    pub step_id: String,
-    /// The step was shown (answered or skipped), not passed over by `show_if`.
-    pub shown: bool,
-    pub value: Option<AnswerValue>,
-    /// The local date of the slot the session was opened for, if it was scheduled.
-    pub slot_date: Option<NaiveDate>,
-    pub started_at: DateTime<Utc>,
-}
-
-/// One daily check-in slot and how it ended (`None` while still open).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredSlot {
-    pub dialog_id: String,
-    pub local_date: NaiveDate,
-    pub outcome: Option<String>,
-}
+pub use crate::domain::history::{StoredAnswer, StoredSlot};
 
 /// What an answer is about, from its step's tags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -545,3 +523,19 @@ pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests;
+
+/// Reads a member's `/week` history through the store and places it on their local dates
+/// (for `/week`, sharing a chart, and the weekly picture). The one read; the rest is pure.
+pub async fn load(
+    conn: &mut crate::store::Conn,
+    member: crate::domain::MemberId,
+    tz: Tz,
+    now: DateTime<Utc>,
+    dialogs: &crate::dialog::Registry,
+) -> anyhow::Result<History> {
+    let since = now - Duration::days(HISTORY_DAYS);
+    let (answers, slots) = crate::store::Store::week_history(conn, member, since).await?;
+    Ok(History::build(&answers, &slots, tz, now, |d, v| {
+        dialogs.get(d, v).map(|d| d.as_ref())
+    }))
+}

@@ -24,9 +24,9 @@ use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, Change, OpenSession, ScheduleView};
 use crate::dialog::{CHECKIN_DIALOG, Registry, WEEKLY_DIALOG};
-use crate::domain::circle::{Action, BUTTON_PREFIX, Pressed};
 use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
 use crate::early_warning;
+use crate::effects;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
 use crate::store::{Conn, InboxRow, Store, is_database_error};
@@ -37,20 +37,6 @@ const MAX_ATTEMPTS: i64 = 3;
 /// Updates processed per write transaction.
 pub const BATCH: usize = 200;
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
-/// Commands whose reply depends on the person's circle, consents or plan.
-const CIRCLE_COMMANDS: &[&str] = &[
-    "supporters",
-    "consents",
-    "members",
-    "leave",
-    "away",
-    "mydata",
-    "delete",
-    "plan",
-    "coping",
-    "week",
-];
-
 pub struct Processor {
     pub store: Store,
     pub content: Arc<Content>,
@@ -208,7 +194,7 @@ impl Processor {
                     Outgoing::text(&self.content.texts.something_went_wrong),
                 ));
             }
-            Store::enqueue(conn, &out, Some(row.update_id), now).await?;
+            effects::enqueue(conn, &out, Some(row.update_id), now).await?;
         }
         Store::mark_processed(
             conn,
@@ -220,18 +206,9 @@ impl Processor {
         Ok(())
     }
 
-    async fn load_plan(conn: &mut Conn, person: &mut conversation::Person) -> anyhow::Result<()> {
-        if let Some(m) = &person.member {
-            person.plan = Store::member_plan(conn, m.id).await?;
-            person.coping_notes = Store::coping_notes(conn, m.id).await?;
-            person.plan_settings = Store::plan_settings(conn, m.id).await?;
-        }
-        Ok(())
-    }
-
-    /// Loads what this input needs beyond the person: for the commands and presses that use
-    /// them, the circle and plan, the invite a `/start <token>` names, the server-side button
-    /// pressed, and `/week`'s history. (Plain text and everyday commands skip all of it.)
+    /// Reads what this input needs beyond the person (`conversation::needs`): for the
+    /// commands and presses that use them, the circle and plan, the invite a `/start <token>`
+    /// names, the server-side button pressed, and `/week`'s history.
     async fn load_for_input(
         &self,
         conn: &mut Conn,
@@ -239,69 +216,52 @@ impl Processor {
         incoming: &Incoming,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        match &incoming.input {
-            // Only the commands that show or change the circle or the plan read them.
-            Input::Command { name, args }
-                if CIRCLE_COMMANDS.contains(&name.as_str())
-                    || (name == "start" && !args.is_empty()) =>
-            {
-                Store::load_circle(conn, person, now).await?;
-                Self::load_plan(conn, person).await?;
-                if name == "mydata" || name == "delete" {
-                    person.holds_data = Store::holds_data(conn, person.chat).await?;
-                }
-                if name == "start" && !args.is_empty() {
-                    let token = args.split_whitespace().next().unwrap_or("");
-                    person.invite =
-                        Some(Store::lookup_invite(conn, person.chat, token, now).await?);
-                }
-            }
-            Input::Callback {
-                data: Some(data), ..
-            } => {
-                if let Some(token) = data.strip_prefix(BUTTON_PREFIX) {
-                    Store::load_circle(conn, person, now).await?;
-                    Self::load_plan(conn, person).await?;
-                    let user = incoming.sender.as_ref().map(|s| s.user_id);
-                    let pressed = Store::pressed(conn, token, user, now).await?;
-                    if let Pressed::Live {
-                        action: Action::Accept { invite } | Action::Decline { invite },
-                        ..
-                    } = &pressed
-                    {
-                        person.invite = Some(Store::invite_by_id(conn, *invite, now).await?);
-                    }
-                    person.pressed = Some(pressed);
-                }
-            }
-            // `/checkin` says so when today's is already done.
-            Input::Command { name, .. } if name == "checkin" => {
-                if let Some(m) = &person.member {
-                    person.last_checkin =
-                        Store::last_completed(conn, m.id, crate::dialog::CHECKIN_DIALOG).await?;
-                }
-            }
-            // Someone who is not a member may be in others' circles: their "hello" and
-            // `/help` are answered as a carer's or supporter's.
-            Input::Text { .. } | Input::Command { .. } if person.member.is_none() => {
-                Store::load_circle(conn, person, now).await?;
-            }
-            _ => {}
+        let member = person.member.as_ref().map(|m| m.id);
+        let needs = conversation::needs(incoming, member.is_some());
+        if needs.circle {
+            let read = Store::load_circle(conn, person.chat, member, now).await?;
+            person.circle = read.circle;
+            person.supporting = read.supporting;
+            person.consents = read.consents;
+            person.away_until = read.away_until;
         }
-        // `/week`, and sharing one of its charts, draw from the member's history.
-        let week = matches!(&incoming.input, Input::Command { name, .. } if name == "week")
-            || matches!(
-                &person.pressed,
-                Some(Pressed::Live {
-                    action: Action::ShareWeekYes { .. },
-                    ..
-                })
-            );
+        if let Some(m) = member
+            && needs.plan
+        {
+            person.plan = Store::member_plan(conn, m).await?;
+            person.coping_notes = Store::coping_notes(conn, m).await?;
+            person.plan_settings = Store::plan_settings(conn, m).await?;
+        }
+        if needs.holds_data {
+            person.holds_data = Store::holds_data(conn, person.chat).await?;
+        }
+        if let Some(token) = &needs.invite_token {
+            // Compared by hash: the token itself is never stored (nor one that cannot be ours).
+            let hash = crate::token::looks_like_invite(token).then(|| crate::token::hash(token));
+            person.invite =
+                Some(Store::lookup_invite(conn, person.chat, hash.as_deref(), now).await?);
+        }
+        let mut week = needs.week;
+        if let Some(token) = &needs.pressed_token {
+            let user = incoming.sender.as_ref().map(|s| s.user_id);
+            let pressed = Store::pressed(conn, token, user, now).await?;
+            let (invite, share_week) = conversation::Needs::after_press(&pressed, member.is_some());
+            if let Some(invite) = invite {
+                person.invite = Some(Store::invite_by_id(conn, invite, now).await?);
+            }
+            week |= share_week;
+            person.pressed = Some(pressed);
+        }
+        if let Some(m) = member
+            && needs.last_checkin
+        {
+            person.last_checkin = Store::last_completed(conn, m, CHECKIN_DIALOG).await?;
+        }
         if let Some(m) = &person.member
             && week
         {
-            let tz = m.timezone;
-            person.history = Some(Store::week(conn, m.id, tz, now, &self.dialogs).await?);
+            person.history =
+                Some(crate::week::load(conn, m.id, m.timezone, now, &self.dialogs).await?);
         }
         Ok(())
     }
@@ -327,7 +287,11 @@ impl Processor {
             if read.unreachable && !matches!(incoming.input, Input::Ignored | Input::ChatBlocked) {
                 Store::set_reachable(conn, chat).await?;
             }
-            let mut person = read.person;
+            let stored = read.person;
+            let mut person = conversation::Person {
+                coping_notes: stored.coping_notes,
+                ..conversation::Person::new(chat, stored.member)
+            };
             if let Some(row) = read.session {
                 match self.dialogs.get(&row.dialog_id, row.version) {
                     Some(dialog) => {
@@ -388,7 +352,7 @@ impl Processor {
                 rules: &self.rules,
             };
             let outcome = conversation::respond(&person, &incoming, &ctx);
-            let mut follow_ups = Store::apply_changes(conn, chat, &outcome.changes, now).await?;
+            let mut follow_ups = effects::apply(conn, chat, &outcome.changes, now).await?;
             let ew = early_warning::Ctx {
                 content: &self.content,
                 dialogs: &self.dialogs,
@@ -415,7 +379,7 @@ impl Processor {
                 out.retain(|earlier| *earlier != e);
                 out.push(e);
             }
-            Store::enqueue(conn, &out, Some(incoming.update_id), now).await?;
+            effects::enqueue(conn, &out, Some(incoming.update_id), now).await?;
             replies = out.len();
             touched = outcome.changes.iter().any(|c| {
                 matches!(

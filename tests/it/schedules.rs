@@ -131,7 +131,7 @@ impl World {
             Change::SetTimezone(tz.name().into()),
             Change::SetOnboarding(Onboarding::Done),
         ];
-        Store::apply_changes(&mut tx, ChatId(chat), &changes, now)
+        staywell::effects::apply(&mut tx, ChatId(chat), &changes, now)
             .await
             .unwrap();
         let person = Store::load_person(&mut tx, ChatId(chat)).await.unwrap();
@@ -159,7 +159,7 @@ impl World {
 
     async fn change(&self, chat: i64, change: Change) {
         let mut tx = self.store.begin_write().await.unwrap();
-        Store::apply_changes(&mut tx, ChatId(chat), &[change], self.clock.now())
+        staywell::effects::apply(&mut tx, ChatId(chat), &[change], self.clock.now())
             .await
             .unwrap();
         tx.commit().await.unwrap();
