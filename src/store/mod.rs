@@ -3,26 +3,12 @@
 //!
 //! Times are stored as milliseconds since the Unix epoch.
 
-mod circle;
-mod outbox;
-mod people;
-mod plans;
-mod schedules;
-mod simulate;
+mod rows;
 mod sqlite;
-mod week;
 
 pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
-pub use circle::{INVITE_FAILURES_ALLOWED, Subject};
-pub use people::UpdateRead;
-pub use plans::{
-    DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
-    RawHistory,
-};
-pub use schedules::{
-    ClosingSlot, DueReminder, DueSchedule, NewSession, NewSlot, Opening, PendingSlot, SlotOpenings,
-};
-pub use simulate::SimAlert;
+pub use rows::*;
+pub use sqlite::circle::INVITE_FAILURES_ALLOWED;
 pub use sqlite::{
     Conn, InstanceLock, SET_ASIDE_AFTER_FAILURES, Savepoint, Store, Tx, UNREADABLE_UPDATE,
     is_database_error,
@@ -32,12 +18,6 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::answer::Session;
 use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
-
-/// The status an open session (`active`, `paused`) takes when another check-in starts: still
-/// inside its window (the first `?`, now), it is put `aside` and can be finished later;
-/// otherwise it has `expired`. (`aside` sessions are never the open one: they come back
-/// only when the member asks, `Change::ResumeSession`.)
-const PUT_ASIDE: &str = "CASE WHEN expires_at > ? THEN 'aside' ELSE 'expired' END";
 
 /// A chat as stored: its member, if it has one (and, while a check-in is open, their
 /// coping notes).
@@ -159,12 +139,4 @@ pub struct OutboxCounts {
     pub ambiguous: i64,
     pub unreachable: i64,
     pub cancelled: i64,
-}
-
-pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
 }

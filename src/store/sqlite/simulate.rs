@@ -4,20 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::sqlite::Store;
+use super::Store;
 use super::{from_ms, ms};
-
-/// One alert row (any tier), as the report needs it.
-#[derive(Debug, Clone)]
-pub struct SimAlert {
-    pub member_id: i64,
-    pub circle_id: Option<i64>,
-    pub tier: String,
-    pub step: i64,
-    pub state: String,
-    pub created_at: DateTime<Utc>,
-    pub acked_at: Option<DateTime<Utc>>,
-}
+use crate::store::SimAlert;
 
 impl Store {
     /// Daily check-in slots by outcome (`None`: still open or not yet opened), and how many

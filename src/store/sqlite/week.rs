@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Row, SqliteConnection};
 
-use super::sqlite::Store;
+use super::Store;
 use super::{from_ms, ms};
 use crate::domain::answer::AnswerValue;
 use crate::domain::history::{StoredAnswer, StoredSlot};

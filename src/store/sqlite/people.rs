@@ -5,13 +5,15 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
-use super::{PUT_ASIDE, SessionRow, Store, from_ms, ms};
+use super::{PUT_ASIDE, Store, from_ms, ms};
+use crate::store::SessionRow;
 use chrono_tz::Tz;
 
-use super::StoredPerson;
 use crate::domain::answer::{Answer, Session, Stored};
 use crate::domain::member::{Member, Onboarding, QuietHours, tz_or_london};
 use crate::domain::{ChatId, MemberId, SessionId, UserId};
+use crate::store::StoredPerson;
+use crate::store::UpdateRead;
 
 /// A member's columns as [`member_from`] reads them (the members table as `m`), as a
 /// literal for `concat!`.
@@ -43,18 +45,6 @@ fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
         paused_until: r.get::<Option<i64>, _>(8).map(from_ms),
         consented: r.get::<bool, _>(9),
     }))
-}
-
-/// What [`Store::load_for_update`] reads.
-pub struct UpdateRead {
-    pub person: StoredPerson,
-    pub session: Option<SessionRow>,
-    /// The member's latest check-in put aside by another and still inside its window.
-    pub aside: Option<SessionRow>,
-    /// (dialog id, days, local time, active), by dialog id.
-    pub schedules: Vec<(String, String, String, bool)>,
-    pub unreachable: bool,
-    pub next_session_id: SessionId,
 }
 
 /// A session put aside is looked for among those begun this recently (read through the

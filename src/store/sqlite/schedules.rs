@@ -1,12 +1,14 @@
 //! SQL for schedules, slots, pauses and the scheduler's heartbeat.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
-use super::sqlite::Store;
+use super::Store;
 use super::{PUT_ASIDE, from_ms, ms};
-use crate::domain::answer::Session;
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
+use crate::store::{
+    ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
+};
 
 /// Rows per multi-row statement: SQLite allows 32,766 bound values; stay well below.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
@@ -15,131 +17,6 @@ pub(super) const ROWS_PER_STATEMENT: usize = 500;
 pub(super) fn placeholders(rows: usize, cols: usize) -> String {
     let group = format!("({})", vec!["?"; cols].join(", "));
     vec![group; rows].join(", ")
-}
-
-/// A schedule whose next occurrence is due, with what the scheduler needs about its member.
-#[derive(Debug, Clone)]
-pub struct DueSchedule {
-    pub id: i64,
-    pub member: MemberId,
-    pub chat: ChatId,
-    pub dialog_id: String,
-    pub days: String,
-    pub local_time: String,
-    pub timezone: String,
-    pub quiet_start: String,
-    pub quiet_end: String,
-    pub paused_until: Option<DateTime<Utc>>,
-    pub stopped: bool,
-    pub next_due_at: DateTime<Utc>,
-    pub telegram_user: i64,
-    pub name: Option<String>,
-    pub onboarding: String,
-    /// The person blocked the bot.
-    pub unreachable: bool,
-}
-
-/// A slot whose time has come but which has not been opened yet, with the member's
-/// sessions as they were when it was read.
-#[derive(Debug, Clone)]
-pub struct PendingSlot {
-    pub slot: i64,
-    pub closes_at: DateTime<Utc>,
-    pub schedule: DueSchedule,
-    /// The member's open session (active or paused, not expired): id, dialog, end, and when
-    /// it last changed (an answer, or its start).
-    pub open_session: Option<(SessionId, String, DateTime<Utc>, DateTime<Utc>)>,
-    /// A session of the schedule's dialog the member completed recently (since the time
-    /// given to [`Store::pending_slots`]), and when.
-    pub done_recently: Option<(SessionId, DateTime<Utc>)>,
-    /// The slot's own local date (`YYYY-MM-DD`, the member's timezone).
-    pub local_date: String,
-}
-
-/// What one batch of pending slots comes to; [`Store::open_slots`] writes it in a few
-/// statements, whatever its size.
-#[derive(Debug, Default)]
-pub struct SlotOpenings {
-    /// Slots that never open: (slot, outcome).
-    pub outcomes: Vec<(i64, &'static str)>,
-    /// Slots that open later (quiet hours, another check-in in progress): (slot, opens at).
-    pub deferred: Vec<(i64, DateTime<Utc>)>,
-    /// Slots counted against a session that exists already: (slot, session).
-    pub joined: Vec<(i64, SessionId)>,
-    /// Slots that open a session of their own.
-    pub started: Vec<Opening>,
-}
-
-/// A slot opening a new session: the session's changes and the messages that ask its first
-/// question, as the conversation module made them.
-#[derive(Debug)]
-pub struct Opening {
-    pub slot: i64,
-    pub chat: ChatId,
-    pub member: MemberId,
-    pub session: SessionId,
-    /// The session as it starts; `None` if the caller applied its changes itself.
-    pub first: Option<NewSession>,
-    pub out: Vec<Envelope>,
-    pub remind_at: Option<DateTime<Utc>>,
-}
-
-/// A session a slot opens, with its first status and state.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub dialog_id: String,
-    pub version: i64,
-    pub status: &'static str,
-    pub state: Session,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A slot to insert. `outcome` is set at once for slots that never open (paused, unknown).
-#[derive(Debug, Clone)]
-pub struct NewSlot<'a> {
-    pub schedule: i64,
-    pub member: MemberId,
-    pub dialog_id: &'a str,
-    pub local_date: NaiveDate,
-    pub due_at: DateTime<Utc>,
-    pub opens_at: DateTime<Utc>,
-    pub closes_at: DateTime<Utc>,
-    pub remind_at: Option<DateTime<Utc>>,
-    pub outcome: Option<&'static str>,
-}
-
-/// An open slot whose reminder time has come.
-#[derive(Debug, Clone)]
-pub struct DueReminder {
-    pub slot: i64,
-    pub chat: ChatId,
-    pub member: MemberId,
-    pub timezone: String,
-    pub quiet_start: String,
-    pub quiet_end: String,
-    pub closes_at: DateTime<Utc>,
-    /// The person has started (answered something) or finished.
-    pub started: bool,
-    /// The member has stopped, or is paused until then (perhaps already past).
-    pub stopped: bool,
-    pub paused_until: Option<DateTime<Utc>>,
-    pub name: Option<String>,
-}
-
-/// An open slot whose window has closed.
-#[derive(Debug, Clone)]
-pub struct ClosingSlot {
-    pub slot: i64,
-    pub session: Option<SessionId>,
-    pub completed: bool,
-    pub answered: i64,
-    /// The slot sent a prompt of its own (it did not join a check-in already in progress).
-    pub prompted: bool,
-    /// That prompt reached Telegram (or the terminal).
-    pub delivered: bool,
-    /// The member paused or stopped since the slot was due.
-    pub held: bool,
-    pub closes_at: DateTime<Utc>,
 }
 
 const SCHEDULE_COLUMNS: &str =

@@ -13,13 +13,36 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, SqliteConnection};
 
-use super::{InboxRow, ms};
 use crate::domain::{ChatId, Incoming, SessionId, Unreadable, UpdateId};
+use crate::store::InboxRow;
 
 /// The `error` of an inbox row stored set aside because Telegram's update could not be read.
 pub const UNREADABLE_UPDATE: &str = "unreadable update";
 /// The `error` of an inbox row the processor set aside after failing on it repeatedly.
 pub const SET_ASIDE_AFTER_FAILURES: &str = "set aside after repeated failures";
+
+pub(super) mod circle;
+pub(super) mod outbox;
+pub(super) mod people;
+pub(super) mod plans;
+pub(super) mod schedules;
+pub(super) mod simulate;
+mod week;
+
+/// The status an open session (`active`, `paused`) takes when another check-in starts: still
+/// inside its window (the first `?`, now), it is put `aside` and can be finished later;
+/// otherwise it has `expired`. (`aside` sessions are never the open one: they come back
+/// only when the member asks, `Change::ResumeSession`.)
+const PUT_ASIDE: &str = "CASE WHEN expires_at > ? THEN 'aside' ELSE 'expired' END";
+
+/// Times are stored as milliseconds since the Unix epoch.
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -28,6 +51,21 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct Tx {
     inner: sqlx::Transaction<'static, Sqlite>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// Held while a `serve` process owns a database file: a second process on the same file
+/// is refused (its processor and delivery worker would double-send, and the 30/s pacing
+/// would no longer be global). Released by the OS when the process ends, however it ends.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: Option<std::fs::File>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(super) pool: SqlitePool,
+    /// Turns to write, first come first served (see [`Store::begin_write`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Tx {
@@ -70,14 +108,6 @@ pub fn is_database_error(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Held while a `serve` process owns a database file: a second process on the same file
-/// is refused (its processor and delivery worker would double-send, and the 30/s pacing
-/// would no longer be global). Released by the OS when the process ends, however it ends.
-#[derive(Debug)]
-pub struct InstanceLock {
-    _file: Option<std::fs::File>,
-}
-
 impl InstanceLock {
     pub fn acquire(url: &str) -> anyhow::Result<InstanceLock> {
         let Some(path) = file_path(url) else {
@@ -112,13 +142,6 @@ fn file_path(url: &str) -> Option<String> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty()).then(|| path.to_string())
-}
-
-#[derive(Clone, Debug)]
-pub struct Store {
-    pub(super) pool: SqlitePool,
-    /// Turns to write, first come first served (see [`Store::begin_write`]).
-    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -507,7 +530,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_members_history_is_read_by_index() {
-        use super::super::plans::{HISTORY_ANSWERS, HISTORY_SESSIONS, HISTORY_SLOTS};
+        use super::plans::{HISTORY_ANSWERS, HISTORY_SESSIONS, HISTORY_SLOTS};
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
         for sql in [HISTORY_SLOTS, HISTORY_SESSIONS, HISTORY_ANSWERS] {

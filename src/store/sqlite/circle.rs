@@ -5,14 +5,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::{Row, SqliteConnection};
 
-use super::CircleRead;
-use super::sqlite::Store;
+use super::Store;
 use super::{from_ms, ms};
 use crate::domain::circle::{
     Action, ConsentView, InviteLookup, NewButton, Pressed, Purpose, Role, Supporting, Tie,
     TieStatus,
 };
 use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, UpdateId, UserId};
+use crate::store::CircleRead;
+use crate::store::Subject;
 
 /// Failed invite attempts allowed per chat in [`INVITE_WINDOW`] before even valid-looking
 /// tokens are refused.
@@ -39,15 +40,6 @@ fn status(s: &str) -> TieStatus {
     } else {
         TieStatus::Active
     }
-}
-
-/// Who a whole-person operation is about: their chat and user, and their member id if
-/// they are a member.
-#[derive(Debug, Clone, Copy)]
-pub struct Subject {
-    pub chat: ChatId,
-    pub user: Option<UserId>,
-    pub member: Option<MemberId>,
 }
 
 /// What an audit entry points at: ids only, never content.

@@ -5,12 +5,16 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
+use super::Store;
 use super::circle::{Entry, audit};
-use super::sqlite::Store;
 use super::{from_ms, ms};
 use crate::domain::circle::{Purpose, Role};
 use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, Tier, UnreadableRule};
 use crate::domain::{ChatId, MemberId, UserId};
+use crate::store::{
+    DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
+    RawHistory,
+};
 
 /// Active plan rules; `plan_rule` reads one row of it.
 const PLAN_RULES: &str =
@@ -34,86 +38,6 @@ fn plan_rule(r: &SqliteRow) -> Result<PlanRule, UnreadableRule> {
         rule_id: r.try_get(2).unwrap_or_default(),
         consent: r.try_get(7).ok().flatten(),
     })
-}
-
-/// Raw history: slots and sessions with their answers, for `early_warning` to read.
-#[derive(Debug, Clone, Default)]
-pub struct RawHistory {
-    pub slots: Vec<HistorySlot>,
-    pub sessions: Vec<HistorySession>,
-    pub answers: Vec<HistoryAnswer>,
-}
-
-#[derive(Debug, Clone)]
-pub struct HistorySlot {
-    pub due: DateTime<Utc>,
-    pub local_date: String,
-    /// `None` while the window is open.
-    pub outcome: Option<String>,
-    pub session: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct HistorySession {
-    pub id: i64,
-    pub dialog_id: String,
-    pub version: i64,
-    pub started: DateTime<Utc>,
-    pub status: String,
-}
-
-/// (`Debug` leaves out the value.)
-#[derive(Clone)]
-pub struct HistoryAnswer {
-    pub session: i64,
-    pub step_id: String,
-    pub value: Option<String>,
-    pub flags: Option<String>,
-}
-
-impl std::fmt::Debug for HistoryAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HistoryAnswer({}, {})", self.session, self.step_id)
-    }
-}
-
-/// What early warning needs to know about a member to write to them.
-#[derive(Clone)]
-pub struct MemberBasics {
-    pub chat: ChatId,
-    pub user: UserId,
-    pub name: Option<String>,
-    pub timezone: String,
-    pub quiet_start: String,
-    pub quiet_end: String,
-    pub settings: PlanSettings,
-}
-
-#[derive(Debug, Clone)]
-pub struct OpenEpisode {
-    pub id: i64,
-    pub clear_streak: u32,
-    pub opened_at: DateTime<Utc>,
-}
-
-/// An alert whose time to be acknowledged has passed.
-#[derive(Debug, Clone)]
-pub struct DueEscalation {
-    pub alert: i64,
-    pub episode: i64,
-    pub member: MemberId,
-    pub rule_id: String,
-    pub tier: Tier,
-    pub step: i64,
-    pub evidence: String,
-}
-
-/// An episode whose ask-first question went unanswered.
-#[derive(Debug, Clone)]
-pub struct DueAsk {
-    pub episode: i64,
-    pub member: MemberId,
-    pub rule_id: String,
 }
 
 /// A member's history since a time: read whenever their plan is evaluated (every check-in

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::schedules::{ROWS_PER_STATEMENT, placeholders};
-use super::{DeliveryRecord, Interrupted, OutboxCounts, OutboxRow, Store, from_ms, ms};
+use super::{Store, from_ms, ms};
 use crate::domain::{ChatId, Envelope, Lane, OutboxId, Outgoing, UpdateId};
+use crate::store::{DeliveryRecord, Interrupted, OutboxCounts, OutboxRow};
 
 /// Callback answers read on their own in one delivery round, beyond the round's due rows.
 const ANSWERS_PER_ROUND: i64 = 64;
