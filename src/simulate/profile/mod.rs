@@ -15,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::schedule::LocalTime;
 
 /// The shipped defaults (also the operator's template to copy).
-pub const DEFAULT: &str = include_str!("../../dialogs/simulate-profile.toml");
+pub const DEFAULT: &str = include_str!("../../../dialogs/simulate-profile.toml");
 pub const DEFAULT_NAME: &str = "dialogs/simulate-profile.toml";
 
 /// Check-in times are kept outside the default quiet hours (22:00–08:00).
