@@ -14,13 +14,6 @@ impl Session {
     pub fn is_finished(&self) -> bool {
         self.current.is_none()
     }
-
-    /// Whether any step was answered (not just skipped or not shown).
-    pub fn has_answers(&self) -> bool {
-        self.answers
-            .values()
-            .any(|a| matches!(a, Answer::Answered(_)))
-    }
 }
 
 /// What a button does. Encoded in callback data as `c3`, `t2`, `d`, `s`, `l`.

@@ -183,10 +183,6 @@ fn expr_source_opt<S: Serializer>(e: &Option<Expr>, s: S) -> Result<S::Ok, S::Er
 }
 
 impl Dialog {
-    pub fn step_index(&self, id: &str) -> Option<usize> {
-        self.steps.iter().position(|s| s.id == id)
-    }
-
     /// A stable fingerprint of the dialog's meaning (everything but comments and layout):
     /// FNV-1a over its canonical JSON. Same content, same hash, on every machine.
     /// The version number itself is left out, so the hash says whether the meaning changed.

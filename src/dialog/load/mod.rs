@@ -1,5 +1,10 @@
 //! Loads `dialogs/*.toml` and `dialogs/tags.toml` into validated [`Dialog`]s, reporting every
 //! problem as `file:line:col` (see `dialogs/README.md` for the format).
+//! `tags` reads `tags.toml`, `steps` one `[[step]]`; here, the catalog and the checks across
+//! a dialog's steps (ids, jumps, expressions, computes, reachability).
+
+mod steps;
+mod tags;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
@@ -7,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::expr::{Expr, ExprError, Type, TypeEnv, VarType};
-use super::model::{
-    Action, Branch, Choice, Compute, Dialog, Polarity, Provenance, Step, StepKind, Tag, Target,
-};
+use super::model::{Branch, Compute, Dialog, Provenance, Step, StepKind, Tag, Target};
 use super::reader::{At, Reader, Table, parse};
 use crate::diagnostic::Diagnostic;
+use steps::read_step;
+use tags::read_tags;
+
+pub use tags::parse_tags;
 
 pub const SUPPORTED_FORMAT: i64 = 1;
 pub const TAGS_FILE: &str = "tags.toml";
@@ -25,14 +32,6 @@ pub const NOT_DIALOGS: &[&str] = &[
     "simulate-peak.toml",
 ];
 pub const DEFAULT_ANSWER_WINDOW_MINUTES: i64 = 180;
-const MAX_TEXT_CHARS: usize = 3500;
-const MAX_LABEL_CHARS: usize = 40;
-const MAX_OPTIONS: usize = 24;
-const PLACEHOLDERS: &[&str] = &["name", "first_name"];
-/// The longest callback data the engine builds: `q<session id>.<question seq>.<action>`.
-/// Session ids and sequence numbers are bounded by i64; the action part grows with the
-/// number of options.
-const CALLBACK_OVERHEAD: usize = 1 + 19 + 1 + 19 + 1;
 
 const TOP_KEYS: &[&str] = &[
     "format",
@@ -46,32 +45,6 @@ const TOP_KEYS: &[&str] = &[
     "step",
     "compute",
 ];
-const COMMON_STEP_KEYS: &[&str] = &[
-    "id",
-    "kind",
-    "text",
-    "tags",
-    "skippable",
-    "show_if",
-    "branches",
-    "goto",
-    "allow_loop",
-    "hint",
-];
-const KINDS: &[&str] = &[
-    "message", "scale", "choice", "multi", "yes_no", "number", "time", "text",
-];
-
-fn kind_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "scale" => &["min", "max", "min_label", "max_label"],
-        "choice" => &["options"],
-        "multi" => &["options", "exclusive", "min_selected", "max_selected"],
-        "number" => &["min", "max", "decimals", "unit"],
-        "text" => &["max_length"],
-        _ => &[],
-    }
-}
 
 /// Every dialog and tag, validated.
 #[derive(Debug, Clone, Default)]
@@ -213,76 +186,6 @@ pub fn top_level_span(src: &str, key: &str) -> Option<Range<usize>> {
     tree.get_ref().get(key).map(|v| v.span())
 }
 
-/// Parses `tags.toml`.
-pub fn parse_tags(file: &Path, src: &str) -> (BTreeMap<String, Tag>, Vec<Diagnostic>) {
-    let tree = match parse(file, src) {
-        Ok(t) => t,
-        Err(d) => return (BTreeMap::new(), d),
-    };
-    let mut r = Reader::new(file, src);
-    let root = Table {
-        entries: tree.get_ref(),
-        span: 0..0,
-    };
-    r.only_keys(&root, &["format", "tag"], "tags.toml");
-    check_format(&mut r, &root);
-    let mut tags = BTreeMap::new();
-    let mut first_at: HashMap<String, Range<usize>> = HashMap::new();
-    for t in r.tables(&root, "tag").map(|a| a.value).unwrap_or_default() {
-        r.only_keys(&t, &["id", "polarity", "description"], "[[tag]]");
-        let id = r.string(&t, "id", "[[tag]]", true);
-        let polarity = r.string(&t, "polarity", "[[tag]]", true);
-        let description = r.string(&t, "description", "[[tag]]", true);
-        let (Some(id), Some(polarity), Some(description)) = (id, polarity, description) else {
-            continue;
-        };
-        if !is_identifier(&id.value) {
-            r.error(
-                id.span.clone(),
-                "a tag id uses lower-case letters, digits and _ only",
-            );
-        }
-        let polarity = match polarity.value.as_str() {
-            "higher_is_better" => Polarity::HigherIsBetter,
-            "lower_is_better" => Polarity::LowerIsBetter,
-            "neutral" => Polarity::Neutral,
-            other => {
-                r.error(
-                    polarity.span,
-                    format!("unknown polarity `{other}`; expected higher_is_better, lower_is_better or neutral"),
-                );
-                continue;
-            }
-        };
-        if let Some(first) = first_at.get(&id.value) {
-            let d = Diagnostic::at(
-                file,
-                src,
-                Some(id.span.clone()),
-                format!("tag `{}` is declared twice: keep one", id.value),
-            )
-            .with_note(Diagnostic::at(
-                file,
-                src,
-                Some(first.clone()),
-                format!("`{}` is first declared here", id.value),
-            ));
-            r.diags.push(d);
-            continue;
-        }
-        first_at.insert(id.value.clone(), id.span.clone());
-        tags.insert(
-            id.value.clone(),
-            Tag {
-                id: id.value,
-                polarity,
-                description: description.value,
-            },
-        );
-    }
-    (tags, r.diags)
-}
-
 fn check_format(r: &mut Reader, root: &Table) {
     match r.integer(root, "format", "the file", true) {
         Some(f) if f.value != SUPPORTED_FORMAT => r.error(
@@ -294,21 +197,6 @@ fn check_format(r: &mut Reader, root: &Table) {
         ),
         _ => {}
     }
-}
-
-/// A step as read, before cross-step checks.
-struct RawStep {
-    id: At<String>,
-    kind: StepKind,
-    text: String,
-    tags: Vec<String>,
-    skippable: bool,
-    show_if: Option<At<String>>,
-    branches: Vec<(At<String>, At<String>)>,
-    goto: Option<At<String>>,
-    allow_loop: bool,
-    hint: Option<String>,
-    span: Range<usize>,
 }
 
 /// Parses and validates one dialog file. Returns the dialog only if there were no errors.
@@ -712,353 +600,6 @@ fn expression(r: &mut Reader, e: &At<String>, env: &Env, want: Type) -> Option<E
             None
         }
     }
-}
-
-/// A step's or compute's tags; each must be declared, unless `declared` is None (tags.toml
-/// is broken, and says so itself).
-fn read_tags(r: &mut Reader, t: &Table, declared: Option<&BTreeMap<String, Tag>>) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(list) = r.string_list(t, "tags") {
-        for tag in list.value {
-            if let Some(declared) = declared
-                && !declared.contains_key(&tag.value)
-            {
-                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
-                r.error(
-                    tag.span,
-                    format!(
-                        "tag `{}` is not declared in tags.toml (declared: {})",
-                        tag.value,
-                        known.join(", ")
-                    ),
-                );
-            } else {
-                out.push(tag.value);
-            }
-        }
-    }
-    out
-}
-
-fn check_text(r: &mut Reader, text: &At<String>, what: &str) {
-    if text.value.trim().is_empty() {
-        r.error(text.span.clone(), format!("{what} is empty"));
-    }
-    if text.value.chars().count() > MAX_TEXT_CHARS {
-        r.error(
-            text.span.clone(),
-            format!("{what} is longer than {MAX_TEXT_CHARS} characters"),
-        );
-    }
-    for name in crate::content::placeholders(&text.value) {
-        if !PLACEHOLDERS.contains(&name) {
-            r.error(
-                text.span.clone(),
-                format!(
-                    "{what} uses unknown placeholder {{{name}}}; known: {}",
-                    PLACEHOLDERS.join(", ")
-                ),
-            );
-        }
-    }
-}
-
-fn read_step(r: &mut Reader, t: &Table, tags: Option<&BTreeMap<String, Tag>>) -> Option<RawStep> {
-    let id = r.string(t, "id", "[[step]]", true);
-    let context = match &id {
-        Some(id) => format!("step `{}`", id.value),
-        None => "[[step]]".to_string(),
-    };
-    let kind = r.string(t, "kind", &context, true);
-    let kind_name = kind.as_ref().map(|k| k.value.as_str()).unwrap_or("");
-    let known_kind = KINDS.contains(&kind_name);
-    if let Some(k) = &kind
-        && !known_kind
-    {
-        r.error(
-            k.span.clone(),
-            format!(
-                "unknown kind `{}`; expected one of: {}",
-                k.value,
-                KINDS.join(", ")
-            ),
-        );
-    }
-    if known_kind {
-        let allowed: Vec<&str> = COMMON_STEP_KEYS
-            .iter()
-            .chain(kind_keys(kind_name))
-            .copied()
-            .collect();
-        r.only_keys(t, &allowed, &format!("{context} (a `{kind_name}` step)"));
-    }
-    let text = r.string(t, "text", &context, true);
-    if let Some(text) = &text {
-        check_text(r, text, &format!("the text of {context}"));
-    }
-    let hint = r.string(t, "hint", &context, false);
-    if let Some(h) = &hint {
-        check_text(r, h, &format!("the hint of {context}"));
-    }
-    let tag_list = read_tags(r, t, tags);
-    let skippable = r.boolean(t, "skippable").map(|b| b.value).unwrap_or(false);
-    let allow_loop = r.boolean(t, "allow_loop").map(|b| b.value).unwrap_or(false);
-    let show_if = r.string(t, "show_if", &context, false);
-    let goto = r.string(t, "goto", &context, false);
-    let mut branches = Vec::new();
-    for b in r.tables(t, "branches").map(|a| a.value).unwrap_or_default() {
-        r.only_keys(&b, &["if", "goto"], &format!("a branch of {context}"));
-        let cond = r.string(&b, "if", &format!("a branch of {context}"), true);
-        let target = r.string(&b, "goto", &format!("a branch of {context}"), true);
-        if let (Some(c), Some(g)) = (cond, target) {
-            branches.push((c, g));
-        }
-    }
-    let kind = if known_kind {
-        read_kind(r, t, kind_name, &context)
-    } else {
-        None
-    };
-    if let (Some(kind), Some(id)) = (&kind, &id) {
-        let options = kind.options().len();
-        let worst = CALLBACK_OVERHEAD + 1 + options.max(1).to_string().len();
-        if worst > 64 {
-            r.error(id.span.clone(), format!("{context}: its buttons' callback data could reach {worst} bytes, over Telegram's 64"));
-        }
-    }
-    Some(RawStep {
-        id: id?,
-        kind: kind?,
-        text: text?.value.trim().to_string(),
-        tags: tag_list,
-        skippable,
-        show_if,
-        branches,
-        goto,
-        allow_loop,
-        hint: hint.map(|h| h.value),
-        span: t.span.clone(),
-    })
-}
-
-fn read_kind(r: &mut Reader, t: &Table, kind: &str, context: &str) -> Option<StepKind> {
-    match kind {
-        "message" => Some(StepKind::Message),
-        "yes_no" => Some(StepKind::YesNo),
-        "time" => Some(StepKind::Time),
-        "scale" => {
-            let min = r.integer(t, "min", context, true);
-            let max = r.integer(t, "max", context, true);
-            let min_label = r.string(t, "min_label", context, true);
-            let max_label = r.string(t, "max_label", context, true);
-            let (min, max) = (min?, max?);
-            if min.value >= max.value {
-                r.error(
-                    max.span.clone(),
-                    format!("max ({}) must be more than min ({})", max.value, min.value),
-                );
-                return None;
-            }
-            if max.value - min.value > 10 {
-                r.error(
-                    max.span.clone(),
-                    "a scale has at most 11 points (e.g. 0 to 10)",
-                );
-                return None;
-            }
-            Some(StepKind::Scale {
-                min: min.value,
-                max: max.value,
-                min_label: min_label?.value,
-                max_label: max_label?.value,
-            })
-        }
-        "number" => {
-            let min = r.number(t, "min", context, true);
-            let max = r.number(t, "max", context, true);
-            let decimals = r.integer(t, "decimals", context, false);
-            let unit = r.string(t, "unit", context, false);
-            let (min, max) = (min?, max?);
-            if min.value >= max.value {
-                r.error(
-                    max.span.clone(),
-                    format!("max ({}) must be more than min ({})", max.value, min.value),
-                );
-                return None;
-            }
-            let decimals = match decimals {
-                Some(d) if !(0..=3).contains(&d.value) => {
-                    r.error(d.span, "decimals must be between 0 and 3");
-                    return None;
-                }
-                Some(d) => d.value as u32,
-                None => 0,
-            };
-            Some(StepKind::Number {
-                min: min.value,
-                max: max.value,
-                decimals,
-                unit: unit.map(|u| u.value),
-            })
-        }
-        "text" => {
-            let max_length = r.integer(t, "max_length", context, true)?;
-            if !(1..=4000).contains(&max_length.value) {
-                r.error(max_length.span, "max_length must be between 1 and 4000");
-                return None;
-            }
-            Some(StepKind::Text {
-                max_length: max_length.value as usize,
-            })
-        }
-        "choice" | "multi" => {
-            let options = read_options(r, t, context)?;
-            if kind == "choice" {
-                return Some(StepKind::Choice { options });
-            }
-            let exclusive = r.string(t, "exclusive", context, false);
-            if let Some(x) = &exclusive
-                && !options.iter().any(|o| o.code == x.value)
-            {
-                let codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
-                r.error(
-                    x.span.clone(),
-                    format!(
-                        "exclusive option `{}` is not one of: {}",
-                        x.value,
-                        codes.join(", ")
-                    ),
-                );
-            }
-            let min_sel = r.integer(t, "min_selected", context, false);
-            let max_sel = r.integer(t, "max_selected", context, false);
-            let min_selected = min_sel.as_ref().map(|m| m.value).unwrap_or(1);
-            let max_selected = max_sel
-                .as_ref()
-                .map(|m| m.value)
-                .unwrap_or(options.len() as i64);
-            if min_selected < 0
-                || max_selected < 1
-                || min_selected > max_selected
-                || max_selected > options.len() as i64
-            {
-                let span = max_sel
-                    .or(min_sel)
-                    .map(|a| a.span)
-                    .unwrap_or(t.span.clone());
-                r.error(
-                    span,
-                    format!(
-                        "need 0 ≤ min_selected ≤ max_selected ≤ number of options ({}); got {min_selected} and {max_selected}",
-                        options.len()
-                    ),
-                );
-                return None;
-            }
-            Some(StepKind::Multi {
-                options,
-                exclusive: exclusive.map(|x| x.value),
-                min_selected: min_selected as usize,
-                max_selected: max_selected as usize,
-            })
-        }
-        _ => None,
-    }
-}
-
-fn read_options(r: &mut Reader, t: &Table, context: &str) -> Option<Vec<Choice>> {
-    let Some(list) = r.tables(t, "options") else {
-        r.error(
-            t.span.clone(),
-            format!("missing key `options` in {context}"),
-        );
-        return None;
-    };
-    if list.value.len() < 2 {
-        r.error(list.span.clone(), "give at least two options");
-    }
-    if list.value.len() > MAX_OPTIONS {
-        r.error(
-            list.span.clone(),
-            format!("at most {MAX_OPTIONS} options fit on a phone"),
-        );
-    }
-    let mut codes: HashMap<String, Range<usize>> = HashMap::new();
-    let mut out = Vec::new();
-    let mut ok = true;
-    for o in &list.value {
-        let octx = format!("an option of {context}");
-        r.only_keys(o, &["code", "label", "score", "actions"], &octx);
-        let code = r.string(o, "code", &octx, true);
-        let label = r.string(o, "label", &octx, true);
-        let score = r.number(o, "score", &octx, false);
-        let mut actions = Vec::new();
-        for a in r
-            .string_list(o, "actions")
-            .map(|a| a.value)
-            .unwrap_or_default()
-        {
-            match Action::parse(&a.value) {
-                Some(action) => actions.push(action),
-                None => {
-                    r.error(
-                        a.span,
-                        format!("unknown action `{}`; expected show:crisis_card, show:coping_plan or flag:<name>", a.value),
-                    );
-                    ok = false;
-                }
-            }
-        }
-        let (Some(code), Some(label)) = (code, label) else {
-            ok = false;
-            continue;
-        };
-        if !is_identifier(&code.value) {
-            r.error(
-                code.span.clone(),
-                format!(
-                    "option code `{}` must use lower-case letters, digits and _",
-                    code.value
-                ),
-            );
-            ok = false;
-        }
-        if let Some(first) = codes.get(&code.value) {
-            let d = Diagnostic::at(
-                r.file,
-                r.src,
-                Some(code.span.clone()),
-                format!(
-                    "two options have the code `{}`: give this one a code of its own",
-                    code.value
-                ),
-            )
-            .with_note(Diagnostic::at(
-                r.file,
-                r.src,
-                Some(first.clone()),
-                format!("`{}` is first used here", code.value),
-            ));
-            r.diags.push(d);
-            ok = false;
-        } else {
-            codes.insert(code.value.clone(), code.span.clone());
-        }
-        if label.value.trim().is_empty() || label.value.chars().count() > MAX_LABEL_CHARS {
-            r.error(
-                label.span.clone(),
-                format!("a button label needs 1 to {MAX_LABEL_CHARS} characters"),
-            );
-            ok = false;
-        }
-        out.push(Choice {
-            code: code.value,
-            label: label.value,
-            score: score.map(|s| s.value),
-            actions,
-        });
-    }
-    ok.then_some(out)
 }
 
 #[cfg(test)]
