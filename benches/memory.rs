@@ -28,6 +28,7 @@ use staywell::conversation::Change;
 use staywell::domain::ChatId;
 use staywell::rules::Tier;
 use staywell::schedule::{LocalTime, QuietHours};
+use staywell::store::prelude::*;
 use staywell::store::{PlanRule, Store};
 
 const MEMBERS: i64 = 100_000;
@@ -83,8 +84,7 @@ async fn seed(path: &Path, peak: DateTime<Utc>) {
         } else {
             peak + Duration::minutes(1 + i % 600)
         };
-        Store::set_schedule(
-            &mut tx,
+        tx.set_schedule(
             member,
             "daily_checkin",
             "*",

@@ -24,6 +24,7 @@ use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::domain::ChatId;
 use staywell::scheduler::Scheduler;
 use staywell::store::Store;
+use staywell::store::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
@@ -54,17 +55,9 @@ async fn seed(path: &Path, members: i64, next: impl Fn(i64) -> (String, DateTime
         let chat = ChatId(1_000_000 + i);
         let member = member::onboarded(&mut tx, chat, i, vec![], created).await;
         let (local, due) = next(i);
-        Store::set_schedule(
-            &mut tx,
-            member,
-            "daily_checkin",
-            "*",
-            &local,
-            Some(due),
-            created,
-        )
-        .await
-        .unwrap();
+        tx.set_schedule(member, "daily_checkin", "*", &local, Some(due), created)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     store.close().await;

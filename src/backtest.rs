@@ -14,6 +14,7 @@ use crate::domain::MemberId;
 use crate::early_warning::{COOLDOWN, REARM_AFTER, build_history};
 use crate::rules::{Firing, Template, replay};
 use crate::store::Store;
+use crate::store::prelude::*;
 
 /// What one member's replay found.
 pub struct MemberReplay {
@@ -82,7 +83,7 @@ async fn backtest(
         let plan: Vec<(&Template, BTreeMap<String, f64>)> = if all_templates {
             templates.values().map(|t| (t, t.defaults())).collect()
         } else {
-            Store::member_plan(&mut conn, m)
+            conn.member_plan(m)
                 .await?
                 .into_iter()
                 .filter_map(|r| templates.get(&r.rule_id).map(|t| (t, r.params)))
@@ -91,11 +92,12 @@ async fn backtest(
         if plan.is_empty() {
             continue;
         }
-        let tz = Store::member_basics(&mut conn, m)
+        let tz = conn
+            .member_basics(m)
             .await?
             .and_then(|b| b.timezone.parse().ok())
             .unwrap_or(chrono_tz::Europe::London);
-        let raw = Store::raw_history(&mut conn, m, since).await?;
+        let raw = conn.raw_history(m, since).await?;
         let history = build_history(&raw, &dialogs, tz);
         let days = history
             .first()

@@ -19,7 +19,8 @@ use crate::domain::circle::{Action, Role};
 use crate::domain::{ChatId, Envelope, Lane, MemberId, Outgoing};
 use crate::rules::{self, CheckIn, Outcome, Template, Tier};
 use crate::schedule::QuietHours;
-use crate::store::{Conn, PlanRule, RawHistory, Recipient, Store};
+use crate::store::prelude::*;
+use crate::store::{PlanRule, RawHistory, Recipient, Work};
 use crate::token::Tokens;
 
 /// History read for evaluation.
@@ -51,8 +52,8 @@ struct Who {
     settings: crate::store::PlanSettings,
 }
 
-async fn who(tx: &mut Conn, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<Option<Who>> {
-    let Some(b) = Store::member_basics(tx, member).await? else {
+async fn who(tx: &mut Work, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<Option<Who>> {
+    let Some(b) = tx.member_basics(member).await? else {
         return Ok(None);
     };
     Ok(Some(Who {
@@ -203,7 +204,7 @@ fn clear_before(
 /// member's history changed; an acknowledgement tells the member; an ask-first answer tells
 /// (or not).
 pub async fn after_changes(
-    tx: &mut Conn,
+    tx: &mut Work,
     member: Option<MemberId>,
     changes: &[crate::conversation::Change],
     ctx: &Ctx<'_>,
@@ -239,11 +240,11 @@ pub async fn after_changes(
 
 /// Evaluates the member's whole plan after their history changed.
 pub async fn after_history_change(
-    tx: &mut Conn,
+    tx: &mut Work,
     member: MemberId,
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
-    let plan = Store::plan(tx, member).await?;
+    let plan = tx.plan(member).await?;
     if plan.rules.is_empty() && plan.unreadable.is_empty() {
         return Ok(Vec::new());
     }
@@ -252,14 +253,16 @@ pub async fn after_history_change(
     };
     unreadable(tx, &m, &plan.unreadable, ctx).await?;
     let mut out = Vec::new();
-    let raw = Store::raw_history(tx, member, ctx.now - Duration::days(HISTORY_DAYS)).await?;
+    let raw = tx
+        .raw_history(member, ctx.now - Duration::days(HISTORY_DAYS))
+        .await?;
     let history = build_history(&raw, ctx.dialogs, m.tz);
     for rule in &plan.rules {
         let Some(t) = ctx.templates.get(&rule.rule_id) else {
             continue;
         };
         let d = rules::evaluate(t, &rule.params, &history, ctx.now, ctx.templates);
-        let mut open = Store::open_episode(tx, member, &rule.rule_id).await?;
+        let mut open = tx.open_episode(member, &rule.rule_id).await?;
         let latest = history.iter().rfind(|c| answered(c));
         // "I don't feel safe" said again, in a later check-in, is a new episode at once:
         // every such answer is heard (no re-arming, no cooldown).
@@ -274,11 +277,11 @@ pub async fn after_history_change(
         {
             // Except below "at once": an alert or nudge that has gone out stands — its
             // supporter is not told twice, and its escalation keeps its time.
-            if rule.tier != Tier::Urgent && !Store::episode_recipients(tx, o.id).await?.is_empty() {
+            if rule.tier != Tier::Urgent && !tx.episode_recipients(o.id).await?.is_empty() {
                 continue;
             }
-            ask_by = Store::episode_ask_until(tx, o.id).await?;
-            Store::close_episode(tx, o.id, ctx.now).await?;
+            ask_by = tx.episode_ask_until(o.id).await?;
+            tx.close_episode(o.id, ctx.now).await?;
             open = None;
         }
         // Only an answered check-in can count towards re-arming.
@@ -297,13 +300,13 @@ pub async fn after_history_change(
             last_fired: if flagged {
                 None
             } else {
-                Store::last_fired(tx, member, &rule.rule_id).await?
+                tx.last_fired(member, &rule.rule_id).await?
             },
         };
         let (_, step) = rules::advance(e, d.firing, ctx.now, REARM_AFTER, COOLDOWN);
         match (step, &open) {
             (rules::Step::Rearm, Some(o)) => {
-                Store::close_episode(tx, o.id, ctx.now).await?;
+                tx.close_episode(o.id, ctx.now).await?;
             }
             (rules::Step::Fire, _) => {
                 let reason = t.explain(&rule.params);
@@ -316,16 +319,9 @@ pub async fn after_history_change(
                 let state = if ask { "asking" } else { "told" };
                 let fresh = ctx.now + Duration::hours(m.settings.ask_hours.clamp(1, 24));
                 let until = ask.then(|| ask_by.map_or(fresh, |by| by.min(fresh)));
-                let Some(episode) = Store::open_new_episode(
-                    tx,
-                    member,
-                    &rule.rule_id,
-                    &evidence,
-                    state,
-                    until,
-                    ctx.now,
-                )
-                .await?
+                let Some(episode) = tx
+                    .open_new_episode(member, &rule.rule_id, &evidence, state, until, ctx.now)
+                    .await?
                 else {
                     continue; // one already open: never twice
                 };
@@ -367,7 +363,7 @@ fn names(rs: &[&Recipient]) -> String {
 }
 
 async fn ask_first(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     rule: &PlanRule,
     episode: i64,
@@ -375,7 +371,9 @@ async fn ask_first(
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    let rs = Store::recipients(tx, m.id, &rule.rule_id, rule.tier, ctx.now).await?;
+    let rs = tx
+        .recipients(m.id, &rule.rule_id, rule.tier, ctx.now)
+        .await?;
     let people: Vec<&Recipient> = rs.iter().filter(|r| eligible(r, rule.tier)).collect();
     let buttons = ask_keyboard(
         tx,
@@ -398,7 +396,7 @@ async fn ask_first(
 
 /// The ask-first buttons (Yes / No, and Not now the first time), only the member can press.
 async fn ask_keyboard(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     episode: i64,
     expires: DateTime<Utc>,
@@ -415,14 +413,14 @@ async fn ask_keyboard(
         row.push((t.ask_later_button.clone(), answer(None)));
     }
     let (buttons, new) = server_buttons(ctx.tokens, expires, m.user, Some(m.id), vec![row]);
-    Store::register_buttons(tx, &new, ctx.now).await?;
+    tx.register_buttons(&new, ctx.now).await?;
     Ok(buttons)
 }
 
 /// Tells the people the member chose for this rule's tier (step 0), or the next supporter
 /// (an escalation, step ≥ 1).
 async fn tell(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     rule: &PlanRule,
     episode: i64,
@@ -435,11 +433,13 @@ async fn tell(
     let mut out = Vec::new();
     match rule.tier {
         Tier::SelfHelp => {
-            if Store::record_alert(tx, episode, m.id, None, Tier::SelfHelp, None, 0, None, now)
+            if tx
+                .record_alert(episode, m.id, None, Tier::SelfHelp, None, 0, None, now)
                 .await?
                 .is_some()
             {
-                let notes = Store::coping_notes(tx, m.id)
+                let notes = tx
+                    .coping_notes(m.id)
                     .await?
                     .unwrap_or_else(|| t.coping_plan_default.clone());
                 let text = fill(&t.self_help, &[("reason", reason), ("notes", &notes)]);
@@ -449,26 +449,26 @@ async fn tell(
                     lane: Lane::Scheduled,
                     body: Outgoing::text(text),
                 };
-                Store::enqueue_at(tx, &[env], None, now, at).await?;
+                tx.enqueue_at(&[env], None, now, at).await?;
             }
         }
         Tier::Nudge => {
-            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Nudge, now).await?;
+            let rs = tx.recipients(m.id, &rule.rule_id, Tier::Nudge, now).await?;
             for r in rs.iter().filter(|r| eligible(r, Tier::Nudge) && !r.away) {
                 let Some(consent) = r.consent else { continue };
-                if Store::record_alert(
-                    tx,
-                    episode,
-                    m.id,
-                    Some(r.tie),
-                    Tier::Nudge,
-                    Some(consent),
-                    0,
-                    None,
-                    now,
-                )
-                .await?
-                .is_none()
+                if tx
+                    .record_alert(
+                        episode,
+                        m.id,
+                        Some(r.tie),
+                        Tier::Nudge,
+                        Some(consent),
+                        0,
+                        None,
+                        now,
+                    )
+                    .await?
+                    .is_none()
                 {
                     continue;
                 }
@@ -487,12 +487,12 @@ async fn tell(
                 // Never in the carer's quiet hours (their own, or UK nights).
                 let (quiet, tz) = quiet_of(r);
                 let at = quiet.next_allowed(now, tz);
-                Store::enqueue_consented(tx, &env, consent, m.id, now, at).await?;
+                tx.enqueue_consented(&env, consent, m.id, now, at).await?;
             }
         }
         Tier::Alert => {
-            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Alert, now).await?;
-            let done = Store::episode_recipients(tx, episode).await?;
+            let rs = tx.recipients(m.id, &rule.rule_id, Tier::Alert, now).await?;
+            let done = tx.episode_recipients(episode).await?;
             // The first available supporter in the member's order; away and unreachable
             // people are skipped at once.
             let next = rs
@@ -506,7 +506,9 @@ async fn tell(
             }
         }
         Tier::Urgent => {
-            let rs = Store::recipients(tx, m.id, &rule.rule_id, Tier::Urgent, now).await?;
+            let rs = tx
+                .recipients(m.id, &rule.rule_id, Tier::Urgent, now)
+                .await?;
             // Everyone who can hear, at once; not those who are away (as for alerts). When
             // nobody can, the member is told so, above the card.
             let reach: Vec<&Recipient> = rs
@@ -535,7 +537,7 @@ async fn tell(
 /// After an escalation (`step` ≥ 1, the scheduler's) the two are one message: routine
 /// messages queued at that moment (a 19:00 check-in) could otherwise arrive between them.
 async fn nobody(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     episode: i64,
     reason: &str,
@@ -543,7 +545,7 @@ async fn nobody(
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    let told = Store::told_names(tx, episode).await?;
+    let told = tx.told_names(episode).await?;
     let text = if told.is_empty() {
         fill(&t.nobody_available, &[("reason", reason)])
     } else {
@@ -567,7 +569,7 @@ async fn nobody(
 /// consent, with Acknowledge buttons only they can press.
 #[allow(clippy::too_many_arguments)]
 async fn alert(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     r: &Recipient,
     episode: i64,
@@ -583,18 +585,18 @@ async fn alert(
     };
     let escalate = (tier == Tier::Alert)
         .then_some(now + Duration::hours(m.settings.escalate_hours.clamp(1, 72)));
-    let Some(alert) = Store::record_alert(
-        tx,
-        episode,
-        m.id,
-        Some(r.tie),
-        tier,
-        Some(consent),
-        step,
-        escalate,
-        now,
-    )
-    .await?
+    let Some(alert) = tx
+        .record_alert(
+            episode,
+            m.id,
+            Some(r.tie),
+            tier,
+            Some(consent),
+            step,
+            escalate,
+            now,
+        )
+        .await?
     else {
         return Ok(Vec::new());
     };
@@ -620,7 +622,7 @@ async fn alert(
             ),
         ]],
     );
-    Store::register_buttons(tx, &new, now).await?;
+    tx.register_buttons(&new, now).await?;
     // The reason only when the member lets supporters see it (`/plan` → Settings).
     let template = match (tier == Tier::Urgent, m.settings.alert_reason) {
         (true, true) => &t.alert_urgent,
@@ -647,21 +649,21 @@ async fn alert(
             silent,
         },
     };
-    let id = Store::enqueue_consented(tx, &env, consent, m.id, now, now).await?;
-    Store::attach_alert_outbox(tx, alert, id.0).await?;
+    let id = tx.enqueue_consented(&env, consent, m.id, now, now).await?;
+    tx.attach_alert_outbox(alert, id.0).await?;
     Ok(Vec::new())
 }
 
 /// Rules whose stored settings cannot be read are off: logged (ids only), and the member is
 /// told once, kindly, which sign and why (not in their quiet hours: it is not urgent).
 async fn unreadable(
-    tx: &mut Conn,
+    tx: &mut Work,
     m: &Who,
     rules: &[crate::store::UnreadableRule],
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<()> {
     for u in rules {
-        if !Store::note_unreadable_rule(tx, u, ctx.now).await? {
+        if !tx.note_unreadable_rule(u, ctx.now).await? {
             continue;
         }
         tracing::error!(
@@ -682,23 +684,23 @@ async fn unreadable(
             )),
         };
         let at = m.quiet.next_allowed(ctx.now, m.tz);
-        Store::enqueue_at(tx, &[env], None, ctx.now, at).await?;
+        tx.enqueue_at(&[env], None, ctx.now, at).await?;
     }
     Ok(())
 }
 
 /// What time makes happen: alerts nobody acknowledged go to the next supporter; ask-first
 /// questions nobody answered follow the member's advance decision.
-pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>> {
+pub async fn tick(tx: &mut Work, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>> {
     let mut out = Vec::new();
-    for due in Store::due_escalations(tx, ctx.now).await? {
-        if !Store::mark_escalated(tx, due.alert).await? {
+    for due in tx.due_escalations(ctx.now).await? {
+        if !tx.mark_escalated(due.alert).await? {
             continue;
         }
         let Some(m) = who(tx, due.member, ctx).await? else {
             continue;
         };
-        let plan = Store::plan(tx, due.member).await?;
+        let plan = tx.plan(due.member).await?;
         unreadable(tx, &m, &plan.unreadable, ctx).await?;
         let Some(rule) = plan.rules.into_iter().find(|r| r.rule_id == due.rule_id) else {
             continue; // turned off meanwhile, or unreadable (the member is told)
@@ -706,7 +708,7 @@ pub async fn tick(tx: &mut Conn, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Envelope>>
         let reason = reason_of(&due.evidence);
         out.extend(tell(tx, &m, &rule, due.episode, &reason, due.step + 1, ctx).await?);
     }
-    for ask in Store::due_asks(tx, ctx.now).await? {
+    for ask in tx.due_asks(ctx.now).await? {
         out.extend(answer_ask(tx, ask.member, ask.episode, None, true, ctx).await?);
     }
     Ok(out)
@@ -721,7 +723,7 @@ fn reason_of(evidence: &str) -> String {
 
 /// The member answered (or, `timed_out`, did not answer) an ask-first question.
 pub async fn answer_ask(
-    tx: &mut Conn,
+    tx: &mut Work,
     member: MemberId,
     episode: i64,
     tell_them: Option<bool>,
@@ -729,7 +731,7 @@ pub async fn answer_ask(
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    let Some((owner, rule_id, evidence)) = Store::episode_evidence(tx, episode).await? else {
+    let Some((owner, rule_id, evidence)) = tx.episode_evidence(episode).await? else {
         return Ok(Vec::new());
     };
     if owner != member {
@@ -740,7 +742,8 @@ pub async fn answer_ask(
     };
     // A press on a question that is over (told already, lapsed, its rule turned off).
     let passed = || Envelope::reply(m.chat, Outgoing::text(&t.question_passed));
-    let Some(rule) = Store::member_plan(tx, member)
+    let Some(rule) = tx
+        .member_plan(member)
         .await?
         .into_iter()
         .find(|r| r.rule_id == rule_id)
@@ -750,7 +753,7 @@ pub async fn answer_ask(
         if !timed_out {
             return Ok(vec![passed()]);
         }
-        if Store::set_episode_state(tx, episode, "asking", "lapsed").await? {
+        if tx.set_episode_state(episode, "asking", "lapsed").await? {
             tracing::error!(episode, "ask-first question's rule is unreadable; lapsed");
         }
         return Ok(Vec::new());
@@ -764,7 +767,7 @@ pub async fn answer_ask(
     match decision {
         None => {
             // The question stays open until its time; fresh buttons to answer it later.
-            let Some(until) = Store::episode_ask_until(tx, episode).await? else {
+            let Some(until) = tx.episode_ask_until(episode).await? else {
                 out.push(passed());
                 return Ok(out);
             };
@@ -787,9 +790,8 @@ pub async fn answer_ask(
         Some(true) => {
             // A yes is heard while the episode lasts, even after the wait ran out on
             // "don't tell them" (their keyboard stays live an hour past it).
-            let told = Store::set_episode_state(tx, episode, "asking", "told").await?
-                || (!timed_out
-                    && Store::set_episode_state(tx, episode, "not_told", "told").await?);
+            let told = tx.set_episode_state(episode, "asking", "told").await?
+                || (!timed_out && tx.set_episode_state(episode, "not_told", "told").await?);
             if told {
                 let reason = reason_of(&evidence);
                 out.extend(tell(tx, &m, &rule, episode, &reason, 0, ctx).await?);
@@ -802,7 +804,7 @@ pub async fn answer_ask(
             }
         }
         Some(false) => {
-            if Store::set_episode_state(tx, episode, "asking", "not_told").await? {
+            if tx.set_episode_state(episode, "asking", "not_told").await? {
                 if !timed_out {
                     out.push(Envelope::reply(m.chat, Outgoing::text(&t.ask_not_told)));
                 }
@@ -818,17 +820,17 @@ pub async fn answer_ask(
 /// collapsed keyboard, or a question told or lapsed meanwhile): nothing changes; the member
 /// hears what became of it.
 async fn pressed_again(
-    tx: &mut Conn,
+    tx: &mut Work,
     member: MemberId,
     episode: i64,
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    let Some(chat) = Store::member_basics(tx, member).await?.map(|b| b.chat) else {
+    let Some(chat) = tx.member_basics(member).await?.map(|b| b.chat) else {
         return Ok(Vec::new());
     };
-    let owner = Store::episode_evidence(tx, episode).await?.map(|e| e.0);
-    let state = Store::episode_state(tx, episode).await?;
+    let owner = tx.episode_evidence(episode).await?.map(|e| e.0);
+    let state = tx.episode_state(episode).await?;
     let text = match state.as_deref() {
         Some("told") if owner == Some(member) => &t.ask_already_told,
         _ => &t.question_passed,
@@ -838,12 +840,12 @@ async fn pressed_again(
 
 /// A supporter acknowledged an alert: the member hears that someone is on it.
 pub async fn acknowledged(
-    tx: &mut Conn,
+    tx: &mut Work,
     alert: i64,
     ctx: &Ctx<'_>,
 ) -> anyhow::Result<Vec<Envelope>> {
     let t = &ctx.content.texts;
-    let Some((member_chat, supporter, how)) = Store::acked_alert(tx, alert).await? else {
+    let Some((member_chat, supporter, how)) = tx.acked_alert(alert).await? else {
         return Ok(Vec::new());
     };
     let template = if how == "in_touch" {

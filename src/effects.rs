@@ -10,7 +10,8 @@ use crate::conversation::Change;
 use crate::domain::member::QuietHours;
 use crate::domain::{ChatId, Envelope, UpdateId};
 use crate::schedule::{Days, LocalTime, Recurrence};
-use crate::store::{Conn, Store};
+use crate::store::Work;
+use crate::store::prelude::*;
 
 /// A check-in held while a member was paused or stopped is asked after all when they come
 /// back only if its window has at least this long left.
@@ -20,7 +21,7 @@ const REOPEN_MARGIN: chrono::Duration = chrono::Duration::minutes(15);
 /// changes themselves produce (an export's summary and file), to be queued after the
 /// outcome's own.
 pub async fn apply(
-    tx: &mut Conn,
+    tx: &mut Work,
     chat: ChatId,
     changes: &[Change],
     now: DateTime<Utc>,
@@ -37,119 +38,130 @@ pub async fn apply(
                 consent_wording,
                 consent_version,
             } => {
-                Store::create_member(tx, chat, *user, consent_wording, *consent_version, now)
+                tx.create_member(chat, *user, consent_wording, *consent_version, now)
                     .await?
             }
             Change::Reconsent {
                 consent_wording,
                 consent_version,
-            } => Store::reconsent(tx, chat, consent_wording, *consent_version, now).await?,
-            Change::RegisterButtons(buttons) => Store::register_buttons(tx, buttons, now).await?,
-            Change::UseButtons { group } => Store::use_buttons(tx, group, now).await?,
+            } => {
+                tx.reconsent(chat, consent_wording, *consent_version, now)
+                    .await?
+            }
+            Change::RegisterButtons(buttons) => tx.register_buttons(buttons, now).await?,
+            Change::UseButtons { group } => tx.use_buttons(group, now).await?,
             Change::CreateInvite {
                 member,
                 token_hash,
                 role,
                 expires_at,
             } => {
-                Store::create_invite(tx, chat, *member, token_hash, *role, *expires_at, now).await?
+                tx.create_invite(chat, *member, token_hash, *role, *expires_at, now)
+                    .await?
             }
-            Change::InviteFailed => Store::invite_failed(tx, chat, now).await?,
+            Change::InviteFailed => tx.invite_failed(chat, now).await?,
             Change::AcceptInvite {
                 invite,
                 user,
                 name,
                 username,
             } => {
-                Store::accept_invite(tx, chat, *invite, *user, name, username.as_deref(), now)
+                tx.accept_invite(chat, *invite, *user, name, username.as_deref(), now)
                     .await?
             }
-            Change::DeclineInvite { invite } => {
-                Store::decline_invite(tx, chat, *invite, now).await?
-            }
+            Change::DeclineInvite { invite } => tx.decline_invite(chat, *invite, now).await?,
             Change::ConfirmTie {
                 tie,
                 role,
                 wording,
                 version,
-            } => Store::confirm_tie(tx, chat, *tie, *role, wording, *version, now).await?,
-            Change::EndTie { tie, why } => Store::end_tie(tx, chat, *tie, why, now).await?,
-            Change::MoveUp { tie } => Store::move_up(tx, chat, *tie, now).await?,
-            Change::SetAway { until } => Store::set_away(tx, chat, *until, now).await?,
-            Change::RevokeConsent { consent } => {
-                Store::revoke_consent(tx, chat, *consent, now).await?
+            } => {
+                tx.confirm_tie(chat, *tie, *role, wording, *version, now)
+                    .await?
             }
+            Change::EndTie { tie, why } => tx.end_tie(chat, *tie, why, now).await?,
+            Change::MoveUp { tie } => tx.move_up(chat, *tie, now).await?,
+            Change::SetAway { until } => tx.set_away(chat, *until, now).await?,
+            Change::RevokeConsent { consent } => tx.revoke_consent(chat, *consent, now).await?,
             Change::Export { summary, caption } => {
-                let (doc, counts) = Store::export(tx, chat, now).await?;
+                let (doc, counts) = tx.export(chat, now).await?;
                 follow_ups.extend(crate::conversation::privacy::export_messages(
                     chat, &doc, &counts, summary, caption,
                 )?);
             }
-            Change::Erase { through } => Store::erase(tx, chat, *through, now).await?,
+            Change::Erase { through } => tx.erase(chat, *through, now).await?,
             Change::SetPlanRule {
                 rule,
                 wording,
                 shares,
                 version,
-            } => Store::set_plan_rule(tx, chat, rule, wording, shares, *version, now).await?,
-            Change::TurnOffRule { rule } => Store::turn_off_rule(tx, chat, rule, now).await?,
-            Change::SetCopingNotes(notes) => {
-                Store::set_coping_notes(tx, chat, notes.as_deref()).await?
+            } => {
+                tx.set_plan_rule(chat, rule, wording, shares, *version, now)
+                    .await?
             }
-            Change::AckAlert { alert, how } => Store::ack_alert(tx, chat, *alert, how, now).await?,
+            Change::TurnOffRule { rule } => tx.turn_off_rule(chat, rule, now).await?,
+            Change::SetCopingNotes(notes) => tx.set_coping_notes(chat, notes.as_deref()).await?,
+            Change::AckAlert { alert, how } => tx.ack_alert(chat, *alert, how, now).await?,
             Change::ShareChart {
                 tie,
                 wording,
                 version,
                 chart,
-            } => Store::share_chart(tx, chat, *tie, wording, *version, chart, now).await?,
+            } => {
+                tx.share_chart(chat, *tie, wording, *version, chart, now)
+                    .await?
+            }
             Change::SetPlanSettings {
                 settings,
                 wording,
                 version,
-            } => Store::set_plan_settings(tx, chat, *settings, wording, *version, now).await?,
+            } => {
+                tx.set_plan_settings(chat, *settings, wording, *version, now)
+                    .await?
+            }
             // Answered by `early_warning` after the changes are applied.
             Change::AnswerAsk { .. } | Change::AskPressedAgain { .. } => {}
-            Change::SetName(name) => Store::set_name(tx, chat, name).await?,
+            Change::SetName(name) => tx.set_name(chat, name).await?,
             Change::SetTimezone(tz) => {
-                Store::set_timezone(tx, chat, tz).await?;
+                tx.set_timezone(chat, tz).await?;
                 // Schedules are in local time: their next occurrence moves with the zone.
                 reschedule_in_timezone(tx, chat, tz, now).await?;
                 // So do quiet hours: routine messages already waiting are held by them.
                 hold_for_quiet_hours(tx, chat).await?;
             }
-            Change::SetOnboarding(step) => Store::set_onboarding(tx, chat, *step).await?,
+            Change::SetOnboarding(step) => tx.set_onboarding(chat, *step).await?,
             Change::Stop => {
                 // Nothing routine is sent after /stop; replies and urgent messages still are.
-                Store::cancel_routine(tx, chat, "stopped").await?;
-                Store::set_stopped(tx, chat, Some(now)).await?;
+                tx.cancel_routine(chat, "stopped").await?;
+                tx.set_stopped(chat, Some(now)).await?;
             }
             Change::Resume => {
-                Store::set_stopped(tx, chat, None).await?;
-                Store::reopen_held_slots(tx, chat, now, REOPEN_MARGIN).await?;
+                tx.set_stopped(chat, None).await?;
+                tx.reopen_held_slots(chat, now, REOPEN_MARGIN).await?;
             }
-            Change::MarkUnreachable => {
-                Store::set_unreachable(tx, chat, "blocked the bot", now).await?
-            }
+            Change::MarkUnreachable => tx.set_unreachable(chat, "blocked the bot", now).await?,
             Change::SetSchedule {
                 member,
                 dialog_id,
                 days,
                 time,
                 next_due,
-            } => Store::set_schedule(tx, *member, dialog_id, days, time, *next_due, now).await?,
+            } => {
+                tx.set_schedule(*member, dialog_id, days, time, *next_due, now)
+                    .await?
+            }
             Change::SetQuietHours(q) => {
-                Store::set_quiet_hours(tx, chat, *q).await?;
+                tx.set_quiet_hours(chat, *q).await?;
                 // Routine messages already waiting must respect the new quiet hours.
                 hold_for_quiet_hours(tx, chat).await?;
             }
             Change::SetPause { until } => {
-                Store::set_paused_until(tx, chat, *until).await?;
+                tx.set_paused_until(chat, *until).await?;
                 if until.is_some() {
                     // Nothing routine is sent during a pause.
-                    Store::cancel_routine(tx, chat, "paused").await?;
+                    tx.cancel_routine(chat, "paused").await?;
                 } else {
-                    Store::reopen_held_slots(tx, chat, now, REOPEN_MARGIN).await?;
+                    tx.reopen_held_slots(chat, now, REOPEN_MARGIN).await?;
                 }
             }
             Change::StartSession {
@@ -158,7 +170,7 @@ pub async fn apply(
                 version,
                 expires_at,
             } => {
-                Store::put_open_sessions_aside(tx, chat, now).await?;
+                tx.put_open_sessions_aside(chat, now).await?;
                 // The session's first state usually follows at once: write it with the row.
                 let first = match changes.get(i + 1) {
                     Some(Change::SaveSession {
@@ -175,8 +187,7 @@ pub async fn apply(
                     Some((status, state)) => (status, Some(state)),
                     None => ("active", None),
                 };
-                Store::insert_session(
-                    tx,
+                tx.insert_session(
                     chat,
                     *id,
                     dialog_id,
@@ -189,13 +200,13 @@ pub async fn apply(
                 .await?;
             }
             Change::ResumeSession { id } => {
-                Store::put_open_sessions_aside(tx, chat, now).await?;
-                Store::resume_session(tx, chat, *id, now).await?;
+                tx.put_open_sessions_aside(chat, now).await?;
+                tx.resume_session(chat, *id, now).await?;
             }
             Change::SaveSession { id, status, state } => {
-                Store::save_session(tx, *id, status, state, now).await?;
+                tx.save_session(*id, status, state, now).await?;
                 if *status == "completed" {
-                    Store::wake_waiting_slots(tx, *id, now).await?;
+                    tx.wake_waiting_slots(*id, now).await?;
                 }
             }
             Change::StoreAnswers {
@@ -205,7 +216,7 @@ pub async fn apply(
                 version,
                 answers,
             } => {
-                Store::store_answers(tx, *session, *member, dialog_id, *version, answers, now)
+                tx.store_answers(*session, *member, dialog_id, *version, answers, now)
                     .await?
             }
         }
@@ -215,19 +226,19 @@ pub async fn apply(
 
 /// The one door out: queues `out` in the outbox, in the caller's transaction.
 pub async fn enqueue(
-    tx: &mut Conn,
+    tx: &mut Work,
     out: &[Envelope],
     update: Option<UpdateId>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    Store::enqueue(tx, out, update, now).await?;
+    tx.enqueue(out, update, now).await?;
     Ok(())
 }
 
 /// Recomputes the next occurrence of each of the chat's active schedules in `tz` (a name
 /// that cannot be read changes nothing).
 async fn reschedule_in_timezone(
-    tx: &mut Conn,
+    tx: &mut Work,
     chat: ChatId,
     tz: &str,
     now: DateTime<Utc>,
@@ -235,29 +246,29 @@ async fn reschedule_in_timezone(
     let Ok(tz) = tz.parse::<chrono_tz::Tz>() else {
         return Ok(());
     };
-    for (id, days, time) in Store::active_schedules_of(tx, chat).await? {
+    for (id, days, time) in tx.active_schedules_of(chat).await? {
         let next = match (Days::parse(&days), LocalTime::parse(&time)) {
             (Some(days), Some(time)) => Recurrence { days, time, tz }
                 .next_after(now)
                 .map(|(_, t)| t),
             _ => None,
         };
-        Store::set_next_due_of(tx, id, next).await?;
+        tx.set_next_due_of(id, next).await?;
     }
     Ok(())
 }
 
 /// Moves the chat's waiting routine messages (scheduled, nudges) out of the member's quiet
 /// hours, as stored now (after a change of the hours or of the timezone).
-async fn hold_for_quiet_hours(tx: &mut Conn, chat: ChatId) -> anyhow::Result<()> {
-    let Some((tz, quiet)) = Store::quiet_of(tx, chat).await? else {
+async fn hold_for_quiet_hours(tx: &mut Work, chat: ChatId) -> anyhow::Result<()> {
+    let Some((tz, quiet)) = tx.quiet_of(chat).await? else {
         return Ok(());
     };
     let quiet: QuietHours = quiet;
-    for (id, at) in Store::routine_waiting(tx, chat).await? {
+    for (id, at) in tx.routine_waiting(chat).await? {
         let allowed = quiet.next_allowed(at, tz);
         if allowed != at {
-            Store::postpone(tx, id, allowed).await?;
+            tx.postpone(id, allowed).await?;
         }
     }
     Ok(())

@@ -37,8 +37,9 @@ use crate::early_warning;
 use crate::effects;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime, QuietHours, Recurrence};
+use crate::store::prelude::*;
 use crate::store::{
-    ClosingSlot, Conn, DueSchedule, NewSession, NewSlot, Opening, PendingSlot, SlotOpenings, Store,
+    ClosingSlot, DueSchedule, NewSession, NewSlot, Opening, PendingSlot, SlotOpenings, Store, Work,
     is_database_error,
 };
 use crate::week;
@@ -114,21 +115,21 @@ impl Scheduler {
         //    one statement for their slots, one for their next occurrences).
         for _ in 0..10_000 {
             let mut tx = self.store.begin_write().await?;
-            let due = Store::due_schedules(&mut tx, now, BATCH).await?;
+            let due = tx.due_schedules(now, BATCH).await?;
             let mut slots = Vec::new();
             let next: Vec<_> = due
                 .iter()
                 .map(|s| (s.id, self.occurrences(s, now, &mut slots)))
                 .collect();
             // Only slots this statement created are counted (the rest existed already).
-            for outcome in Store::insert_slots(&mut tx, &slots).await? {
+            for outcome in tx.insert_slots(&slots).await? {
                 match outcome.as_deref() {
                     Some("paused") => report.paused += 1,
                     Some(_) => report.unknown += 1,
                     None => {}
                 }
             }
-            Store::set_next_due(&mut tx, &next).await?;
+            tx.set_next_due(&next).await?;
             tx.commit().await?;
             if (due.len() as i64) < BATCH {
                 break;
@@ -141,7 +142,7 @@ impl Scheduler {
         //    second slot waits for the next batch, which sees the first one's session).
         for _ in 0..10_000 {
             let mut tx = self.store.begin_write().await?;
-            let pending = Store::pending_slots(&mut tx, now, now - DONE_RECENTLY, BATCH).await?;
+            let pending = tx.pending_slots(now, now - DONE_RECENTLY, BATCH).await?;
             if pending.is_empty() {
                 break;
             }
@@ -150,7 +151,7 @@ impl Scheduler {
                 .iter()
                 .take_while(|p| members.insert(p.schedule.member))
                 .collect();
-            let mut next_session = Store::next_session_id(&mut tx).await?;
+            let mut next_session = tx.next_session_id().await?;
             let mut batch = Openings::default();
             let mut reports = Vec::new();
             for p in &mine {
@@ -167,7 +168,7 @@ impl Scheduler {
             for (chat, changes) in &batch.unusual {
                 effects::apply(&mut tx, *chat, changes, now).await?;
             }
-            Store::open_slots(&mut tx, &batch.slots, now).await?;
+            tx.open_slots(&batch.slots, now).await?;
             for p in reports {
                 self.send_report(&mut tx, p, now, &tokens).await?;
                 report.week_reports += 1;
@@ -180,7 +181,7 @@ impl Scheduler {
 
         // 3. One gentle reminder per slot, never in quiet hours or after the window.
         let mut tx = self.store.begin_write().await?;
-        for r in Store::due_reminders(&mut tx, now, 5000).await? {
+        for r in tx.due_reminders(now, 5000).await? {
             // Paused: the reminder waits for the pause to end, if that is inside the window.
             // Stopped (or paused past the window): it waits at the window's end, where it is
             // decided against, unless they come back inside the window first (`/start`,
@@ -188,12 +189,12 @@ impl Scheduler {
             if held(r.stopped, r.paused_until, now) {
                 match r.paused_until {
                     _ if r.closes_at <= now => {
-                        Store::mark_reminded(&mut tx, r.slot, now).await?;
+                        tx.mark_reminded(r.slot, now).await?;
                     }
                     Some(until) if !r.stopped && until < r.closes_at => {
-                        Store::postpone_reminder(&mut tx, r.slot, until).await?
+                        tx.postpone_reminder(r.slot, until).await?
                     }
-                    _ => Store::postpone_reminder(&mut tx, r.slot, r.closes_at).await?,
+                    _ => tx.postpone_reminder(r.slot, r.closes_at).await?,
                 }
                 continue;
             }
@@ -202,10 +203,10 @@ impl Scheduler {
             if at > now && at < r.closes_at && !r.started {
                 // Quiet hours: the reminder itself waits (not a queued message), so one done
                 // meanwhile is not reminded about in the morning.
-                Store::postpone_reminder(&mut tx, r.slot, at).await?;
+                tx.postpone_reminder(r.slot, at).await?;
                 continue;
             }
-            if !Store::mark_reminded(&mut tx, r.slot, now).await? || r.started {
+            if !tx.mark_reminded(r.slot, now).await? || r.started {
                 continue;
             }
             if at >= r.closes_at {
@@ -226,7 +227,7 @@ impl Scheduler {
                 lane: Lane::Scheduled,
                 body: Outgoing::text(text),
             };
-            Store::enqueue_at(&mut tx, &[env], None, now, at).await?;
+            tx.enqueue_at(&[env], None, now, at).await?;
             report.reminders += 1;
         }
 
@@ -246,7 +247,7 @@ impl Scheduler {
         //    skipped; it never holds up anyone's outcome.
         for _ in 0..10_000 {
             let mut tx = self.store.begin_write().await?;
-            let closing = Store::closing_slots(&mut tx, now, CLOSE_BATCH).await?;
+            let closing = tx.closing_slots(now, CLOSE_BATCH).await?;
             for c in &closing {
                 let outcome = outcome(c, down_at(c.closes_at));
                 match outcome {
@@ -256,14 +257,14 @@ impl Scheduler {
                     "paused" => report.paused += 1,
                     _ => report.closed_unknown += 1,
                 }
-                Store::close_slot(&mut tx, c, outcome, now).await?;
+                tx.close_slot(c, outcome, now).await?;
                 if matches!(outcome, "partial" | "missed")
-                    && let Some(member) = Store::slot_member(&mut tx, c.slot).await?
+                    && let Some(member) = tx.slot_member(c.slot).await?
                 {
-                    let mut sp = Store::savepoint(&mut tx).await?;
+                    let mut sp = tx.savepoint().await?;
                     match early_warning::after_history_change(&mut sp, member, &ew).await {
                         Ok(out) => {
-                            Store::enqueue(&mut sp, &out, None, now).await?;
+                            sp.enqueue(&out, None, now).await?;
                             sp.commit().await?;
                         }
                         Err(e) if is_database_error(&e) => return Err(e),
@@ -282,11 +283,11 @@ impl Scheduler {
 
         let mut tx = self.store.begin_write().await?;
         // 4b. Alerts nobody acknowledged, ask-first questions nobody answered.
-        let mut sp = Store::savepoint(&mut tx).await?;
+        let mut sp = tx.savepoint().await?;
         match early_warning::tick(&mut sp, &ew).await {
             Ok(out) => {
                 report.warnings += out.len();
-                Store::enqueue(&mut sp, &out, None, now).await?;
+                sp.enqueue(&out, None, now).await?;
                 sp.commit().await?;
             }
             Err(e) if is_database_error(&e) => return Err(e),
@@ -298,11 +299,11 @@ impl Scheduler {
 
         // 5. The heartbeat; after a long outage, one notice (moving the heartbeat decides who
         //    sends it, so it goes once).
-        if Store::advance_heartbeat(&mut tx, last, now).await?
+        if tx.advance_heartbeat(last, now).await?
             && let Some(l) = last
             && now - l > UPDATES_KEPT
         {
-            for (chat, tz, qs, qe) in Store::chats_with_sessions_between(&mut tx, l, now).await? {
+            for (chat, tz, qs, qe) in tx.chats_with_sessions_between(l, now).await? {
                 let tz: Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
                 let at = QuietHours::from_stored(&qs, &qe).next_allowed(now, tz);
                 let env = Envelope {
@@ -310,7 +311,7 @@ impl Scheduler {
                     lane: Lane::Scheduled,
                     body: Outgoing::text(&self.content.texts.away_notice),
                 };
-                Store::enqueue_at(&mut tx, &[env], None, now, at).await?;
+                tx.enqueue_at(&[env], None, now, at).await?;
                 report.away_notices += 1;
             }
         }
@@ -531,7 +532,7 @@ impl Scheduler {
     /// "not enough yet") on the scheduled lane; its slot ends as `sent`.
     async fn send_report(
         &self,
-        tx: &mut Conn,
+        tx: &mut Work,
         p: &PendingSlot,
         now: DateTime<Utc>,
         tokens: &crate::token::Tokens,
@@ -551,12 +552,12 @@ impl Scheduler {
             rules: &self.rules,
         };
         let o = conversation::week::scheduled(s.chat, &history, &ctx);
-        Store::enqueue_at(tx, &o.out, None, now, now).await?;
+        tx.enqueue_at(&o.out, None, now, now).await?;
         let sent = SlotOpenings {
             outcomes: vec![(p.slot, "sent")],
             ..SlotOpenings::default()
         };
-        Store::open_slots(tx, &sent, now).await
+        Ok(tx.open_slots(&sent, now).await?)
     }
 
     /// Ticks whenever something is due, when a schedule changes, and at least every minute

@@ -2,14 +2,15 @@
 //! member through the store's own changes.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+
 use staywell::conversation::{Change, Onboarding};
 use staywell::domain::{ChatId, MemberId, UserId};
-use staywell::store::Store;
+use staywell::store::Work;
+use staywell::store::prelude::*;
 
 /// Member `i` at `chat`: consented, named `M{i}`, onboarded, plus `extra` changes. Its id.
 pub async fn onboarded(
-    tx: &mut SqliteConnection,
+    tx: &mut Work,
     chat: ChatId,
     i: i64,
     extra: Vec<Change>,
@@ -28,10 +29,5 @@ pub async fn onboarded(
     staywell::effects::apply(tx, chat, &changes, created)
         .await
         .unwrap();
-    Store::load_person(tx, chat)
-        .await
-        .unwrap()
-        .member
-        .unwrap()
-        .id
+    tx.load_person(chat).await.unwrap().member.unwrap().id
 }

@@ -1,23 +1,103 @@
-//! The only module with SQL. One storage contract; `sqlite.rs` is the backend used today
-//! (PostgreSQL joins later behind the same methods).
-//!
-//! Times are stored as milliseconds since the Unix epoch.
+//! The storage contract: traits in domain terms, grouped by noun (people, circle, plans,
+//! schedules, outbox, inbox), the rows they take and give (`rows.rs`) and [`StoreError`].
+//! Transactions live inside the store: callers hold a [`Work`] (a unit of work in progress)
+//! or call the [`Store`]'s own operations, never a connection. `sqlite/` is the backend used
+//! today (the only code with SQL); another joins behind the same traits.
 
+mod circle;
+mod inbox;
+mod outbox;
+mod people;
+mod plans;
 mod rows;
+mod schedules;
 mod sqlite;
+
+pub use circle::Circle;
+pub use inbox::{Inbox, Updates};
+pub use outbox::{Messages, Outbox};
+pub use people::People;
+pub use plans::Plans;
+pub use schedules::Schedules;
 
 pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
 pub use rows::*;
 pub use sqlite::circle::INVITE_FAILURES_ALLOWED;
 pub use sqlite::{
-    Conn, InstanceLock, SET_ASIDE_AFTER_FAILURES, Savepoint, Store, Tx, UNREADABLE_UPDATE,
-    is_database_error,
+    InstanceLock, SET_ASIDE_AFTER_FAILURES, Savepoint, Store, Tx, UNREADABLE_UPDATE, Work,
 };
 
-use chrono::{DateTime, Utc};
+/// Every contract trait, for callers to bring the operations into scope at once.
+pub mod prelude {
+    pub use super::{Circle, Inbox, Messages, Outbox, People, Plans, Schedules, Updates};
+}
 
-use crate::domain::answer::Session;
-use crate::domain::{ChatId, Lane, OutboxId, Outgoing, SessionId, UpdateId};
+/// What can go wrong in a store operation. (Messages carry ids and kinds, never content.)
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not do it now (busy, locked, I/O, full, unreachable): nothing of
+    /// the unit of work is kept; try the whole of it again later.
+    #[error("the database is unavailable: {0:#}")]
+    Busy(anyhow::Error),
+    /// A rule of the schema was broken (unique, foreign key, not null, check): the same
+    /// input would break it every time.
+    #[error("a stored rule was broken: {0:#}")]
+    Constraint(anyhow::Error),
+    /// What the operation names does not exist (or is not the caller's).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Anything else (stored data that cannot be read).
+    #[error("{0:#}")]
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for StoreError {
+    fn from(e: anyhow::Error) -> StoreError {
+        sqlite::classify(e)
+    }
+}
+
+impl StoreError {
+    /// The database itself failed, rather than the data: retried as a whole, never held
+    /// against an update.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+}
+
+/// Whether an error came from the database itself (busy, I/O, full disk) rather than from
+/// the data: such errors are retried as a whole, never held against an update. A broken
+/// constraint is the update's own problem: it would fail the same way every time, so it
+/// counts against that update (and is set aside after a few tries) instead of holding up
+/// every chat.
+pub fn is_database_error(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<StoreError>() {
+        Some(s) => s.is_unavailable(),
+        None => {
+            sqlite::classify(anyhow::anyhow!("{e:#}")).is_unavailable() || {
+                e.chain().any(|c| {
+                    c.downcast_ref::<StoreError>()
+                        .is_some_and(StoreError::is_unavailable)
+                })
+            }
+        }
+    }
+}
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use serde_json::Value;
+
+use crate::domain::answer::{Session, Stored};
+use crate::domain::circle::{InviteLookup, NewButton, Pressed, Role};
+use crate::domain::history::{StoredAnswer, StoredSlot};
+use crate::domain::member::{Onboarding, QuietHours};
+use crate::domain::plan::Tier;
+use crate::domain::{
+    ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, SessionId, UpdateId, UserId,
+};
+use crate::domain::{Incoming, Unreadable};
 
 /// A chat as stored: its member, if it has one (and, while a check-in is open, their
 /// coping notes).

@@ -527,14 +527,15 @@ mod tests;
 /// Reads a member's `/week` history through the store and places it on their local dates
 /// (for `/week`, sharing a chart, and the weekly picture). The one read; the rest is pure.
 pub async fn load(
-    conn: &mut crate::store::Conn,
+    conn: &mut crate::store::Work,
     member: crate::domain::MemberId,
     tz: Tz,
     now: DateTime<Utc>,
     dialogs: &crate::dialog::Registry,
 ) -> anyhow::Result<History> {
+    use crate::store::Plans;
     let since = now - Duration::days(HISTORY_DAYS);
-    let (answers, slots) = crate::store::Store::week_history(conn, member, since).await?;
+    let (answers, slots) = conn.week_history(member, since).await?;
     Ok(History::build(&answers, &slots, tz, now, |d, v| {
         dialogs.get(d, v).map(|d| d.as_ref())
     }))

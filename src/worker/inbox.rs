@@ -29,7 +29,8 @@ use crate::early_warning;
 use crate::effects;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
-use crate::store::{Conn, InboxRow, Store, is_database_error};
+use crate::store::prelude::*;
+use crate::store::{InboxRow, Store, Work, is_database_error};
 use crate::token::Tokens;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
@@ -120,7 +121,7 @@ impl Processor {
             {
                 continue; // an earlier update of this chat failed: keep the order
             }
-            let mut sp = Store::savepoint(&mut tx).await?;
+            let mut sp = tx.savepoint().await?;
             match self.handle(&mut sp, row, now).await {
                 Ok((true, touched)) => {
                     sp.commit().await?;
@@ -164,7 +165,7 @@ impl Processor {
     /// person used crisis language), and the row marked processed with its error.
     async fn set_aside(
         &self,
-        conn: &mut Conn,
+        conn: &mut Work,
         row: &InboxRow,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
@@ -196,8 +197,7 @@ impl Processor {
             }
             effects::enqueue(conn, &out, Some(row.update_id), now).await?;
         }
-        Store::mark_processed(
-            conn,
+        conn.mark_processed(
             row.update_id,
             now,
             Some(crate::store::SET_ASIDE_AFTER_FAILURES),
@@ -211,7 +211,7 @@ impl Processor {
     /// names, the server-side button pressed, and `/week`'s history.
     async fn load_for_input(
         &self,
-        conn: &mut Conn,
+        conn: &mut Work,
         person: &mut conversation::Person,
         incoming: &Incoming,
         now: DateTime<Utc>,
@@ -219,7 +219,7 @@ impl Processor {
         let member = person.member.as_ref().map(|m| m.id);
         let needs = conversation::needs(incoming, member.is_some());
         if needs.circle {
-            let read = Store::load_circle(conn, person.chat, member, now).await?;
+            let read = conn.load_circle(person.chat, member, now).await?;
             person.circle = read.circle;
             person.supporting = read.supporting;
             person.consents = read.consents;
@@ -228,26 +228,28 @@ impl Processor {
         if let Some(m) = member
             && needs.plan
         {
-            person.plan = Store::member_plan(conn, m).await?;
-            person.coping_notes = Store::coping_notes(conn, m).await?;
-            person.plan_settings = Store::plan_settings(conn, m).await?;
+            person.plan = conn.member_plan(m).await?;
+            person.coping_notes = conn.coping_notes(m).await?;
+            person.plan_settings = conn.plan_settings(m).await?;
         }
         if needs.holds_data {
-            person.holds_data = Store::holds_data(conn, person.chat).await?;
+            person.holds_data = conn.holds_data(person.chat).await?;
         }
         if let Some(token) = &needs.invite_token {
             // Compared by hash: the token itself is never stored (nor one that cannot be ours).
             let hash = crate::token::looks_like_invite(token).then(|| crate::token::hash(token));
-            person.invite =
-                Some(Store::lookup_invite(conn, person.chat, hash.as_deref(), now).await?);
+            person.invite = Some(
+                conn.lookup_invite(person.chat, hash.as_deref(), now)
+                    .await?,
+            );
         }
         let mut week = needs.week;
         if let Some(token) = &needs.pressed_token {
             let user = incoming.sender.as_ref().map(|s| s.user_id);
-            let pressed = Store::pressed(conn, token, user, now).await?;
+            let pressed = conn.pressed(token, user, now).await?;
             let (invite, share_week) = conversation::Needs::after_press(&pressed, member.is_some());
             if let Some(invite) = invite {
-                person.invite = Some(Store::invite_by_id(conn, invite, now).await?);
+                person.invite = Some(conn.invite_by_id(invite, now).await?);
             }
             week |= share_week;
             person.pressed = Some(pressed);
@@ -255,7 +257,7 @@ impl Processor {
         if let Some(m) = member
             && needs.last_checkin
         {
-            person.last_checkin = Store::last_completed(conn, m, CHECKIN_DIALOG).await?;
+            person.last_checkin = conn.last_completed(m, CHECKIN_DIALOG).await?;
         }
         if let Some(m) = &person.member
             && week
@@ -270,12 +272,14 @@ impl Processor {
     /// whether it changed anything the scheduler must see at once.
     async fn handle(
         &self,
-        conn: &mut Conn,
+        conn: &mut Work,
         row: &InboxRow,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(bool, bool)> {
         let Some(payload) = &row.payload else {
-            let fresh = Store::mark_processed(conn, row.update_id, now, Some("no payload")).await?;
+            let fresh = conn
+                .mark_processed(row.update_id, now, Some("no payload"))
+                .await?;
             return Ok((fresh, false));
         };
         let mut touched = false;
@@ -283,9 +287,9 @@ impl Processor {
             serde_json::from_str(payload).context("unreadable inbox payload")?;
         let mut replies = 0;
         if let Some(chat) = incoming.chat {
-            let read = Store::load_for_update(conn, chat, now).await?;
+            let read = conn.load_for_update(chat, now).await?;
             if read.unreachable && !matches!(incoming.input, Input::Ignored | Input::ChatBlocked) {
-                Store::set_reachable(conn, chat).await?;
+                conn.set_reachable(chat).await?;
             }
             let stored = read.person;
             let mut person = conversation::Person {
@@ -403,7 +407,7 @@ impl Processor {
                 )
             });
         }
-        let fresh = Store::mark_processed(conn, row.update_id, now, None).await?;
+        let fresh = conn.mark_processed(row.update_id, now, None).await?;
         tracing::debug!(
             update_id = incoming.update_id.0,
             chat = incoming.chat.map(|c| c.0),

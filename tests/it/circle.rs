@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 use staywell::domain::{ChatId, Envelope, Lane, MemberId, Outgoing};
 use staywell::store::Store;
+use staywell::store::prelude::*;
 
 use crate::helpers::*;
 
@@ -379,8 +380,7 @@ async fn alerts_consent(app: &TestApp) -> i64 {
 async fn queue_alert(app: &TestApp, consent: i64, text: &str, delay: Duration) {
     let mut tx = app.store.begin_write().await.unwrap();
     let now = Utc::now();
-    Store::enqueue_consented(
-        &mut tx,
+    tx.enqueue_consented(
         &Envelope {
             chat: ChatId(SAM),
             lane: Lane::Urgent,
@@ -474,9 +474,9 @@ fn exported(app: &TestApp, chat: i64) -> Value {
 /// Every (table, condition) that can refer to `chat`'s person, with how many rows match.
 async fn rows_about(app: &TestApp, chat: i64) -> Vec<(String, i64)> {
     let mut conn = app.store.begin().await.unwrap();
-    let who = Store::subject_of(&mut conn, ChatId(chat)).await.unwrap();
+    let who = conn.subject_of(ChatId(chat)).await.unwrap();
     // A person (not a member) is still found by their chat and user.
-    let tables = Store::personal_tables(&mut conn, who).await.unwrap();
+    let tables = conn.personal_tables(who).await.unwrap();
     drop(conn);
     let db = pool(app).await;
     let mut out = Vec::new();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use staywell::domain::{ChatId, Envelope, Lane, Outgoing};
-use staywell::store::Store;
+use staywell::store::prelude::*;
 
 use crate::fake_telegram::{BLOCKED, Fault};
 use crate::helpers::*;
@@ -171,7 +171,7 @@ async fn flood(app: &TestApp, first: i64, n: i64, lane: Lane, text: &str) {
             body: Outgoing::text(text),
         })
         .collect();
-    Store::enqueue(&mut tx, &messages, None, chrono::Utc::now())
+    tx.enqueue(&messages, None, chrono::Utc::now())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -246,7 +246,7 @@ async fn a_press_is_answered_at_once_even_while_its_own_chat_has_replies_waiting
             body: Outgoing::text(format!("Reply {i}")),
         })
         .collect();
-    Store::enqueue(&mut tx, &replies, None, chrono::Utc::now())
+    tx.enqueue(&replies, None, chrono::Utc::now())
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -14,6 +14,7 @@ use staywell::domain::{ChatId, Envelope, Lane, MemberId, Outgoing, UserId};
 use staywell::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use staywell::scheduler::{Scheduler, TickReport};
 use staywell::store::Store;
+use staywell::store::prelude::*;
 use staywell::worker::delivery::{Delivered, Delivery, Messenger};
 use tokio::sync::Notify;
 
@@ -134,7 +135,7 @@ impl World {
         staywell::effects::apply(&mut tx, ChatId(chat), &changes, now)
             .await
             .unwrap();
-        let person = Store::load_person(&mut tx, ChatId(chat)).await.unwrap();
+        let person = tx.load_person(ChatId(chat)).await.unwrap();
         let id = person.member.unwrap().id;
         let rec = Recurrence {
             days,
@@ -142,17 +143,9 @@ impl World {
             tz,
         };
         let next = rec.next_after(now).map(|(_, t)| t);
-        Store::set_schedule(
-            &mut tx,
-            id,
-            "daily_checkin",
-            &days.to_field(),
-            time,
-            next,
-            now,
-        )
-        .await
-        .unwrap();
+        tx.set_schedule(id, "daily_checkin", &days.to_field(), time, next, now)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         id
     }
@@ -375,8 +368,7 @@ async fn prompts_in_quiet_hours_wait_for_them_to_end_and_urgent_messages_do_not(
     );
     // An urgent message for the same person goes at once.
     let mut tx = w.store.begin_write().await.unwrap();
-    Store::enqueue(
-        &mut tx,
+    tx.enqueue(
         &[Envelope::urgent(ChatId(1), Outgoing::text("crisis card"))],
         None,
         w.clock.now(),
@@ -451,8 +443,7 @@ async fn peak_prompts_never_queue_ahead_of_a_reply_to_someone_mid_check_in() {
     assert_eq!(r.opened, 1000);
     // Someone mid-check-in gets their next question now.
     let mut tx = w.store.begin_write().await.unwrap();
-    Store::enqueue(
-        &mut tx,
+    tx.enqueue(
         &[Envelope::reply(ChatId(7), Outgoing::text("next question"))],
         None,
         t,
@@ -512,17 +503,9 @@ async fn changing_a_schedule_while_a_slot_is_open_does_not_cancel_that_slot() {
     }
     .next_after(now)
     .map(|(_, t)| t);
-    Store::set_schedule(
-        &mut tx,
-        member,
-        "daily_checkin",
-        "Mon-Fri",
-        "20:30",
-        next,
-        now,
-    )
-    .await
-    .unwrap();
+    tx.set_schedule(member, "daily_checkin", "Mon-Fri", "20:30", next, now)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     // Monday already has its slot: no second one at 20:30 the same day.
     let r = w.run_until(utc("2026-03-02T23:00:00Z")).await;
@@ -812,9 +795,7 @@ async fn what_the_processor_reads_for_an_update_is_read_in_one_statement_and_is_
     w.at(utc("2026-03-02T09:00:00Z")).await;
     let now = w.clock.now();
     let mut tx = w.store.begin_write().await.unwrap();
-    let read = Store::load_for_update(&mut tx, ChatId(1), now)
-        .await
-        .unwrap();
+    let read = tx.load_for_update(ChatId(1), now).await.unwrap();
     let member = read.person.member.as_ref().expect("a member");
     assert_eq!(member.id, id);
     let session = read.session.expect("the 09:00 check-in is open");
@@ -826,19 +807,16 @@ async fn what_the_processor_reads_for_an_update_is_read_in_one_statement_and_is_
     assert!(!read.unreachable);
     assert_eq!(read.next_session_id.0, session.id.0 + 1);
     // Member 2 has no open session; a chat that is no one's has nothing but the next id.
-    let two = Store::load_for_update(&mut tx, ChatId(2), now)
-        .await
-        .unwrap();
+    let two = tx.load_for_update(ChatId(2), now).await.unwrap();
     assert!(two.session.is_none());
     assert_eq!(two.schedules[0].1, "Mon-Fri");
-    let stranger = Store::load_for_update(&mut tx, ChatId(99), now)
-        .await
-        .unwrap();
+    let stranger = tx.load_for_update(ChatId(99), now).await.unwrap();
     assert!(stranger.person.member.is_none() && stranger.session.is_none());
     assert!(stranger.schedules.is_empty() && !stranger.unreachable);
     assert_eq!(stranger.next_session_id, read.next_session_id);
     // Once the session has expired it is no longer read as open.
-    let later = Store::load_for_update(&mut tx, ChatId(1), session.expires_at)
+    let later = tx
+        .load_for_update(ChatId(1), session.expires_at)
         .await
         .unwrap();
     assert!(later.session.is_none());
@@ -854,9 +832,7 @@ async fn a_whole_fetch_of_unreadable_outbox_rows_is_failed_and_the_rows_behind_i
         .map(|chat| Envelope::reply(ChatId(chat), Outgoing::text("to be corrupted")))
         .collect();
     let mut tx = w.store.begin_write().await.unwrap();
-    Store::enqueue(&mut tx, &broken, None, w.clock.now())
-        .await
-        .unwrap();
+    tx.enqueue(&broken, None, w.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     let db = w._dir.path().join("s.db");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
@@ -868,8 +844,7 @@ async fn a_whole_fetch_of_unreadable_outbox_rows_is_failed_and_the_rows_behind_i
         .unwrap();
     pool.close().await;
     let mut tx = w.store.begin_write().await.unwrap();
-    Store::enqueue(
-        &mut tx,
+    tx.enqueue(
         &[Envelope::reply(
             ChatId(7),
             Outgoing::text("still delivered"),

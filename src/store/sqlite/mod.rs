@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::domain::{ChatId, Incoming, SessionId, Unreadable, UpdateId};
-use crate::store::InboxRow;
+use crate::store::{InboxRow, StoreError};
 
 /// The `error` of an inbox row stored set aside because Telegram's update could not be read.
 pub const UNREADABLE_UPDATE: &str = "unreadable update";
@@ -22,6 +22,7 @@ pub const UNREADABLE_UPDATE: &str = "unreadable update";
 pub const SET_ASIDE_AFTER_FAILURES: &str = "set aside after repeated failures";
 
 pub(super) mod circle;
+mod contract;
 pub(super) mod outbox;
 pub(super) mod people;
 pub(super) mod plans;
@@ -69,43 +70,106 @@ pub struct Store {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.inner.commit().await.map_err(anyhow::Error::from)?)
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.inner.rollback().await.map_err(anyhow::Error::from)?)
     }
 }
 
 impl Deref for Tx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.inner
+    type Target = Work;
+    fn deref(&self) -> &Work {
+        Work::of(&self.inner)
     }
 }
 
 impl DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.inner
+    fn deref_mut(&mut self) -> &mut Work {
+        Work::of_mut(&mut self.inner)
     }
 }
-/// A connection inside a transaction, as the store's functions take it.
-pub type Conn = SqliteConnection;
-/// A savepoint inside a transaction.
-pub type Savepoint<'c> = sqlx::Transaction<'c, Sqlite>;
 
-/// Whether an error came from the database itself (busy, I/O, full disk) rather than from
-/// the data: such errors are retried as a whole, never held against an update. A broken
-/// constraint (unique, foreign key, not null, check) is the update's own problem: it would
-/// fail the same way every time, so it counts against that update (and is set aside after
-/// a few tries) instead of holding up every chat.
-pub fn is_database_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| match c.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(db)) => matches!(db.kind(), sqlx::error::ErrorKind::Other),
-        Some(_) => true,
-        None => false,
-    })
+/// A unit of work in progress: what the contract's in-transaction operations run on. Opaque
+/// outside the store (it is SQLite's connection inside a transaction).
+#[repr(transparent)]
+pub struct Work(SqliteConnection);
+
+impl Work {
+    fn of(c: &SqliteConnection) -> &Work {
+        // SAFETY: `Work` is `repr(transparent)` over `SqliteConnection`.
+        unsafe { &*(c as *const SqliteConnection as *const Work) }
+    }
+
+    fn of_mut(c: &mut SqliteConnection) -> &mut Work {
+        // SAFETY: `Work` is `repr(transparent)` over `SqliteConnection`.
+        unsafe { &mut *(c as *mut SqliteConnection as *mut Work) }
+    }
+
+    /// A savepoint: rolled back alone if what happens inside it fails.
+    pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, StoreError> {
+        Ok(Savepoint(
+            sqlx::Connection::begin(&mut self.0)
+                .await
+                .map_err(anyhow::Error::from)?,
+        ))
+    }
+}
+
+/// A savepoint inside a unit of work.
+pub struct Savepoint<'c>(sqlx::Transaction<'c, Sqlite>);
+
+impl Savepoint<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await.map_err(anyhow::Error::from)?)
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.0.rollback().await.map_err(anyhow::Error::from)?)
+    }
+}
+
+impl Deref for Savepoint<'_> {
+    type Target = Work;
+    fn deref(&self) -> &Work {
+        Work::of(&self.0)
+    }
+}
+
+impl DerefMut for Savepoint<'_> {
+    fn deref_mut(&mut self) -> &mut Work {
+        Work::of_mut(&mut self.0)
+    }
+}
+
+/// How SQLite's errors map onto the contract's: the database itself failing (busy, locked,
+/// I/O, a full disk, a pool timeout) is `Busy`; a broken constraint (unique, foreign key,
+/// not null, check) is `Constraint`; anything else (unreadable data) is `Other`.
+pub(crate) fn classify(e: anyhow::Error) -> StoreError {
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        return match e {
+            StoreError::Busy(_) => StoreError::Busy(anyhow::anyhow!("{e}")),
+            StoreError::Constraint(_) => StoreError::Constraint(anyhow::anyhow!("{e}")),
+            StoreError::NotFound(what) => StoreError::NotFound(what.clone()),
+            StoreError::Other(_) => StoreError::Other(anyhow::anyhow!("{e}")),
+        };
+    }
+    let kind = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => {
+                Some(matches!(db.kind(), sqlx::error::ErrorKind::Other))
+            }
+            Some(_) => Some(true),
+            None => None,
+        });
+    match kind {
+        Some(true) => StoreError::Busy(e),
+        Some(false) => StoreError::Constraint(e),
+        None => StoreError::Other(e),
+    }
 }
 
 impl InstanceLock {
@@ -254,11 +318,6 @@ impl Store {
         Ok(self.begin_write().await?.commit().await?)
     }
 
-    /// A savepoint: rolled back alone if what happens inside it fails.
-    pub async fn savepoint(tx: &mut Conn) -> anyhow::Result<Savepoint<'_>> {
-        Ok(sqlx::Connection::begin(tx).await?)
-    }
-
     // ---- ingestion ----------------------------------------------------------------------
 
     /// The offset the next `getUpdates` must send (0 before the first update).
@@ -304,7 +363,7 @@ impl Store {
             .bind(ms(now))
             .bind(ms(now))
             .bind(UNREADABLE_UPDATE)
-            .execute(&mut *tx)
+            .execute(&mut *tx.inner)
             .await?;
             inserted += r.rows_affected();
         }
@@ -319,7 +378,7 @@ impl Store {
             .bind(&inc.kind)
             .bind(payload)
             .bind(ms(now))
-            .execute(&mut *tx)
+            .execute(&mut *tx.inner)
             .await?;
             inserted += r.rows_affected();
         }
@@ -328,7 +387,7 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset",
         )
         .bind(next_offset)
-        .execute(&mut *tx)
+        .execute(&mut *tx.inner)
         .await?;
         tx.commit().await?;
         Ok(inserted)
@@ -394,7 +453,7 @@ impl Store {
         .await?
         .rows_affected();
         let mut tx = self.begin_write().await?;
-        Self::expire_invites(&mut tx, now).await?;
+        Self::expire_invites(&mut tx.inner, now).await?;
         tx.commit().await?;
         Ok((inbox, outbox))
     }

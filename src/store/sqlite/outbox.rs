@@ -293,7 +293,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.0);
             }
-            let won: HashSet<i64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            let won: HashSet<i64> = q.fetch_all(&mut *tx.inner).await?.into_iter().collect();
             for id in chunk {
                 if won.contains(&id.0) {
                     claimed.push(*id);
@@ -304,9 +304,9 @@ impl Store {
                      WHERE id = ? AND state = 'pending'",
                 )
                 .bind(id.0)
-                .execute(&mut *tx)
+                .execute(&mut *tx.inner)
                 .await?;
-                Self::escalate_now(&mut tx, *id, now).await?;
+                Self::escalate_now(&mut tx.inner, *id, now).await?;
             }
         }
         tx.commit().await?;
@@ -378,7 +378,7 @@ impl Store {
             for (id, message_id) in chunk {
                 q = q.bind(id.0).bind(*message_id);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut *tx.inner).await?;
         }
         for rec in records {
             match rec {
@@ -400,7 +400,7 @@ impl Store {
                     .bind(*repeat)
                     .bind(if *refund { 1 } else { 0 })
                     .bind(id.0)
-                    .execute(&mut *tx)
+                    .execute(&mut *tx.inner)
                     .await?;
                 }
                 DeliveryRecord::Final { id, state, error } => {
@@ -412,9 +412,9 @@ impl Store {
                         .bind(*state)
                         .bind(error)
                         .bind(id.0)
-                        .execute(&mut *tx)
+                        .execute(&mut *tx.inner)
                         .await?;
-                    Self::escalate_now(&mut tx, *id, now).await?;
+                    Self::escalate_now(&mut tx.inner, *id, now).await?;
                 }
                 DeliveryRecord::Unreachable { id, chat, reason } => {
                     let r = sqlx::query(
@@ -422,12 +422,12 @@ impl Store {
                     )
                     .bind(reason)
                     .bind(id.0)
-                    .execute(&mut *tx)
+                    .execute(&mut *tx.inner)
                     .await?;
                     if r.rows_affected() == 1 {
-                        Self::set_unreachable(&mut tx, *chat, reason, now).await?;
+                        Self::set_unreachable(&mut tx.inner, *chat, reason, now).await?;
                     }
-                    Self::escalate_now(&mut tx, *id, now).await?;
+                    Self::escalate_now(&mut tx.inner, *id, now).await?;
                 }
             }
         }
@@ -529,7 +529,9 @@ mod tests {
 
     async fn put(store: &Store, envelopes: &[Envelope], at: DateTime<Utc>) -> Vec<OutboxId> {
         let mut tx = store.begin_write().await.unwrap();
-        let ids = Store::enqueue(&mut tx, envelopes, None, at).await.unwrap();
+        let ids = Store::enqueue(&mut tx.inner, envelopes, None, at)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         ids
     }
