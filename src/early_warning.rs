@@ -16,6 +16,7 @@ use crate::content::{Content, and_list, fill};
 use crate::conversation::circle::server_buttons;
 use crate::dialog::{AnswerValue, Registry, StepKind};
 use crate::domain::circle::{Action, Role};
+use crate::domain::states::SessionStatus;
 use crate::domain::{ChatId, Envelope, Lane, MemberId, Outgoing};
 use crate::rules::{self, CheckIn, Outcome, Template, Tier};
 use crate::schedule::QuietHours;
@@ -212,7 +213,7 @@ pub async fn after_changes(
     use crate::conversation::Change;
     let mut out = Vec::new();
     let history_changed = changes.iter().any(|c| match c {
-        Change::SaveSession { status, .. } => *status == "completed",
+        Change::SaveSession { status, .. } => *status == SessionStatus::Completed,
         Change::StoreAnswers { answers, .. } => answers.iter().any(|a| !a.flags.is_empty()),
         _ => false,
     });

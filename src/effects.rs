@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::conversation::Change;
 use crate::domain::member::QuietHours;
+use crate::domain::states::SessionStatus;
 use crate::domain::{ChatId, Envelope, UpdateId};
 use crate::schedule::{Days, LocalTime, Recurrence};
 use crate::store::Work;
@@ -185,7 +186,7 @@ pub async fn apply(
                 };
                 let (status, state) = match first {
                     Some((status, state)) => (status, Some(state)),
-                    None => ("active", None),
+                    None => (SessionStatus::Active, None),
                 };
                 tx.insert_session(
                     chat,
@@ -204,8 +205,8 @@ pub async fn apply(
                 tx.resume_session(chat, *id, now).await?;
             }
             Change::SaveSession { id, status, state } => {
-                tx.save_session(*id, status, state, now).await?;
-                if *status == "completed" {
+                tx.save_session(*id, *status, state, now).await?;
+                if *status == SessionStatus::Completed {
                     tx.wake_waiting_slots(*id, now).await?;
                 }
             }

@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::content::{Content, fill};
 use crate::conversation::{self, Change, Member, Onboarding, checkin};
 use crate::dialog::Registry;
+use crate::domain::states::SlotOutcome;
 use crate::domain::{ChatId, Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::early_warning;
 use crate::effects;
@@ -123,8 +124,8 @@ impl Scheduler {
                 .collect();
             // Only slots this statement created are counted (the rest existed already).
             for outcome in tx.insert_slots(&slots).await? {
-                match outcome.as_deref() {
-                    Some("paused") => report.paused += 1,
+                match outcome {
+                    Some(SlotOutcome::Paused) => report.paused += 1,
                     Some(_) => report.unknown += 1,
                     None => {}
                 }
@@ -251,14 +252,14 @@ impl Scheduler {
             for c in &closing {
                 let outcome = outcome(c, down_at(c.closes_at));
                 match outcome {
-                    "completed" => report.completed += 1,
-                    "partial" => report.partial += 1,
-                    "missed" => report.missed += 1,
-                    "paused" => report.paused += 1,
-                    _ => report.closed_unknown += 1,
+                    SlotOutcome::Completed => report.completed += 1,
+                    SlotOutcome::Partial => report.partial += 1,
+                    SlotOutcome::Missed => report.missed += 1,
+                    SlotOutcome::Paused => report.paused += 1,
+                    SlotOutcome::Unknown | SlotOutcome::Sent => report.closed_unknown += 1,
                 }
                 tx.close_slot(c, outcome, now).await?;
-                if matches!(outcome, "partial" | "missed")
+                if matches!(outcome, SlotOutcome::Partial | SlotOutcome::Missed)
                     && let Some(member) = tx.slot_member(c.slot).await?
                 {
                     let mut sp = tx.savepoint().await?;
@@ -360,9 +361,9 @@ impl Scheduler {
             let closes_at = opens_at + window;
             let paused = held(s.stopped, s.paused_until, due_at);
             let outcome = if paused {
-                Some("paused")
+                Some(SlotOutcome::Paused)
             } else if closes_at <= now || s.unreachable {
-                Some("unknown")
+                Some(SlotOutcome::Unknown)
             } else {
                 None
             };
@@ -403,14 +404,14 @@ impl Scheduler {
         let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
         let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
         if held(s.stopped, s.paused_until, now) {
-            batch.slots.outcomes.push((p.slot, "paused"));
+            batch.slots.outcomes.push((p.slot, SlotOutcome::Paused));
             report.paused += 1;
             return false;
         }
         let send_at = quiet.next_allowed(now, tz);
         if s.unreachable || send_at >= p.closes_at {
             // Blocked, or back from an outage too late to ask before the window ends.
-            batch.slots.outcomes.push((p.slot, "unknown"));
+            batch.slots.outcomes.push((p.slot, SlotOutcome::Unknown));
             report.unknown += 1;
             return false;
         }
@@ -464,7 +465,7 @@ impl Scheduler {
             return false; // sent by the tick (it reads the member's history)
         }
         let Some(dialog) = self.dialogs.current(&s.dialog_id) else {
-            batch.slots.outcomes.push((p.slot, "unknown"));
+            batch.slots.outcomes.push((p.slot, SlotOutcome::Unknown));
             return false;
         };
         let member = Member {
@@ -506,7 +507,7 @@ impl Scheduler {
             ] if saved == id => Some(NewSession {
                 dialog_id: dialog_id.clone(),
                 version: *version,
-                status,
+                status: *status,
                 state: state.clone(),
                 expires_at: *expires_at,
             }),
@@ -554,7 +555,7 @@ impl Scheduler {
         let o = conversation::week::scheduled(s.chat, &history, &ctx);
         tx.enqueue_at(&o.out, None, now, now).await?;
         let sent = SlotOpenings {
-            outcomes: vec![(p.slot, "sent")],
+            outcomes: vec![(p.slot, SlotOutcome::Sent)],
             ..SlotOpenings::default()
         };
         Ok(tx.open_slots(&sent, now).await?)
@@ -607,21 +608,21 @@ fn decided(b: &SlotOpenings, slot: i64) -> bool {
 }
 
 /// The outcome of a slot whose window has closed.
-fn outcome(c: &ClosingSlot, down_when_it_closed: bool) -> &'static str {
+fn outcome(c: &ClosingSlot, down_when_it_closed: bool) -> SlotOutcome {
     if c.completed {
-        "completed"
+        SlotOutcome::Completed
     } else if c.answered > 0 {
-        "partial"
+        SlotOutcome::Partial
     } else if c.held {
         // Paused or stopped since it was due: not a missed check-in.
-        "paused"
+        SlotOutcome::Paused
     } else if c.session.is_none() || (c.prompted && !c.delivered) {
         // The person was never asked (the bot was down, or Telegram did not deliver).
         // The prompt never reached the person (Telegram or the bot was down).
-        "unknown"
+        SlotOutcome::Unknown
     } else if down_when_it_closed {
-        "unknown"
+        SlotOutcome::Unknown
     } else {
-        "missed"
+        SlotOutcome::Missed
     }
 }

@@ -7,6 +7,7 @@ use super::{Change, Ctx, Member, OpenSession, Outcome, Person};
 use crate::content::fill;
 use crate::dialog::engine::{self, Advance, ButtonAction, Event, Keys, Reply};
 use crate::dialog::{Dialog, Session};
+use crate::domain::states::SessionStatus;
 use crate::domain::{Button, ChatId, Envelope, Lane, Outgoing, SessionId};
 
 /// Callback data of a check-in button: `q<session>.<seq>.<action>`. The session and seq only
@@ -512,11 +513,11 @@ fn apply(
         });
     }
     let status = if state.is_finished() {
-        "completed"
+        SessionStatus::Completed
     } else if state.paused {
-        "paused"
+        SessionStatus::Paused
     } else {
-        "active"
+        SessionStatus::Active
     };
     o.changes.push(Change::SaveSession {
         id: session,

@@ -20,6 +20,7 @@ use crate::dialog::{Dialog, Session};
 use crate::domain::circle::{
     Action, BUTTON_PREFIX, ConsentView, InviteLookup, Pressed, Role, Supporting, Tie,
 };
+use crate::domain::states::SessionStatus;
 use crate::domain::{
     Button, ChatId, Envelope, Incoming, Input, MemberId, Outgoing, SessionId, UserId,
 };
@@ -180,7 +181,7 @@ pub enum Change {
     /// Persist the session after a step (`status`: active, paused or completed).
     SaveSession {
         id: SessionId,
-        status: &'static str,
+        status: SessionStatus,
         state: Session,
     },
     StoreAnswers {

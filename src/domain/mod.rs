@@ -9,6 +9,7 @@ pub mod input;
 pub mod member;
 pub mod outgoing;
 pub mod plan;
+pub mod states;
 
 pub use ids::{ChatId, MemberId, OutboxId, SessionId, UpdateId, UserId};
 pub use input::{Incoming, Input, Sender, Unreadable};

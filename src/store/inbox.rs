@@ -1,6 +1,7 @@
 //! The inbox: storing updates and marking them processed.
 
 use std::future::Future;
+use std::pin::Pin;
 
 #[allow(unused_imports)]
 use super::*;
@@ -18,6 +19,39 @@ pub trait Updates {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The id the next session will get (the processor is the only writer of sessions).
     fn next_session_id(&mut self) -> impl Future<Output = Result<SessionId, StoreError>> + Send;
+}
+
+/// One step of a caller's work inside the store's unit of work.
+pub type Step<'a, T> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
+
+/// How the processor applies one update; the store runs it inside the batch's unit of work.
+pub trait UpdateHandler: Sync {
+    /// Applies one update: `Ok(None)` if it turned out to be processed already (its work is
+    /// then undone), else whether it changed anything the scheduler must see at once.
+    fn apply<'a>(
+        &'a self,
+        work: &'a mut Work,
+        row: &'a InboxRow,
+        now: DateTime<Utc>,
+    ) -> Step<'a, Option<bool>>;
+
+    /// Gives up on an update that keeps failing (its attempts are used up): whatever the
+    /// person must still hear, and the row marked processed with its error.
+    fn set_aside<'a>(
+        &'a self,
+        work: &'a mut Work,
+        row: &'a InboxRow,
+        now: DateTime<Utc>,
+    ) -> Step<'a, ()>;
+}
+
+/// What processing a batch came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// Some update changed what the scheduler must see at once.
+    pub touched: bool,
+    /// Updates that failed on their own and will be tried again.
+    pub failed: usize,
 }
 
 /// Ingestion's and processing's operations on the inbox, each one unit of work: storing a batch of updates with its offset, reading what waits, sweeping.
@@ -65,4 +99,19 @@ pub trait Inbox {
     /// (unreadable ones, ones that failed repeatedly).
     fn set_aside_counts(&self) -> impl Future<Output = Result<(i64, i64), StoreError>> + Send;
     fn unprocessed_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Processes a batch of updates as one unit of work, each update in its own savepoint
+    /// so one bad update cannot undo or block the others:
+    /// - the database itself failing fails the whole batch: nothing is kept, nothing is
+    ///   held against any update;
+    /// - an update failing on its own is undone and counted against it, and after
+    ///   `max_attempts` set aside ([`UpdateHandler::set_aside`]);
+    /// - while one of a chat's updates is failing, that chat's later updates wait, so each
+    ///   chat's updates are always applied in order.
+    fn process(
+        &self,
+        rows: &[InboxRow],
+        max_attempts: i64,
+        handler: &dyn UpdateHandler,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Processed, StoreError>> + Send;
 }

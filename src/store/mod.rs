@@ -14,7 +14,7 @@ mod schedules;
 mod sqlite;
 
 pub use circle::Circle;
-pub use inbox::{Inbox, Updates};
+pub use inbox::{Inbox, Processed, Step, UpdateHandler, Updates};
 pub use outbox::{Messages, Outbox};
 pub use people::People;
 pub use plans::Plans;
@@ -94,6 +94,7 @@ use crate::domain::circle::{InviteLookup, NewButton, Pressed, Role};
 use crate::domain::history::{StoredAnswer, StoredSlot};
 use crate::domain::member::{Onboarding, QuietHours};
 use crate::domain::plan::Tier;
+use crate::domain::states::{OutboxState, SessionStatus, SlotOutcome};
 use crate::domain::{
     ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, SessionId, UpdateId, UserId,
 };
@@ -185,7 +186,7 @@ pub enum DeliveryRecord {
     /// No more attempts: `state` is `failed`, `ambiguous` or `cancelled`.
     Final {
         id: OutboxId,
-        state: &'static str,
+        state: OutboxState,
         error: String,
     },
     /// The chat blocked us: this row and every other pending row for the chat end as

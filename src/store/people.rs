@@ -85,7 +85,7 @@ pub trait People {
         id: SessionId,
         dialog_id: &str,
         version: i64,
-        status: &str,
+        status: SessionStatus,
         state: Option<&Session>,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -100,7 +100,7 @@ pub trait People {
     fn save_session(
         &mut self,
         id: SessionId,
-        status: &str,
+        status: SessionStatus,
         state: &Session,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{SessionRow, StoredPerson};
 use crate::domain::answer::Session;
 use crate::domain::plan::{PlanSettings, Tier};
+use crate::domain::states::{SessionStatus, SlotOutcome};
 use crate::domain::{ChatId, Envelope, MemberId, SessionId, UserId};
 
 // ---- circle.rs
@@ -157,7 +158,7 @@ pub struct PendingSlot {
 #[derive(Debug, Default)]
 pub struct SlotOpenings {
     /// Slots that never open: (slot, outcome).
-    pub outcomes: Vec<(i64, &'static str)>,
+    pub outcomes: Vec<(i64, SlotOutcome)>,
     /// Slots that open later (quiet hours, another check-in in progress): (slot, opens at).
     pub deferred: Vec<(i64, DateTime<Utc>)>,
     /// Slots counted against a session that exists already: (slot, session).
@@ -185,7 +186,7 @@ pub struct Opening {
 pub struct NewSession {
     pub dialog_id: String,
     pub version: i64,
-    pub status: &'static str,
+    pub status: SessionStatus,
     pub state: Session,
     pub expires_at: DateTime<Utc>,
 }
@@ -201,7 +202,7 @@ pub struct NewSlot<'a> {
     pub opens_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
     pub remind_at: Option<DateTime<Utc>>,
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<SlotOutcome>,
 }
 
 /// An open slot whose reminder time has come.

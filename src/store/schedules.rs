@@ -56,7 +56,7 @@ pub trait Schedules {
     fn insert_slots(
         &mut self,
         slots: &[NewSlot<'_>],
-    ) -> impl Future<Output = Result<Vec<Option<String>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Option<SlotOutcome>>, StoreError>> + Send;
     fn due_reminders(
         &mut self,
         now: DateTime<Utc>,
@@ -105,7 +105,7 @@ pub trait Schedules {
     fn close_slot(
         &mut self,
         slot: &ClosingSlot,
-        outcome: &str,
+        outcome: SlotOutcome,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Moves the heartbeat from `last` to `now`. Returns false if someone else moved it

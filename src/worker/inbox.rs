@@ -1,17 +1,16 @@
 //! Processes stored updates: for each, the state it changes, the messages it causes and
-//! marking it processed commit together. A batch shares one write transaction (one fsync)
-//! with a savepoint per update, so one bad update cannot undo or block the others.
-//!
-//! Failures:
-//! - a database error (busy, I/O, full disk) fails the whole batch: nothing is committed,
-//!   nothing is held against any update, and the batch is tried again after a pause;
-//! - an update that fails on its own (its data) is retried, and after 3 attempts set aside:
-//!   the person gets an apology (and the crisis card if they used crisis language), its
-//!   payload is erased like any processed update, and the error is kept on the row;
-//! - while one of a chat's updates is failing, that chat's later updates wait, so each
-//!   chat's updates are always applied in order.
+//! marking it processed commit together. The store runs a batch as one unit of work
+//! (`Inbox::process`: one fsync, a savepoint per update, a failing update retried and each
+//! chat kept in order); this module decides what each update does:
+//! - reads what the input needs (`conversation::needs`), asks the pure conversation, and
+//!   applies its changes and early warning's through the one interpreter (`effects`);
+//! - a database error (busy, I/O, full disk) fails the whole batch, tried again after a
+//!   pause;
+//! - an update that fails on its own 3 times is set aside: the person gets an apology (and
+//!   the crisis card if they used crisis language), its payload is erased like any
+//!   processed update, and the error is kept on the row.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +23,14 @@ use crate::config::CrashPoint;
 use crate::content::Content;
 use crate::conversation::{self, Change, OpenSession, ScheduleView};
 use crate::dialog::{CHECKIN_DIALOG, Registry, WEEKLY_DIALOG};
-use crate::domain::{ChatId, Envelope, Incoming, Input, Outgoing};
+use crate::domain::states::SessionStatus;
+use crate::domain::{Envelope, Incoming, Input, Outgoing};
 use crate::early_warning;
 use crate::effects;
 use crate::rules::Template;
 use crate::schedule::{Days, LocalTime};
 use crate::store::prelude::*;
-use crate::store::{InboxRow, Store, Work, is_database_error};
+use crate::store::{InboxRow, Step, Store, UpdateHandler, Work};
 use crate::token::Tokens;
 
 /// After this many failed attempts an update is set aside so it cannot block its chat.
@@ -54,6 +54,29 @@ pub struct Processor {
     pub bot_username: Arc<std::sync::RwLock<Option<String>>>,
     /// Early-warning rule templates.
     pub rules: Arc<BTreeMap<String, Template>>,
+}
+
+impl UpdateHandler for Processor {
+    fn apply<'a>(
+        &'a self,
+        work: &'a mut Work,
+        row: &'a InboxRow,
+        now: DateTime<Utc>,
+    ) -> Step<'a, Option<bool>> {
+        Box::pin(async move {
+            let (fresh, touched) = self.handle(work, row, now).await?;
+            Ok(fresh.then_some(touched))
+        })
+    }
+
+    fn set_aside<'a>(
+        &'a self,
+        work: &'a mut Work,
+        row: &'a InboxRow,
+        now: DateTime<Utc>,
+    ) -> Step<'a, ()> {
+        Box::pin(self.give_up(work, row, now))
+    }
 }
 
 impl Processor {
@@ -111,51 +134,13 @@ impl Processor {
             return Ok(0);
         }
         let now = self.clock.now();
-        let mut tx = self.store.begin_write().await?;
-        let mut blocked: HashSet<ChatId> = HashSet::new();
-        let mut touched_schedules = false;
-        let mut failed = Vec::new();
-        for row in &rows {
-            if let Some(chat) = row.chat
-                && blocked.contains(&chat)
-            {
-                continue; // an earlier update of this chat failed: keep the order
-            }
-            let mut sp = tx.savepoint().await?;
-            match self.handle(&mut sp, row, now).await {
-                Ok((true, touched)) => {
-                    sp.commit().await?;
-                    touched_schedules |= touched;
-                }
-                Ok((false, _)) => sp.rollback().await?, // someone else processed it first
-                Err(e) if is_database_error(&e) => return Err(e), // whole batch rolls back
-                Err(e) => {
-                    sp.rollback().await?;
-                    if let Some(chat) = row.chat {
-                        blocked.insert(chat);
-                    }
-                    // Errors carry ids and kinds only, never content.
-                    tracing::error!(update_id = row.update_id.0, attempts = row.attempts + 1, error = %e, "update failed");
-                    if row.attempts + 1 >= MAX_ATTEMPTS {
-                        self.set_aside(&mut tx, row, now).await?;
-                    } else {
-                        failed.push(row.update_id);
-                    }
-                }
-            }
-        }
-        tx.commit().await?;
-        for update in failed {
-            self.store
-                .record_processing_failure(update, "processing failed")
-                .await?;
-        }
+        let done = self.store.process(&rows, MAX_ATTEMPTS, self, now).await?;
         if self.crash_at == Some(CrashPoint::AfterProcessingCommit) {
             tracing::warn!("STAYWELL_CRASH_AT=after_processing_commit: aborting");
             std::process::abort();
         }
         self.outbox_ready.notify_one();
-        if touched_schedules {
+        if done.touched {
             self.schedules_changed.notify_one();
         }
         Ok(rows.len())
@@ -163,7 +148,7 @@ impl Processor {
 
     /// Gives up on an update that keeps failing: an apology (and the crisis card if the
     /// person used crisis language), and the row marked processed with its error.
-    async fn set_aside(
+    async fn give_up(
         &self,
         conn: &mut Work,
         row: &InboxRow,
@@ -401,7 +386,7 @@ impl Processor {
                         | Change::Erase { .. }
                         // A slot waiting for this check-in to end may open now.
                         | Change::SaveSession {
-                            status: "completed",
+                            status: SessionStatus::Completed,
                             ..
                         }
                 )

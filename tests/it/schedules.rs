@@ -600,7 +600,7 @@ async fn answered_check_ins_are_completed_or_partial() {
             state.current = None;
             changes.push(Change::SaveSession {
                 id: session,
-                status: "completed",
+                status: staywell::domain::states::SessionStatus::Completed,
                 state,
             });
         }
@@ -679,7 +679,7 @@ async fn a_check_in_done_earlier_of_their_own_accord_counts_and_is_not_asked_aga
         },
         Change::SaveSession {
             id: session,
-            status: "completed",
+            status: staywell::domain::states::SessionStatus::Completed,
             state,
         },
     ] {

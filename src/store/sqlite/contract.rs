@@ -83,7 +83,7 @@ impl People for Work {
         id: SessionId,
         dialog_id: &str,
         version: i64,
-        status: &str,
+        status: SessionStatus,
         state: Option<&Session>,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -112,7 +112,7 @@ impl People for Work {
     async fn save_session(
         &mut self,
         id: SessionId,
-        status: &str,
+        status: SessionStatus,
         state: &Session,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -621,7 +621,7 @@ impl Schedules for Work {
     async fn insert_slots(
         &mut self,
         slots: &[NewSlot<'_>],
-    ) -> Result<Vec<Option<String>>, StoreError> {
+    ) -> Result<Vec<Option<SlotOutcome>>, StoreError> {
         Ok(Store::insert_slots(&mut self.0, slots).await?)
     }
     async fn due_reminders(
@@ -662,7 +662,7 @@ impl Schedules for Work {
     async fn close_slot(
         &mut self,
         slot: &ClosingSlot,
-        outcome: &str,
+        outcome: SlotOutcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         Ok(Store::close_slot(&mut self.0, slot, outcome, now).await?)
@@ -776,6 +776,58 @@ impl Updates for Work {
 }
 
 impl Inbox for Store {
+    async fn process(
+        &self,
+        rows: &[InboxRow],
+        max_attempts: i64,
+        handler: &dyn UpdateHandler,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut blocked = std::collections::HashSet::new();
+        let mut done = Processed::default();
+        let mut failed = Vec::new();
+        for row in rows {
+            if let Some(chat) = row.chat
+                && blocked.contains(&chat)
+            {
+                continue; // an earlier update of this chat failed: keep the order
+            }
+            let mut sp = tx.savepoint().await?;
+            match handler
+                .apply(&mut sp, row, now)
+                .await
+                .map_err(StoreError::from)
+            {
+                Ok(Some(touched)) => {
+                    sp.commit().await?;
+                    done.touched |= touched;
+                }
+                Ok(None) => sp.rollback().await?, // someone else processed it first
+                Err(e) if e.is_unavailable() => return Err(e), // the whole batch rolls back
+                Err(e) => {
+                    sp.rollback().await?;
+                    if let Some(chat) = row.chat {
+                        blocked.insert(chat);
+                    }
+                    // Errors carry ids and kinds only, never content.
+                    tracing::error!(update_id = row.update_id.0, attempts = row.attempts + 1, error = %e, "update failed");
+                    if row.attempts + 1 >= max_attempts {
+                        handler.set_aside(&mut tx, row, now).await?;
+                    } else {
+                        failed.push(row.update_id);
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        done.failed = failed.len();
+        for update in failed {
+            Store::record_processing_failure(self, update, "processing failed").await?;
+        }
+        Ok(done)
+    }
+
     async fn next_offset(&self) -> Result<i64, StoreError> {
         Ok(Store::next_offset(self).await?)
     }

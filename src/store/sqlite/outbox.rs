@@ -409,7 +409,7 @@ impl Store {
                                 payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 0)
                          WHERE id = ? AND state = 'sending'",
                     )
-                        .bind(*state)
+                        .bind(state.as_str())
                         .bind(error)
                         .bind(id.0)
                         .execute(&mut *tx.inner)

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 
 use crate::domain::answer::{Answer, Session, Stored};
 use crate::domain::member::{Member, Onboarding, QuietHours, tz_or_london};
+use crate::domain::states::SessionStatus;
 use crate::domain::{ChatId, MemberId, SessionId, UserId};
 use crate::store::StoredPerson;
 use crate::store::UpdateRead;
@@ -329,7 +330,7 @@ impl Store {
         id: SessionId,
         dialog_id: &str,
         version: i64,
-        status: &str,
+        status: SessionStatus,
         state: Option<&Session>,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -343,7 +344,7 @@ impl Store {
         .bind(id.0)
         .bind(dialog_id)
         .bind(version)
-        .bind(status)
+        .bind(status.as_str())
         .bind(match state {
             Some(s) => serde_json::to_string(s)?,
             None => "{}".to_string(),
@@ -351,7 +352,7 @@ impl Store {
         .bind(ms(now))
         .bind(ms(now))
         .bind(ms(expires_at))
-        .bind(status)
+        .bind(status.as_str())
         .bind(ms(now))
         .bind(chat.0)
         .execute(&mut *tx)
@@ -382,7 +383,7 @@ impl Store {
     pub async fn save_session(
         tx: &mut SqliteConnection,
         id: SessionId,
-        status: &str,
+        status: SessionStatus,
         state: &Session,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
@@ -391,10 +392,10 @@ impl Store {
                     completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END
              WHERE id = ?",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(serde_json::to_string(state)?)
         .bind(ms(now))
-        .bind(status)
+        .bind(status.as_str())
         .bind(ms(now))
         .bind(id.0)
         .execute(&mut *tx)

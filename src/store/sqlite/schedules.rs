@@ -5,6 +5,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::Store;
 use super::{PUT_ASIDE, from_ms, ms};
+use crate::domain::states::{SessionStatus, SlotOutcome};
 use crate::domain::{ChatId, Envelope, MemberId, SessionId};
 use crate::store::{
     ClosingSlot, DueReminder, DueSchedule, NewSlot, Opening, PendingSlot, SlotOpenings,
@@ -140,7 +141,7 @@ impl Store {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (slot, outcome) in chunk {
-                q = q.bind(*slot).bind(*outcome);
+                q = q.bind(*slot).bind(outcome.as_str());
             }
             q.execute(&mut *conn).await?;
         }
@@ -222,7 +223,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         // (id, member, dialog, version, status, state, expires_at)
-        let mut rows: Vec<(i64, i64, &str, i64, &str, String, i64)> = Vec::new();
+        let mut rows: Vec<(i64, i64, &str, i64, SessionStatus, String, i64)> = Vec::new();
         for o in openings {
             if let Some(f) = &o.first {
                 rows.push((
@@ -264,12 +265,12 @@ impl Store {
                     .bind(*member)
                     .bind(*dialog)
                     .bind(*version)
-                    .bind(*status)
+                    .bind(status.as_str())
                     .bind(state.as_str())
                     .bind(ms(now))
                     .bind(ms(now))
                     .bind(*expires_at)
-                    .bind((*status == "completed").then(|| ms(now)));
+                    .bind((*status == SessionStatus::Completed).then(|| ms(now)));
             }
             q.execute(&mut *conn).await?;
         }
@@ -332,7 +333,7 @@ impl Store {
     pub async fn insert_slots(
         conn: &mut SqliteConnection,
         slots: &[NewSlot<'_>],
-    ) -> anyhow::Result<Vec<Option<String>>> {
+    ) -> anyhow::Result<Vec<Option<SlotOutcome>>> {
         let mut created = Vec::new();
         for chunk in slots.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -353,9 +354,13 @@ impl Store {
                     .bind(ms(slot.opens_at))
                     .bind(ms(slot.closes_at))
                     .bind(slot.remind_at.map(ms))
-                    .bind(slot.outcome);
+                    .bind(slot.outcome.map(SlotOutcome::as_str));
             }
-            created.extend(q.fetch_all(&mut *conn).await?);
+            let rows: Vec<Option<String>> = q.fetch_all(&mut *conn).await?;
+            created.extend(
+                rows.iter()
+                    .map(|o| o.as_deref().and_then(SlotOutcome::parse)),
+            );
         }
         Ok(created)
     }
@@ -517,11 +522,11 @@ impl Store {
     pub async fn close_slot(
         conn: &mut SqliteConnection,
         slot: &ClosingSlot,
-        outcome: &str,
+        outcome: SlotOutcome,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let r = sqlx::query("UPDATE slots SET outcome = ? WHERE id = ? AND outcome IS NULL")
-            .bind(outcome)
+            .bind(outcome.as_str())
             .bind(slot.slot)
             .execute(&mut *conn)
             .await?;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Delivered;
+use crate::domain::states::OutboxState;
 use crate::domain::{Lane, OutboxId, Outgoing};
 use crate::pacing::{Pacer, backoff};
 use crate::store::{DeliveryRecord, Interrupted, OutboxRow};
@@ -47,7 +48,7 @@ fn ambiguous(
         // Telegram has no idempotency key: a routine message is not risked twice.
         DeliveryRecord::Final {
             id,
-            state: "ambiguous",
+            state: OutboxState::Ambiguous,
             error,
         }
     }
@@ -139,7 +140,7 @@ pub(super) fn policy(
             tracing::error!(outbox_id = id.0, attempts, %error, "delivery failed for good");
             DeliveryRecord::Final {
                 id,
-                state: "failed",
+                state: OutboxState::Failed,
                 error,
             }
         }
@@ -167,7 +168,7 @@ pub(super) fn policy(
             tracing::warn!(outbox_id = id.0, %error, "delivery rejected by Telegram");
             DeliveryRecord::Final {
                 id,
-                state: "failed",
+                state: OutboxState::Failed,
                 error,
             }
         }
@@ -266,7 +267,7 @@ mod tests {
                 assert!(matches!(
                     record,
                     DeliveryRecord::Final {
-                        state: "ambiguous",
+                        state: OutboxState::Ambiguous,
                         ..
                     }
                 ));
