@@ -18,5 +18,6 @@ mod plan;
 mod schedules;
 mod simulate;
 mod soak;
+mod store_story;
 mod transcripts;
 mod week;
