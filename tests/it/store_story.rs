@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use staywell::domain::states::{SessionStatus, SlotOutcome};
 use staywell::domain::answer::AnswerValue::Number;
 use staywell::domain::answer::{Answer, AnswerValue, Session, Stored};
 use staywell::domain::circle::{InviteLookup, Purpose, Role, TieStatus};
@@ -95,12 +96,12 @@ async fn people_story(store: &Store) -> Story {
     assert_eq!(read.next_session_id, id);
 
     let (until, mut state) = (now + Duration::hours(2), Session::default());
-    let start = tx.insert_session(robin, id, "daily", 1, "active", Some(&state), until, now);
+    let start = tx.insert_session(robin, id, "daily", 1, SessionStatus::Active, Some(&state), until, now);
     start.await?;
     let mood = answered("mood", 3.0);
     state.answers.insert("mood".into(), mood.answer.clone());
     state.current = Some(1);
-    tx.save_session(id, "active", &state, now).await?;
+    tx.save_session(id, SessionStatus::Active, &state, now).await?;
     tx.store_answers(id, member.id, "daily", 1, &[mood], now)
         .await?;
     let open = tx.load_for_update(robin, now).await?.session.expect("open");
@@ -114,7 +115,7 @@ async fn people_story(store: &Store) -> Story {
     assert_eq!(sessions_of(&mut tx, robin, now).await?, (Some(id), None));
     state.current = None;
     let done = now + Duration::minutes(5);
-    tx.save_session(id, "completed", &state, done).await?;
+    tx.save_session(id, SessionStatus::Completed, &state, done).await?;
     tx.commit().await?;
 
     let mut tx = store.begin_write().await?;
@@ -344,7 +345,7 @@ async fn schedules_story(store: &Store) -> Story {
     let c = &closing[0];
     assert_eq!((c.slot, c.session), (p.slot, Some(session)));
     assert!(c.prompted && !c.delivered && !c.completed && c.answered == 0);
-    tx.close_slot(c, "missed", closes).await?;
+    tx.close_slot(c, SlotOutcome::Missed, closes).await?;
     assert!(tx.closing_slots(closes, 10).await?.is_empty());
     let history = tx.raw_history(member, now).await?;
     assert_eq!(history.slots[0].outcome.as_deref(), Some("missed"));
@@ -550,7 +551,7 @@ fn asking(
     let first = NewSession {
         dialog_id: p.schedule.dialog_id.clone(),
         version: 1,
-        status: "active",
+        status: SessionStatus::Active,
         state: Session::default(),
         expires_at: p.closes_at,
     };
