@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::content::Content;
 use crate::store::Store;
+use crate::store::prelude::*;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -24,6 +24,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::OutboxSettings;
 use crate::domain::{ChatId, Incoming, Input, Sender, UpdateId, UserId};
 use crate::scheduler::Scheduler;
+use crate::store::prelude::*;
 use crate::store::{InstanceLock, Store};
 use crate::worker::delivery::Delivery;
 use crate::worker::inbox::Processor;
@@ -183,7 +184,7 @@ impl World {
 
     /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        self.store.next_event().await
+        Ok(self.store.next_event().await?)
     }
 
     /// Runs everything due at the current virtual time: processing, the scheduler, delivery.

@@ -13,6 +13,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::OutboxSettings;
 use crate::content::Content;
 use crate::scheduler::Scheduler;
+use crate::store::prelude::*;
 use crate::store::{InstanceLock, Store};
 use crate::worker::delivery::{Delivery, Messenger};
 use crate::worker::inbox::Processor;
@@ -104,6 +105,6 @@ impl<M: Messenger> Machinery<M> {
 
     /// The next moment something is due: a slot, a reminder, a window closing, a delivery.
     pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        self.store.next_event().await
+        Ok(self.store.next_event().await?)
     }
 }

@@ -32,6 +32,7 @@ use crate::chat::world::{Machinery, WorldOptions};
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
 use crate::pacing::Pacer;
+use crate::store::prelude::*;
 
 pub struct SimOptions {
     pub members: u32,

@@ -54,7 +54,9 @@ pub struct Processed {
     pub failed: usize,
 }
 
-/// Ingestion's and processing's operations on the inbox, each one unit of work: storing a batch of updates with its offset, reading what waits, sweeping.
+/// Ingestion's and processing's operations on the inbox, each one unit of work: storing a
+/// batch of updates with its offset, reading what waits, processing a batch, sweeping.
+/// Like [`Outbox`]'s, never call one while holding a [`Work`].
 pub trait Inbox {
     /// The offset the next `getUpdates` must send (0 before the first update).
     fn next_offset(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;

@@ -44,7 +44,9 @@ pub trait Messages {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Delivery's operations on the outbox, each one unit of work: what is due, claiming a round, recording its results, crash recovery.
+/// Delivery's operations on the outbox, each one unit of work: what is due, claiming a
+/// round, recording its results, crash recovery. Each takes the writers' turn itself: never
+/// call one while holding a [`Work`] (it would wait for that unit of work to end).
 pub trait Outbox {
     /// Rows that may be sent at `now`: pending, due, and first in their chat's queue (no
     /// earlier row of the same or a more urgent lane is still pending or being sent), most

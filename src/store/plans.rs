@@ -152,8 +152,8 @@ pub trait Plans {
         &mut self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<DueAsk>, StoreError>> + Send;
-    /// Acknowledges an alert by the person it was addressed to. Returns the member's chat
-    /// and name if this press acknowledged it (a second press, or anyone else's, does not).
+    /// Acknowledges an alert by the person it was addressed to (a second press, or anyone
+    /// else's, changes nothing). What follows is read with `acked_alert`.
     fn ack_alert(
         &mut self,
         chat: ChatId,

@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::CrashPoint;
 use crate::domain::{Incoming, Unreadable};
 use crate::store::Store;
+use crate::store::prelude::*;
 
 pub struct Poller {
     pub bot: Bot,

@@ -12,6 +12,7 @@ use staywell::clock::{Clock, SystemClock};
 use staywell::config::{Secret, Settings};
 use staywell::content::shipped_dialogs_dir;
 use staywell::store::Store;
+use staywell::store::prelude::*;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

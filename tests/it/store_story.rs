@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use staywell::domain::states::{SessionStatus, SlotOutcome};
 use staywell::domain::answer::AnswerValue::Number;
 use staywell::domain::answer::{Answer, AnswerValue, Session, Stored};
 use staywell::domain::circle::{InviteLookup, Purpose, Role, TieStatus};
 use staywell::domain::member::{Member, Onboarding, QuietHours};
 use staywell::domain::plan::Tier;
+use staywell::domain::states::{SessionStatus, SlotOutcome};
 use staywell::domain::{ChatId, Envelope, Incoming, Input, Lane, MemberId, OutboxId, Outgoing};
 use staywell::domain::{Sender, SessionId, Unreadable, UpdateId, UserId};
 use staywell::store::prelude::*;
@@ -96,12 +96,22 @@ async fn people_story(store: &Store) -> Story {
     assert_eq!(read.next_session_id, id);
 
     let (until, mut state) = (now + Duration::hours(2), Session::default());
-    let start = tx.insert_session(robin, id, "daily", 1, SessionStatus::Active, Some(&state), until, now);
+    let start = tx.insert_session(
+        robin,
+        id,
+        "daily",
+        1,
+        SessionStatus::Active,
+        Some(&state),
+        until,
+        now,
+    );
     start.await?;
     let mood = answered("mood", 3.0);
     state.answers.insert("mood".into(), mood.answer.clone());
     state.current = Some(1);
-    tx.save_session(id, SessionStatus::Active, &state, now).await?;
+    tx.save_session(id, SessionStatus::Active, &state, now)
+        .await?;
     tx.store_answers(id, member.id, "daily", 1, &[mood], now)
         .await?;
     let open = tx.load_for_update(robin, now).await?.session.expect("open");
@@ -115,7 +125,8 @@ async fn people_story(store: &Store) -> Story {
     assert_eq!(sessions_of(&mut tx, robin, now).await?, (Some(id), None));
     state.current = None;
     let done = now + Duration::minutes(5);
-    tx.save_session(id, SessionStatus::Completed, &state, done).await?;
+    tx.save_session(id, SessionStatus::Completed, &state, done)
+        .await?;
     tx.commit().await?;
 
     let mut tx = store.begin_write().await?;

@@ -12,8 +12,8 @@ use crate::domain::circle::{
     TieStatus,
 };
 use crate::domain::{ChatId, Envelope, Lane, MemberId, OutboxId, UpdateId, UserId};
-use crate::store::CircleRead;
 use crate::store::Subject;
+use crate::store::{CircleRead, StoreError};
 
 /// Failed invite attempts allowed per chat in [`INVITE_WINDOW`] before even valid-looking
 /// tokens are refused.
@@ -84,7 +84,7 @@ pub(super) async fn audit(
 impl Store {
     /// The circle side of a chat: the member's circle and consents (if `member` is given),
     /// whom the chat supports, and whether it is away.
-    pub async fn load_circle(
+    pub(in crate::store) async fn load_circle(
         tx: &mut SqliteConnection,
         chat: ChatId,
         member: Option<MemberId>,
@@ -173,7 +173,7 @@ impl Store {
 
     /// Looks up an invite token from `chat`. Every kind of bad token gives `Invalid`; a chat
     /// with too many recent failures gets `RateLimited` without any lookup.
-    pub async fn lookup_invite(
+    pub(in crate::store) async fn lookup_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         token_hash: Option<&str>,
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// An invite by id, if it is still open and unexpired.
-    pub async fn invite_by_id(
+    pub(in crate::store) async fn invite_by_id(
         tx: &mut SqliteConnection,
         id: i64,
         now: DateTime<Utc>,
@@ -236,7 +236,7 @@ impl Store {
     /// What a press on server-side button `token` by `user` may do: live only if it was
     /// made for that user, is unexpired and unused; used if it is theirs, unexpired, and
     /// was pressed already.
-    pub async fn pressed(
+    pub(in crate::store) async fn pressed(
         tx: &mut SqliteConnection,
         token: &str,
         user: Option<UserId>,
@@ -270,7 +270,7 @@ impl Store {
             .unwrap_or(Pressed::Dead))
     }
 
-    pub async fn register_buttons(
+    pub(in crate::store) async fn register_buttons(
         tx: &mut SqliteConnection,
         buttons: &[NewButton],
         now: DateTime<Utc>,
@@ -294,7 +294,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn use_buttons(
+    pub(in crate::store) async fn use_buttons(
         tx: &mut SqliteConnection,
         group: &str,
         now: DateTime<Utc>,
@@ -307,7 +307,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_invite(
+    pub(in crate::store) async fn create_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         member: MemberId,
@@ -341,7 +341,7 @@ impl Store {
         .await
     }
 
-    pub async fn invite_failed(
+    pub(in crate::store) async fn invite_failed(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -356,7 +356,7 @@ impl Store {
 
     /// The invitee accepts: the invite is used up and they join the circle, awaiting the
     /// member's confirmation. Applies only to an invite still open.
-    pub async fn accept_invite(
+    pub(in crate::store) async fn accept_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         invite: i64,
@@ -409,7 +409,7 @@ impl Store {
         audit(tx, "invite_used", e, now).await
     }
 
-    pub async fn decline_invite(
+    pub(in crate::store) async fn decline_invite(
         tx: &mut SqliteConnection,
         chat: ChatId,
         invite: i64,
@@ -444,7 +444,7 @@ impl Store {
     }
 
     /// The member confirms: the tie is active, with one consent per purpose of its role.
-    pub async fn confirm_tie(
+    pub(in crate::store) async fn confirm_tie(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -511,7 +511,7 @@ impl Store {
 
     /// Ends a tie from `chat` (the member removing, or the person leaving or the member not
     /// confirming): see [`Self::close_tie`]. Only those two may end it.
-    pub async fn end_tie(
+    pub(in crate::store) async fn end_tie(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -644,7 +644,7 @@ impl Store {
     }
 
     /// Revokes one of the member's (this chat's) consents.
-    pub async fn revoke_consent(
+    pub(in crate::store) async fn revoke_consent(
         tx: &mut SqliteConnection,
         chat: ChatId,
         consent: i64,
@@ -662,7 +662,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            anyhow::bail!("consent {consent} is not this member's to revoke");
+            return Err(StoreError::NotFound(format!("consent {consent} of this member")).into());
         };
         let member: i64 = row.get(0);
         let purpose = Purpose::parse(row.get::<&str, _>(1));
@@ -692,7 +692,7 @@ impl Store {
         Self::after_revocation(tx, member, consent, Some(chat), now).await
     }
 
-    pub async fn move_up(
+    pub(in crate::store) async fn move_up(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -735,7 +735,7 @@ impl Store {
         .await
     }
 
-    pub async fn set_away(
+    pub(in crate::store) async fn set_away(
         tx: &mut SqliteConnection,
         chat: ChatId,
         until: Option<DateTime<Utc>>,
@@ -782,7 +782,7 @@ impl Store {
 
     /// The member shares one chart with one person in their circle: a consent for exactly
     /// this (the wording they confirmed), then the chart, sent only on that consent.
-    pub async fn share_chart(
+    pub(in crate::store) async fn share_chart(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tie: i64,
@@ -823,7 +823,7 @@ impl Store {
     /// Queues a message (not before `not_before`) that may only go out while `consent`
     /// stands: it is cancelled when the consent is revoked, and checked again when it is
     /// about to be sent.
-    pub async fn enqueue_consented(
+    pub(in crate::store) async fn enqueue_consented(
         tx: &mut SqliteConnection,
         envelope: &Envelope,
         consent: i64,
@@ -893,7 +893,10 @@ impl Store {
     // ---- the whole person ------------------------------------------------------------------
 
     /// Whom this chat is, for export and erasure.
-    pub async fn subject_of(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<Subject> {
+    pub(in crate::store) async fn subject_of(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<Subject> {
         let row = sqlx::query("SELECT id, telegram_user_id FROM members WHERE chat_id = ?")
             .bind(chat.0)
             .fetch_optional(&mut *tx)
@@ -918,7 +921,7 @@ impl Store {
     /// Every table with a column that can point at a person, and the condition that finds
     /// this subject's rows in it (with its values). Derived from the schema itself, so a new
     /// table is covered by export and erasure without anyone remembering to add it.
-    pub async fn personal_tables(
+    pub(in crate::store) async fn personal_tables(
         tx: &mut SqliteConnection,
         who: Subject,
     ) -> anyhow::Result<Vec<(String, String, Vec<i64>)>> {
@@ -965,7 +968,10 @@ impl Store {
 
     /// Whether any row refers to this chat's person, beyond the [`OPERATIONAL`] rows that
     /// only carry messages to and from their chat.
-    pub async fn holds_data(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<bool> {
+    pub(in crate::store) async fn holds_data(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<bool> {
         let who = Self::subject_of(tx, chat).await?;
         for (table, condition, values) in Self::personal_tables(tx, who).await? {
             if OPERATIONAL.contains(&table.as_str()) {
@@ -991,7 +997,7 @@ impl Store {
 
     /// Everything stored about this chat's person, table by table, plus counts for the
     /// summary. Earlier exports waiting in the outbox are not repeated inside the new one.
-    pub async fn export(
+    pub(in crate::store) async fn export(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -1065,7 +1071,7 @@ impl Store {
     /// schedules, consents, circle, invites, buttons, outbox, audit) and in anyone's circle —
     /// and leaves one audit entry without identity. Inbox rows (already without content)
     /// lose their chat. Messages queued after this (the goodbye, the notices) still go.
-    pub async fn erase(
+    pub(in crate::store) async fn erase(
         tx: &mut SqliteConnection,
         chat: ChatId,
         through: UpdateId,

@@ -321,37 +321,37 @@ impl Store {
     // ---- ingestion ----------------------------------------------------------------------
 
     /// The offset the next `getUpdates` must send (0 before the first update).
-    pub async fn next_offset(&self) -> anyhow::Result<i64> {
+    pub(in crate::store) async fn next_offset(store: &Store) -> anyhow::Result<i64> {
         let v: Option<i64> =
             sqlx::query_scalar("SELECT next_offset FROM telegram_cursor WHERE id = 1")
-                .fetch_optional(&self.pool)
+                .fetch_optional(&store.pool)
                 .await?;
         Ok(v.unwrap_or(0))
     }
 
     /// Stores a `getUpdates` batch and the offset that confirms it, in one transaction.
     /// Already-known update ids are ignored. Returns how many rows were new.
-    pub async fn save_updates(
-        &self,
+    pub(in crate::store) async fn save_updates(
+        store: &Store,
         batch: &[Incoming],
         next_offset: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
-        self.save_batch(batch, &[], next_offset, now).await
+        Store::save_batch(store, batch, &[], next_offset, now).await
     }
 
     /// [`Store::save_updates`], with the updates of the batch that could not be read: each
     /// is stored already set aside (processed, no chat, no payload, error
     /// [`UNREADABLE_UPDATE`]), so the processor never sees it, `staywell check` counts it,
     /// and its offset is confirmed like any other's.
-    pub async fn save_batch(
-        &self,
+    pub(in crate::store) async fn save_batch(
+        store: &Store,
         batch: &[Incoming],
         unreadable: &[Unreadable],
         next_offset: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<u64> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = store.begin_write().await?;
         let mut inserted = 0;
         for u in unreadable {
             let r = sqlx::query(
@@ -394,13 +394,16 @@ impl Store {
     }
 
     /// Unprocessed inbox rows, oldest first (so each chat's updates stay in order).
-    pub async fn unprocessed(&self, limit: i64) -> anyhow::Result<Vec<InboxRow>> {
+    pub(in crate::store) async fn unprocessed(
+        store: &Store,
+        limit: i64,
+    ) -> anyhow::Result<Vec<InboxRow>> {
         let rows = sqlx::query(
             "SELECT update_id, chat_id, attempts, payload FROM inbox
              WHERE processed_at IS NULL ORDER BY update_id LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&store.pool)
         .await?;
         Ok(rows
             .into_iter()
@@ -416,7 +419,7 @@ impl Store {
     /// Marks an update processed and erases its payload (which may hold message text).
     /// Returns false if it was already processed (by someone else): the caller must then
     /// undo whatever it did for it.
-    pub async fn mark_processed(
+    pub(in crate::store) async fn mark_processed(
         tx: &mut SqliteConnection,
         update: UpdateId,
         now: DateTime<Utc>,
@@ -437,11 +440,14 @@ impl Store {
     /// Forgets what is no longer needed: processed inbox rows after 2 days (Telegram keeps
     /// updates for 24 h, so none can come back) and finished outbox rows after 7 days.
     /// Returns (inbox rows, outbox rows) removed.
-    pub async fn sweep(&self, now: DateTime<Utc>) -> anyhow::Result<(u64, u64)> {
+    pub(in crate::store) async fn sweep(
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(u64, u64)> {
         let inbox =
             sqlx::query("DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?")
                 .bind(ms(now - chrono::Duration::days(2)))
-                .execute(&self.pool)
+                .execute(&store.pool)
                 .await?
                 .rows_affected();
         let outbox = sqlx::query(
@@ -449,53 +455,55 @@ impl Store {
              WHERE state IN ('sent', 'failed', 'ambiguous', 'unreachable', 'cancelled') AND created_at < ?",
         )
         .bind(ms(now - chrono::Duration::days(7)))
-        .execute(&self.pool)
+        .execute(&store.pool)
         .await?
         .rows_affected();
-        let mut tx = self.begin_write().await?;
+        let mut tx = store.begin_write().await?;
         Self::expire_invites(&mut tx.inner, now).await?;
         tx.commit().await?;
         Ok((inbox, outbox))
     }
 
     /// Records a failed processing attempt (the row stays unprocessed for a retry).
-    pub async fn record_processing_failure(
-        &self,
+    pub(in crate::store) async fn record_processing_failure(
+        store: &Store,
         update: UpdateId,
         error: &str,
     ) -> anyhow::Result<()> {
         sqlx::query("UPDATE inbox SET attempts = attempts + 1, error = ? WHERE update_id = ?")
             .bind(error)
             .bind(update.0)
-            .execute(&self.pool)
+            .execute(&store.pool)
             .await?;
         Ok(())
     }
 
     /// Updates set aside and still in the inbox (processed rows are kept 2 days):
     /// (unreadable ones, ones that failed repeatedly).
-    pub async fn set_aside_counts(&self) -> anyhow::Result<(i64, i64)> {
+    pub(in crate::store) async fn set_aside_counts(store: &Store) -> anyhow::Result<(i64, i64)> {
         let row = sqlx::query(
             "SELECT coalesce(sum(error = ?), 0), coalesce(sum(error = ?), 0)
              FROM inbox WHERE processed_at IS NOT NULL AND error IS NOT NULL",
         )
         .bind(UNREADABLE_UPDATE)
         .bind(SET_ASIDE_AFTER_FAILURES)
-        .fetch_one(&self.pool)
+        .fetch_one(&store.pool)
         .await?;
         Ok((row.get(0), row.get(1)))
     }
 
-    pub async fn unprocessed_count(&self) -> anyhow::Result<i64> {
+    pub(in crate::store) async fn unprocessed_count(store: &Store) -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
-                .fetch_one(&self.pool)
+                .fetch_one(&store.pool)
                 .await?,
         )
     }
 
     /// The id the next session will get (the processor is the only writer of sessions).
-    pub async fn next_session_id(tx: &mut SqliteConnection) -> anyhow::Result<SessionId> {
+    pub(in crate::store) async fn next_session_id(
+        tx: &mut SqliteConnection,
+    ) -> anyhow::Result<SessionId> {
         let max: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM sessions")
             .fetch_one(tx)
             .await?;
@@ -568,6 +576,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::Store;
+    #[allow(unused_imports)]
+    use crate::store::prelude::*;
 
     #[tokio::test]
     async fn an_in_memory_database_keeps_its_one_connection_for_as_long_as_it_runs() {

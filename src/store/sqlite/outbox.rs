@@ -17,7 +17,7 @@ const ANSWERS_PER_ROUND: i64 = 64;
 
 impl Store {
     /// Queues outgoing calls (inside the caller's transaction).
-    pub async fn enqueue(
+    pub(in crate::store) async fn enqueue(
         tx: &mut SqliteConnection,
         envelopes: &[Envelope],
         cause: Option<UpdateId>,
@@ -28,7 +28,7 @@ impl Store {
 
     /// Queues outgoing calls not to be sent before `not_before` (quiet hours), in one
     /// statement. Returns their ids, in order.
-    pub async fn enqueue_at(
+    pub(in crate::store) async fn enqueue_at(
         tx: &mut SqliteConnection,
         envelopes: &[Envelope],
         cause: Option<UpdateId>,
@@ -89,7 +89,7 @@ impl Store {
 
     /// Cancels the chat's routine rows still waiting (scheduled prompts and nudges; replies
     /// and urgent rows still go), with `reason` as their error: /stop, a pause.
-    pub async fn cancel_routine(
+    pub(in crate::store) async fn cancel_routine(
         tx: &mut SqliteConnection,
         chat: ChatId,
         reason: &str,
@@ -109,7 +109,7 @@ impl Store {
 
     /// The chat's routine rows still waiting (scheduled prompts and nudges): id and the
     /// earliest time each may go.
-    pub async fn routine_waiting(
+    pub(in crate::store) async fn routine_waiting(
         tx: &mut SqliteConnection,
         chat: ChatId,
     ) -> anyhow::Result<Vec<(OutboxId, DateTime<Utc>)>> {
@@ -129,7 +129,7 @@ impl Store {
     }
 
     /// A waiting row goes no earlier than `at`.
-    pub async fn postpone(
+    pub(in crate::store) async fn postpone(
         tx: &mut SqliteConnection,
         id: OutboxId,
         at: DateTime<Utc>,
@@ -150,8 +150,8 @@ impl Store {
     /// `outbox_chat` would walk every message the chat was ever sent). With them, whether they
     /// are all there are: fewer than `limit`, and none unreadable (an unreadable one is failed
     /// here, and the row behind it may be due at once). Empty only when nothing is due.
-    pub async fn due_outbox(
-        &self,
+    pub(in crate::store) async fn due_outbox(
+        store: &Store,
         now: DateTime<Utc>,
         limit: i64,
     ) -> anyhow::Result<(Vec<OutboxRow>, bool)> {
@@ -188,7 +188,7 @@ impl Store {
             .bind(ms(now))
             .bind(ms(now))
             .bind(ANSWERS_PER_ROUND)
-            .fetch_all(&self.pool)
+            .fetch_all(&store.pool)
             .await?;
             let rows_read = rows.len();
             let mut out = Vec::with_capacity(rows.len());
@@ -218,7 +218,7 @@ impl Store {
                 tracing::error!(outbox_id = id.0, "unreadable outbox row marked failed");
                 sqlx::query("UPDATE outbox SET state = 'failed', last_error = 'unreadable payload' WHERE id = ?")
                     .bind(id.0)
-                    .execute(&self.pool)
+                    .execute(&store.pool)
                     .await?;
             }
             // A fetch of nothing but unreadable rows (now failed) says nothing of the rows behind
@@ -233,7 +233,10 @@ impl Store {
     /// Drops keyboard collapses (the tidy lane) queued before `before` and still waiting:
     /// under sustained load they would otherwise grow without bound, and by now a press on
     /// the old keyboard is answered as a stale button. Returns how many were dropped.
-    pub async fn expire_tidy(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+    pub(in crate::store) async fn expire_tidy(
+        store: &Store,
+        before: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
         let r = sqlx::query(
             "UPDATE outbox SET state = 'cancelled', last_error = 'expired',
                     payload = json_object('type', json_extract(payload, '$.type'), 'delivered', 0)
@@ -241,41 +244,48 @@ impl Store {
         )
         .bind(Lane::Tidy.as_i64())
         .bind(ms(before))
-        .execute(&self.pool)
+        .execute(&store.pool)
         .await?;
         Ok(r.rows_affected())
     }
 
     /// When the earliest pending row becomes due (for the delivery loop's sleep).
-    pub async fn next_outbox_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+    pub(in crate::store) async fn next_outbox_due(
+        store: &Store,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         let v: Option<i64> =
             sqlx::query_scalar("SELECT min(not_before) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
+                .fetch_one(&store.pool)
                 .await?;
         Ok(v.map(from_ms))
     }
 
     /// The next moment anything is due in a virtual world (`chat`, `simulate`): a schedule,
     /// a slot, an escalation, a delivery.
-    pub async fn next_event(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        Ok([self.next_due().await?, self.next_outbox_due().await?]
-            .into_iter()
-            .flatten()
-            .min())
+    pub(in crate::store) async fn next_event(
+        store: &Store,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok([
+            store.next_due().await?,
+            Store::next_outbox_due(store).await?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
     }
 
     /// Marks rows as being sent, just before the requests go out. Returns the rows actually
     /// claimed: a row cancelled or claimed elsewhere in the meantime is not among them and
     /// must not be sent.
-    pub async fn claim(
-        &self,
+    pub(in crate::store) async fn claim(
+        store: &Store,
         ids: &[OutboxId],
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<OutboxId>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = store.begin_write().await?;
         let mut claimed = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let list = vec!["?"; chunk.len()].join(", ");
@@ -319,8 +329,8 @@ impl Store {
     /// so each is placed late, never early: at its recorded result (`sent_at`), or at `now`
     /// if it was still `sending` (in flight when the process stopped, or its result not yet
     /// recorded), or else at its claim.
-    pub async fn recent_departures(
-        &self,
+    pub(in crate::store) async fn recent_departures(
+        store: &Store,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<(ChatId, DateTime<Utc>)>> {
@@ -339,7 +349,7 @@ impl Store {
         .bind(ms(claimed_since))
         .bind(ms(since))
         .bind(ms(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&store.pool)
         .await?;
         Ok(rows
             .into_iter()
@@ -349,12 +359,12 @@ impl Store {
 
     /// Records a batch of delivery results in one transaction. Each applies only to a row
     /// still `sending` (a row cancelled meanwhile keeps its state).
-    pub async fn record(
-        &self,
+    pub(in crate::store) async fn record(
+        store: &Store,
         records: &[DeliveryRecord],
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = store.begin_write().await?;
         // Deliveries that went through, the common case: one statement for the lot.
         let sent: Vec<(OutboxId, Option<i32>)> = records
             .iter()
@@ -456,12 +466,12 @@ impl Store {
     }
 
     /// Rows left `sending` by a crash: the request may or may not have reached Telegram.
-    pub async fn interrupted(&self) -> anyhow::Result<Vec<Interrupted>> {
+    pub(in crate::store) async fn interrupted(store: &Store) -> anyhow::Result<Vec<Interrupted>> {
         let rows = sqlx::query(
             "SELECT id, lane, attempts, created_at, payload
              FROM outbox WHERE state = 'sending' ORDER BY id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&store.pool)
         .await?;
         Ok(rows
             .into_iter()
@@ -475,9 +485,9 @@ impl Store {
             .collect())
     }
 
-    pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {
+    pub(in crate::store) async fn outbox_counts(store: &Store) -> anyhow::Result<OutboxCounts> {
         let rows = sqlx::query("SELECT state, count(*) FROM outbox GROUP BY state")
-            .fetch_all(&self.pool)
+            .fetch_all(&store.pool)
             .await?;
         let mut c = OutboxCounts::default();
         for r in rows {
@@ -499,6 +509,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use crate::store::prelude::*;
     use chrono::{DateTime, Duration, Utc};
 
     use super::*;

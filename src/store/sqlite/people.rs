@@ -54,7 +54,7 @@ fn member_from(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Member>> {
 const ASIDE_AT_MOST: chrono::Duration = chrono::Duration::days(3);
 
 impl Store {
-    pub async fn load_person(
+    pub(in crate::store) async fn load_person(
         tx: &mut SqliteConnection,
         chat: ChatId,
     ) -> anyhow::Result<StoredPerson> {
@@ -82,7 +82,7 @@ impl Store {
     /// schedules (by dialog id), whether the chat is
     /// marked unreachable, and the id the next session will get. One statement, not five:
     /// each is a hand-off to SQLite's worker thread and back, and this runs for every update.
-    pub async fn load_for_update(
+    pub(in crate::store) async fn load_for_update(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -166,7 +166,7 @@ impl Store {
     }
 
     /// When the member last completed a session of `dialog`.
-    pub async fn last_completed(
+    pub(in crate::store) async fn last_completed(
         conn: &mut SqliteConnection,
         member: MemberId,
         dialog: &str,
@@ -183,7 +183,7 @@ impl Store {
     }
 
     /// A new member, with their consent to store answers: onboarding starts at their name.
-    pub async fn create_member(
+    pub(in crate::store) async fn create_member(
         tx: &mut SqliteConnection,
         chat: ChatId,
         user: UserId,
@@ -216,7 +216,7 @@ impl Store {
 
     /// A member consents again to store answers (after withdrawing it): they are no longer
     /// stopped.
-    pub async fn reconsent(
+    pub(in crate::store) async fn reconsent(
         tx: &mut SqliteConnection,
         chat: ChatId,
         consent_wording: &str,
@@ -236,7 +236,7 @@ impl Store {
         Self::set_stopped(tx, chat, None).await
     }
 
-    pub async fn set_name(
+    pub(in crate::store) async fn set_name(
         tx: &mut SqliteConnection,
         chat: ChatId,
         name: &str,
@@ -249,7 +249,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_timezone(
+    pub(in crate::store) async fn set_timezone(
         tx: &mut SqliteConnection,
         chat: ChatId,
         tz: &str,
@@ -262,7 +262,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_onboarding(
+    pub(in crate::store) async fn set_onboarding(
         tx: &mut SqliteConnection,
         chat: ChatId,
         step: Onboarding,
@@ -276,7 +276,7 @@ impl Store {
     }
 
     /// Marks the member stopped from `at` (kept if already stopped), or not stopped (`None`).
-    pub async fn set_stopped(
+    pub(in crate::store) async fn set_stopped(
         tx: &mut SqliteConnection,
         chat: ChatId,
         at: Option<DateTime<Utc>>,
@@ -294,7 +294,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_quiet_hours(
+    pub(in crate::store) async fn set_quiet_hours(
         tx: &mut SqliteConnection,
         chat: ChatId,
         quiet: QuietHours,
@@ -308,7 +308,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_paused_until(
+    pub(in crate::store) async fn set_paused_until(
         tx: &mut SqliteConnection,
         chat: ChatId,
         until: Option<DateTime<Utc>>,
@@ -324,7 +324,7 @@ impl Store {
     /// A new session for the chat's member, with its first status and state (if it has one
     /// yet).
     #[allow(clippy::too_many_arguments)]
-    pub async fn insert_session(
+    pub(in crate::store) async fn insert_session(
         tx: &mut SqliteConnection,
         chat: ChatId,
         id: SessionId,
@@ -361,7 +361,7 @@ impl Store {
     }
 
     /// A check-in put aside becomes the chat's open one again.
-    pub async fn resume_session(
+    pub(in crate::store) async fn resume_session(
         tx: &mut SqliteConnection,
         chat: ChatId,
         id: SessionId,
@@ -380,7 +380,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn save_session(
+    pub(in crate::store) async fn save_session(
         tx: &mut SqliteConnection,
         id: SessionId,
         status: SessionStatus,
@@ -404,7 +404,7 @@ impl Store {
     }
 
     /// A session's answers (a later answer to the same step replaces the earlier).
-    pub async fn store_answers(
+    pub(in crate::store) async fn store_answers(
         tx: &mut SqliteConnection,
         session: SessionId,
         member: MemberId,
@@ -444,7 +444,7 @@ impl Store {
 
     /// Another check-in starts (or comes back): the chat's open one is put aside if still
     /// inside its window, to be finished later, and has expired otherwise.
-    pub async fn put_open_sessions_aside(
+    pub(in crate::store) async fn put_open_sessions_aside(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -464,7 +464,7 @@ impl Store {
     }
 
     /// The chat's active schedules: (schedule id, days, local time) as stored.
-    pub async fn active_schedules_of(
+    pub(in crate::store) async fn active_schedules_of(
         tx: &mut SqliteConnection,
         chat: ChatId,
     ) -> anyhow::Result<Vec<(i64, String, String)>> {
@@ -478,7 +478,7 @@ impl Store {
     }
 
     /// Sets one schedule's next occurrence (`None`: it has none).
-    pub async fn set_next_due_of(
+    pub(in crate::store) async fn set_next_due_of(
         tx: &mut SqliteConnection,
         schedule: i64,
         next: Option<DateTime<Utc>>,
@@ -494,7 +494,7 @@ impl Store {
     /// Back from a pause or a stop: a check-in that came due while they were away, and
     /// whose window still has a while to run, is asked after all (the next tick opens it),
     /// and a reminder held meanwhile comes after all.
-    pub async fn reopen_held_slots(
+    pub(in crate::store) async fn reopen_held_slots(
         tx: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -514,7 +514,7 @@ impl Store {
     }
 
     /// The chat's member's timezone and quiet hours, as stored now.
-    pub async fn quiet_of(
+    pub(in crate::store) async fn quiet_of(
         tx: &mut SqliteConnection,
         chat: ChatId,
     ) -> anyhow::Result<Option<(Tz, QuietHours)>> {
@@ -527,7 +527,7 @@ impl Store {
         Ok(member.map(|(tz, qs, qe)| (tz_or_london(&tz), QuietHours::from_stored(&qs, &qe))))
     }
 
-    pub async fn set_unreachable(
+    pub(in crate::store) async fn set_unreachable(
         tx: &mut SqliteConnection,
         chat: ChatId,
         reason: &str,
@@ -552,7 +552,10 @@ impl Store {
     }
 
     /// The person wrote to us: whatever blocked the chat before is over.
-    pub async fn set_reachable(tx: &mut SqliteConnection, chat: ChatId) -> anyhow::Result<()> {
+    pub(in crate::store) async fn set_reachable(
+        tx: &mut SqliteConnection,
+        chat: ChatId,
+    ) -> anyhow::Result<()> {
         sqlx::query("UPDATE chats SET unreachable_at = NULL, unreachable_reason = NULL WHERE chat_id = ? AND unreachable_at IS NOT NULL")
             .bind(chat.0)
             .execute(tx)

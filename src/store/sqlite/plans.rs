@@ -67,7 +67,10 @@ const ASK_WAITING: &str = "state = 'asking' AND closed_at IS NULL";
 impl Store {
     /// The member's active plan: the rules that can be read, and any whose stored settings
     /// cannot (never dropped in silence: `early_warning` tells the member, `check` reports).
-    pub async fn plan(tx: &mut SqliteConnection, member: MemberId) -> anyhow::Result<Plan> {
+    pub(in crate::store) async fn plan(
+        tx: &mut SqliteConnection,
+        member: MemberId,
+    ) -> anyhow::Result<Plan> {
         let sql = format!("{PLAN_RULES} AND member_id = ? ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(member.0)
@@ -84,7 +87,7 @@ impl Store {
     }
 
     /// The rules of the member's plan that can be read.
-    pub async fn member_plan(
+    pub(in crate::store) async fn member_plan(
         tx: &mut SqliteConnection,
         member: MemberId,
     ) -> anyhow::Result<Vec<PlanRule>> {
@@ -103,7 +106,7 @@ impl Store {
 
     /// Records, once per rule as the member consented to it, that its stored settings could
     /// not be read (an audit entry). True the first time: the member is to be told.
-    pub async fn note_unreadable_rule(
+    pub(in crate::store) async fn note_unreadable_rule(
         tx: &mut SqliteConnection,
         rule: &UnreadableRule,
         now: DateTime<Utc>,
@@ -128,7 +131,7 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn coping_notes(
+    pub(in crate::store) async fn coping_notes(
         tx: &mut SqliteConnection,
         member: MemberId,
     ) -> anyhow::Result<Option<String>> {
@@ -141,7 +144,7 @@ impl Store {
         )
     }
 
-    pub async fn set_coping_notes(
+    pub(in crate::store) async fn set_coping_notes(
         tx: &mut SqliteConnection,
         chat: ChatId,
         notes: Option<&str>,
@@ -180,7 +183,7 @@ impl Store {
     /// Sets one rule of this chat's member's plan, with a consent for the rule itself and
     /// one per person told (each with the wording the member saw). Replaces what was there.
     #[allow(clippy::too_many_arguments)]
-    pub async fn set_plan_rule(
+    pub(in crate::store) async fn set_plan_rule(
         tx: &mut SqliteConnection,
         chat: ChatId,
         rule: &PlanRule,
@@ -264,7 +267,7 @@ impl Store {
 
     /// Turns a rule off: its consents are revoked (anything pending is cancelled) and an
     /// open episode ends.
-    pub async fn turn_off_rule(
+    pub(in crate::store) async fn turn_off_rule(
         tx: &mut SqliteConnection,
         chat: ChatId,
         rule_id: &str,
@@ -327,7 +330,7 @@ impl Store {
     }
 
     /// Slots, sessions and answers of a member since `since`.
-    pub async fn raw_history(
+    pub(in crate::store) async fn raw_history(
         tx: &mut SqliteConnection,
         member: MemberId,
         since: DateTime<Utc>,
@@ -380,7 +383,7 @@ impl Store {
         })
     }
 
-    pub async fn open_episode(
+    pub(in crate::store) async fn open_episode(
         tx: &mut SqliteConnection,
         member: MemberId,
         rule_id: &str,
@@ -400,7 +403,7 @@ impl Store {
         }))
     }
 
-    pub async fn last_fired(
+    pub(in crate::store) async fn last_fired(
         tx: &mut SqliteConnection,
         member: MemberId,
         rule_id: &str,
@@ -417,7 +420,7 @@ impl Store {
 
     /// Opens an episode; `None` if one is already open for this rule (so nothing is sent
     /// twice, whatever raced).
-    pub async fn open_new_episode(
+    pub(in crate::store) async fn open_new_episode(
         tx: &mut SqliteConnection,
         member: MemberId,
         rule_id: &str,
@@ -442,7 +445,7 @@ impl Store {
 
     /// Closes an episode: its alerts will not escalate any more, and an ask-first question
     /// still unanswered has lapsed (its buttons tell no one; it leaves `episodes_asking`).
-    pub async fn close_episode(
+    pub(in crate::store) async fn close_episode(
         tx: &mut SqliteConnection,
         id: i64,
         now: DateTime<Utc>,
@@ -470,7 +473,7 @@ impl Store {
     }
 
     /// Moves an open episode from state `from` to `to`; false if it was not open in `from`.
-    pub async fn set_episode_state(
+    pub(in crate::store) async fn set_episode_state(
         tx: &mut SqliteConnection,
         id: i64,
         from: &str,
@@ -487,7 +490,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn episode_evidence(
+    pub(in crate::store) async fn episode_evidence(
         tx: &mut SqliteConnection,
         id: i64,
     ) -> anyhow::Result<Option<(MemberId, String, String)>> {
@@ -499,7 +502,7 @@ impl Store {
     }
 
     /// An episode's state (asking, told, not_told, lapsed, cancelled).
-    pub async fn episode_state(
+    pub(in crate::store) async fn episode_state(
         tx: &mut SqliteConnection,
         episode: i64,
     ) -> anyhow::Result<Option<String>> {
@@ -513,7 +516,7 @@ impl Store {
 
     /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
     /// standing consent (if any), away and reachability.
-    pub async fn recipients(
+    pub(in crate::store) async fn recipients(
         tx: &mut SqliteConnection,
         member: MemberId,
         rule_id: &str,
@@ -566,7 +569,7 @@ impl Store {
     /// Records one message of an episode; `None` if this person was already sent this
     /// episode at this tier (the unique key makes a duplicate impossible).
     #[allow(clippy::too_many_arguments)]
-    pub async fn record_alert(
+    pub(in crate::store) async fn record_alert(
         tx: &mut SqliteConnection,
         episode: i64,
         member: MemberId,
@@ -604,7 +607,7 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn attach_alert_outbox(
+    pub(in crate::store) async fn attach_alert_outbox(
         tx: &mut SqliteConnection,
         alert: i64,
         outbox: i64,
@@ -617,7 +620,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn due_escalations(
+    pub(in crate::store) async fn due_escalations(
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<DueEscalation>> {
@@ -647,7 +650,10 @@ impl Store {
             .collect())
     }
 
-    pub async fn mark_escalated(tx: &mut SqliteConnection, alert: i64) -> anyhow::Result<bool> {
+    pub(in crate::store) async fn mark_escalated(
+        tx: &mut SqliteConnection,
+        alert: i64,
+    ) -> anyhow::Result<bool> {
         let r =
             sqlx::query("UPDATE alerts SET state = 'escalated' WHERE id = ? AND state = 'sent'")
                 .bind(alert)
@@ -681,7 +687,7 @@ impl Store {
     }
 
     /// The ties already sent this episode (so escalation moves on to someone new).
-    pub async fn episode_recipients(
+    pub(in crate::store) async fn episode_recipients(
         tx: &mut SqliteConnection,
         episode: i64,
     ) -> anyhow::Result<Vec<i64>> {
@@ -695,7 +701,7 @@ impl Store {
 
     /// The names of the people told this episode who are still in the circle, in the order
     /// they were told (someone who left or was removed has no name any more).
-    pub async fn told_names(
+    pub(in crate::store) async fn told_names(
         tx: &mut SqliteConnection,
         episode: i64,
     ) -> anyhow::Result<Vec<String>> {
@@ -708,7 +714,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn due_asks(
+    pub(in crate::store) async fn due_asks(
         tx: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<DueAsk>> {
@@ -730,9 +736,9 @@ impl Store {
             .collect())
     }
 
-    /// Acknowledges an alert by the person it was addressed to. Returns the member's chat
-    /// and name if this press acknowledged it (a second press, or anyone else's, does not).
-    pub async fn ack_alert(
+    /// Acknowledges an alert by the person it was addressed to (a second press, or anyone
+    /// else's, changes nothing). What follows is read with `acked_alert`.
+    pub(in crate::store) async fn ack_alert(
         tx: &mut SqliteConnection,
         chat: ChatId,
         alert: i64,
@@ -763,7 +769,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn member_basics(
+    pub(in crate::store) async fn member_basics(
         tx: &mut SqliteConnection,
         member: MemberId,
     ) -> anyhow::Result<Option<MemberBasics>> {
@@ -794,7 +800,7 @@ impl Store {
 
     /// (member's chat, supporter's name, how) of an acknowledged alert, if the member asked
     /// to be told when someone responds.
-    pub async fn acked_alert(
+    pub(in crate::store) async fn acked_alert(
         tx: &mut SqliteConnection,
         alert: i64,
     ) -> anyhow::Result<Option<(ChatId, String, String)>> {
@@ -815,7 +821,7 @@ impl Store {
         }))
     }
 
-    pub async fn slot_member(
+    pub(in crate::store) async fn slot_member(
         tx: &mut SqliteConnection,
         slot: i64,
     ) -> anyhow::Result<Option<MemberId>> {
@@ -859,7 +865,7 @@ impl Store {
         )
     }
 
-    pub async fn plan_settings(
+    pub(in crate::store) async fn plan_settings(
         tx: &mut SqliteConnection,
         member: MemberId,
     ) -> anyhow::Result<PlanSettings> {
@@ -870,7 +876,7 @@ impl Store {
     }
 
     /// Sets how the plan tells people, recorded as a consent with the receipt shown.
-    pub async fn set_plan_settings(
+    pub(in crate::store) async fn set_plan_settings(
         tx: &mut SqliteConnection,
         chat: ChatId,
         settings: PlanSettings,
@@ -911,7 +917,7 @@ impl Store {
     }
 
     /// When an ask-first question's time runs out (if it is still being asked).
-    pub async fn episode_ask_until(
+    pub(in crate::store) async fn episode_ask_until(
         tx: &mut SqliteConnection,
         episode: i64,
     ) -> anyhow::Result<Option<DateTime<Utc>>> {

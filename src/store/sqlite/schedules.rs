@@ -50,7 +50,7 @@ fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> DueSchedule {
 impl Store {
     /// Schedules due at or before `now`, oldest first (read inside the caller's write
     /// transaction, so a pause or an edit committed meanwhile is seen).
-    pub async fn due_schedules(
+    pub(in crate::store) async fn due_schedules(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
@@ -72,7 +72,7 @@ impl Store {
     /// slots opening at the same time, the one whose window closes first comes first (the
     /// daily check-in before a weekly one due with it: the weekly waits for it, not the
     /// other way round).
-    pub async fn pending_slots(
+    pub(in crate::store) async fn pending_slots(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         done_since: DateTime<Utc>,
@@ -128,7 +128,7 @@ impl Store {
     /// sessions with their first messages (one multi-row statement each, chunked), then links
     /// every opened slot to its session, its prompt (the last message queued for it) and
     /// its reminder time. Runs inside the caller's write transaction.
-    pub async fn open_slots(
+    pub(in crate::store) async fn open_slots(
         conn: &mut SqliteConnection,
         batch: &SlotOpenings,
         now: DateTime<Utc>,
@@ -278,7 +278,7 @@ impl Store {
     }
 
     /// Creates or replaces the member's schedule for a dialog. An open slot is not affected.
-    pub async fn set_schedule(
+    pub(in crate::store) async fn set_schedule(
         conn: &mut SqliteConnection,
         member: MemberId,
         dialog_id: &str,
@@ -308,7 +308,7 @@ impl Store {
 
     /// Moves each schedule to its next occurrence (`None`: disabled): (schedule, next due),
     /// one statement per chunk.
-    pub async fn set_next_due(
+    pub(in crate::store) async fn set_next_due(
         conn: &mut SqliteConnection,
         next: &[(i64, Option<DateTime<Utc>>)],
     ) -> anyhow::Result<()> {
@@ -330,7 +330,7 @@ impl Store {
     /// Inserts slots, each unless its (schedule, local date) already has one (in the
     /// database, or earlier in `slots`), one statement per chunk. Returns the outcome of
     /// every slot this call created (`None`: open): only those may the caller act on.
-    pub async fn insert_slots(
+    pub(in crate::store) async fn insert_slots(
         conn: &mut SqliteConnection,
         slots: &[NewSlot<'_>],
     ) -> anyhow::Result<Vec<Option<SlotOutcome>>> {
@@ -365,7 +365,7 @@ impl Store {
         Ok(created)
     }
 
-    pub async fn due_reminders(
+    pub(in crate::store) async fn due_reminders(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
@@ -408,7 +408,7 @@ impl Store {
     /// to end. The scheduler decides again what each does (quiet hours still hold them).
     /// Read through the member's slots index, over the last two days only (a slot still
     /// open was due at most a day's window plus a night's quiet hours ago).
-    pub async fn wake_waiting_slots(
+    pub(in crate::store) async fn wake_waiting_slots(
         conn: &mut SqliteConnection,
         session: SessionId,
         now: DateTime<Utc>,
@@ -431,7 +431,7 @@ impl Store {
     /// at its window's end by the scheduler is due now, if the window has `margin` left.
     /// (A reminder is otherwise always due before its window closes, so `remind_at >=
     /// closes_at` marks exactly the held ones.)
-    pub async fn bring_back_reminders(
+    pub(in crate::store) async fn bring_back_reminders(
         conn: &mut SqliteConnection,
         chat: ChatId,
         now: DateTime<Utc>,
@@ -454,7 +454,7 @@ impl Store {
 
     /// Puts a slot's reminder off until `at` (the end of the member's pause, or the
     /// window's end while they are stopped).
-    pub async fn postpone_reminder(
+    pub(in crate::store) async fn postpone_reminder(
         conn: &mut SqliteConnection,
         slot: i64,
         at: DateTime<Utc>,
@@ -468,7 +468,7 @@ impl Store {
     }
 
     /// Marks a slot's reminder as done (sent, or decided against): never more than one.
-    pub async fn mark_reminded(
+    pub(in crate::store) async fn mark_reminded(
         conn: &mut SqliteConnection,
         slot: i64,
         now: DateTime<Utc>,
@@ -482,7 +482,7 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn closing_slots(
+    pub(in crate::store) async fn closing_slots(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         limit: i64,
@@ -519,7 +519,7 @@ impl Store {
     }
 
     /// Records a slot's outcome (once) and closes its session if still open.
-    pub async fn close_slot(
+    pub(in crate::store) async fn close_slot(
         conn: &mut SqliteConnection,
         slot: &ClosingSlot,
         outcome: SlotOutcome,
@@ -556,7 +556,7 @@ impl Store {
 
     /// Moves the heartbeat from `last` to `now`. Returns false if someone else moved it
     /// first (so an outage is acted on once, even with a second instance or a retry).
-    pub async fn advance_heartbeat(
+    pub(in crate::store) async fn advance_heartbeat(
         conn: &mut SqliteConnection,
         last: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
@@ -577,7 +577,7 @@ impl Store {
 
     /// Members whose sessions were open at some point between `from` and `to` (started
     /// before `to`), with their timezone and quiet hours.
-    pub async fn chats_with_sessions_between(
+    pub(in crate::store) async fn chats_with_sessions_between(
         conn: &mut SqliteConnection,
         from: DateTime<Utc>,
         to: DateTime<Utc>,

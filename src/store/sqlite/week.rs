@@ -14,7 +14,7 @@ use crate::domain::{MemberId, SessionId};
 impl Store {
     /// The member's answers given since `since` (free text left out: its value never leaves
     /// the store here) and their slots due since then, oldest first.
-    pub async fn week_history(
+    pub(in crate::store) async fn week_history(
         conn: &mut SqliteConnection,
         member: MemberId,
         since: DateTime<Utc>,

@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::config::OutboxSettings;
 use crate::domain::{ChatId, Lane, OutboxId, Outgoing};
 use crate::pacing::Pacer;
+use crate::store::prelude::*;
 use crate::store::{DeliveryRecord, OutboxRow, Store};
 
 mod policy;
@@ -431,7 +432,7 @@ impl<M: Messenger> Delivery<M> {
             sent_again = again,
             "deliveries interrupted by a restart"
         );
-        self.store.record(&records, now).await
+        Ok(self.store.record(&records, now).await?)
     }
 }
 
