@@ -22,7 +22,7 @@ pub use schedules::Schedules;
 
 pub use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, UnreadableRule};
 pub use rows::*;
-pub use sqlite::circle::INVITE_FAILURES_ALLOWED;
+pub use sqlite::invites::INVITE_FAILURES_ALLOWED;
 pub use sqlite::{
     InstanceLock, SET_ASIDE_AFTER_FAILURES, Savepoint, Store, Tx, UNREADABLE_UPDATE, Work,
 };

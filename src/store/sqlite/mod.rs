@@ -22,10 +22,13 @@ pub const UNREADABLE_UPDATE: &str = "unreadable update";
 pub const SET_ASIDE_AFTER_FAILURES: &str = "set aside after repeated failures";
 
 pub(super) mod circle;
+mod consents;
 mod contract;
+pub(super) mod invites;
 pub(super) mod outbox;
 pub(super) mod people;
 pub(super) mod plans;
+mod privacy;
 pub(super) mod schedules;
 pub(super) mod simulate;
 mod week;
