@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 mod language;
-pub use language::{CrisisLanguage, PhraseError, Reading, expand};
+pub use language::{CrisisLanguage, Reading, expand};
 
 /// The crisis contacts and the language that brings them up.
 #[derive(Debug, Clone)]
