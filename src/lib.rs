@@ -12,6 +12,7 @@ pub mod dialog;
 pub mod domain;
 pub mod draw;
 pub mod early_warning;
+pub mod machinery;
 pub mod pacing;
 pub mod rules;
 pub mod schedule;
