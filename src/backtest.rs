@@ -71,8 +71,8 @@ async fn backtest(
     let Some(store) = Store::connect_existing(&settings.database_url).await? else {
         anyhow::bail!("no database at DATABASE_URL: nothing to replay");
     };
-    let dialogs = crate::app::load_dialogs_readonly(&settings.dialogs_dir, &store).await?;
-    let templates = crate::app::load_templates(&settings.dialogs_dir, &dialogs)?;
+    let dialogs = crate::machinery::load_dialogs_readonly(&settings.dialogs_dir, &store).await?;
+    let templates = crate::machinery::load_templates(&settings.dialogs_dir, &dialogs)?;
     let members = match member {
         Some(m) => vec![MemberId(m)],
         None => store.member_ids().await?,

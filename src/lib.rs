@@ -13,6 +13,7 @@ pub mod domain;
 pub(crate) mod draw;
 pub(crate) mod early_warning;
 pub mod effects;
+pub mod machinery;
 pub(crate) mod pacing;
 pub mod rules;
 pub mod schedule;

@@ -4,7 +4,6 @@
 
 pub mod command;
 pub mod terminal;
-pub mod world;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -19,10 +18,10 @@ use tokio::io::AsyncBufReadExt;
 
 use self::command::{Line, parse};
 use self::terminal::{Screen, TerminalMessenger};
-use self::world::{Machinery, WorldOptions};
 use crate::clock::{Clock, ManualClock};
 use crate::config::OutboxSettings;
 use crate::domain::{ChatId, Incoming, Input, Sender, UpdateId, UserId};
+use crate::machinery::{Machinery, WorldOptions};
 use crate::scheduler::Scheduler;
 use crate::store::prelude::*;
 use crate::store::{InstanceLock, Store};

@@ -28,9 +28,9 @@ use self::people::Rng;
 use self::profile::Profile;
 use self::report::Report;
 use self::telegram::SimTelegram;
-use crate::chat::world::{Machinery, WorldOptions};
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
+use crate::machinery::{Machinery, WorldOptions};
 use crate::pacing::Pacer;
 use crate::store::prelude::*;
 

@@ -5,18 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use staywell::app::load_dialogs;
 use staywell::clock::{Clock, ManualClock};
 use staywell::config::OutboxSettings;
 use staywell::content::{Content, shipped_dialogs_dir};
 use staywell::conversation::{Change, Onboarding};
 use staywell::domain::{ChatId, Envelope, Lane, MemberId, Outgoing, UserId};
+use staywell::machinery::{Loops, Options, Parts};
 use staywell::schedule::{Days, LocalTime, QuietHours, Recurrence};
 use staywell::scheduler::{Scheduler, TickReport};
 use staywell::store::Store;
 use staywell::store::prelude::*;
 use staywell::worker::delivery::{Delivered, Delivery, Messenger};
-use tokio::sync::Notify;
 
 /// What was delivered: to whom, when (virtual time), what.
 type Log = Arc<Mutex<Vec<(ChatId, DateTime<Utc>, String)>>>;
@@ -65,55 +64,33 @@ async fn world(start: DateTime<Utc>) -> World {
         .unwrap();
     store.migrate().await.unwrap();
     let clock = ManualClock::new(start);
-    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-    let content =
-        Arc::new(Content::load_or_fail(&shipped_dialogs_dir(), start.date_naive()).unwrap());
-    let dialogs = Arc::new(
-        load_dialogs(&shipped_dialogs_dir(), &store, start)
-            .await
-            .unwrap(),
-    );
-    let log: Log = Arc::new(Mutex::new(Vec::new()));
-    World {
-        scheduler: world_scheduler(&store, &content, &dialogs, &shared),
-        delivery: Delivery {
-            store: store.clone(),
-            messenger: Arc::new(Recorder {
-                clock: clock.clone(),
-                log: log.clone(),
-            }),
-            clock: shared,
-            settings: OutboxSettings::default(),
-            outbox_ready: Arc::new(Notify::new()),
-            repeat_notice: String::new(),
-        },
+    let content = Content::load_or_fail(&shipped_dialogs_dir(), start.date_naive()).unwrap();
+    let parts = Parts::load(
+        &shipped_dialogs_dir(),
         store,
+        Arc::new(clock.clone()),
+        content,
+    )
+    .await
+    .unwrap();
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let options = Options {
+        // The test world beats every hour (the real loop: every minute).
+        down_after: Duration::minutes(150),
+        ..Options::virtual_time(60, OutboxSettings::default()).unwrap()
+    };
+    let recorder = Recorder {
+        clock: clock.clone(),
+        log: log.clone(),
+    };
+    let loops = Loops::wire(&parts, options, recorder);
+    World {
+        scheduler: loops.scheduler,
+        delivery: loops.delivery,
+        store: parts.store,
         clock,
         log,
         _dir: dir,
-    }
-}
-
-fn world_scheduler(
-    store: &Store,
-    content: &Arc<Content>,
-    dialogs: &Arc<staywell::dialog::Registry>,
-    clock: &Arc<dyn Clock>,
-) -> Scheduler {
-    Scheduler {
-        store: store.clone(),
-        content: content.clone(),
-        dialogs: dialogs.clone(),
-        clock: clock.clone(),
-        outbox_ready: Arc::new(Notify::new()),
-        wake: Arc::new(Notify::new()),
-        reminder_delay: Duration::minutes(60),
-        // The test world beats every hour (the real loop: every minute).
-        down_after: Duration::minutes(150),
-        rules: Arc::new(
-            staywell::app::load_templates(&staywell::content::shipped_dialogs_dir(), dialogs)
-                .unwrap(),
-        ),
     }
 }
 
