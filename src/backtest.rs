@@ -95,8 +95,7 @@ async fn backtest(
         let tz = conn
             .member_basics(m)
             .await?
-            .and_then(|b| b.timezone.parse().ok())
-            .unwrap_or(chrono_tz::Europe::London);
+            .map_or(chrono_tz::Europe::London, |b| b.timezone);
         let raw = conn.raw_history(m, since).await?;
         let history = build_history(&raw, &dialogs, tz);
         let days = history

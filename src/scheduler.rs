@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::content::{Content, fill};
 use crate::conversation::{self, Change, Member, Onboarding, checkin};
 use crate::dialog::Registry;
+use crate::domain::member::tz_or_london;
 use crate::domain::states::SlotOutcome;
 use crate::domain::{ChatId, Envelope, Lane, Outgoing, SessionId, UserId};
 use crate::early_warning;
@@ -199,7 +200,7 @@ impl Scheduler {
                 }
                 continue;
             }
-            let tz: Tz = r.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+            let tz = tz_or_london(&r.timezone);
             let at = QuietHours::from_stored(&r.quiet_start, &r.quiet_end).next_allowed(now, tz);
             if at > now && at < r.closes_at && !r.started {
                 // Quiet hours: the reminder itself waits (not a queued message), so one done
@@ -305,7 +306,7 @@ impl Scheduler {
             && now - l > UPDATES_KEPT
         {
             for (chat, tz, qs, qe) in tx.chats_with_sessions_between(l, now).await? {
-                let tz: Tz = tz.parse().unwrap_or(chrono_tz::Europe::London);
+                let tz = tz_or_london(&tz);
                 let at = QuietHours::from_stored(&qs, &qe).next_allowed(now, tz);
                 let env = Envelope {
                     chat,
@@ -401,7 +402,7 @@ impl Scheduler {
         report: &mut TickReport,
     ) -> bool {
         let s = &p.schedule;
-        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let tz = tz_or_london(&s.timezone);
         let quiet = QuietHours::from_stored(&s.quiet_start, &s.quiet_end);
         if held(s.stopped, s.paused_until, now) {
             batch.slots.outcomes.push((p.slot, SlotOutcome::Paused));
@@ -448,7 +449,6 @@ impl Scheduler {
         }
         // Already done today of their own accord (/checkin): count it, don't ask again. Only
         // on the slot's own local day: one done at 23:30 is not tomorrow's 01:00 check-in.
-        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
         let done_today = p.done_recently.filter(|(_, at)| {
             at.with_timezone(&tz)
                 .date_naive()
@@ -472,7 +472,7 @@ impl Scheduler {
             id: s.member,
             telegram_user: UserId(s.telegram_user),
             name: s.name.clone(),
-            timezone: crate::domain::member::tz_or_london(&s.timezone),
+            timezone: tz,
             onboarding: Onboarding::parse(&s.onboarding).unwrap_or(Onboarding::Done),
             stopped: s.stopped,
             quiet,
@@ -539,7 +539,7 @@ impl Scheduler {
         tokens: &crate::token::Tokens,
     ) -> anyhow::Result<()> {
         let s = &p.schedule;
-        let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::Europe::London);
+        let tz = tz_or_london(&s.timezone);
         let history = week::load(tx, s.member, tz, now, &self.dialogs).await?;
         let ctx = conversation::Ctx {
             content: &self.content,

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::circle::Role;
+use super::member::QuietHours;
 use super::{ChatId, MemberId, UserId};
 
 /// Who hears when a rule fires.
@@ -87,8 +89,10 @@ pub struct Recipient {
     pub unreachable: bool,
     /// The standing consent to tell them about this rule at this tier.
     pub consent: Option<i64>,
-    /// Their own timezone and quiet hours, if they are a member too.
-    pub own_quiet: Option<(String, String, String)>,
+    /// Their own timezone and quiet hours, if they are a member too (read as a member's
+    /// are: London's zone if the stored one cannot be read, the default for an unreadable
+    /// time).
+    pub own_quiet: Option<(Tz, QuietHours)>,
 }
 
 /// How a member's plan tells people (their choices in `/plan` → Settings).

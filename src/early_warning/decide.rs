@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 
 use super::Who;
 use crate::domain::circle::Role;
+use crate::domain::states::EpisodeState;
 use crate::domain::{ChatId, UserId};
 use crate::rules::{self, CheckIn, Evidence, Outcome, Template, Tier};
 use crate::schedule::QuietHours;
@@ -95,8 +96,8 @@ pub enum Decision {
     /// nothing more happens if it is no longer there).
     Answer {
         episode: i64,
-        from: &'static str,
-        to: &'static str,
+        from: EpisodeState,
+        to: EpisodeState,
     },
     /// A question still waiting whose sign is gone (turned off, unreadable) lapses.
     Lapse { episode: i64 },
@@ -179,15 +180,15 @@ pub struct Question<'a> {
     pub rule: Option<&'a PlanRule>,
     /// Why it fired.
     pub reason: String,
-    /// asking, told, not_told, lapsed or cancelled.
-    pub state: Option<&'a str>,
+    /// Where its episode is (`None`: no such episode, or its stored state cannot be read).
+    pub state: Option<EpisodeState>,
     pub open: bool,
     /// When it runs out, while it is being asked.
     pub ask_until: Option<DateTime<Utc>>,
 }
 
 impl Question<'_> {
-    fn in_state(&self, state: &str) -> bool {
+    fn in_state(&self, state: EpisodeState) -> bool {
         self.open && self.state == Some(state)
     }
 }
@@ -340,11 +341,8 @@ fn eligible(r: &Recipient, tier: Tier) -> bool {
 
 /// A recipient's quiet hours: their own if they are a member too, else UK nights.
 fn quiet_of(r: &Recipient) -> (QuietHours, Tz) {
-    match &r.own_quiet {
-        Some((tz, qs, qe)) => (
-            QuietHours::from_stored(qs, qe),
-            tz.parse().unwrap_or(chrono_tz::Europe::London),
-        ),
+    match r.own_quiet {
+        Some((tz, quiet)) => (quiet, tz),
         None => (QuietHours::default(), chrono_tz::Europe::London),
     }
 }
@@ -495,7 +493,7 @@ pub fn answer(q: &Question, tell_them: Option<bool>, timed_out: bool) -> Vec<Dec
     let Some(rule) = q.rule else {
         // The sign was turned off (its episode cancelled), or its stored settings cannot be
         // read. A question still waiting for its time would stay due for ever: it lapses.
-        return match (timed_out, q.in_state("asking")) {
+        return match (timed_out, q.in_state(EpisodeState::Asking)) {
             (false, _) => vec![Decision::Reply(Notice::QuestionPassed)],
             (true, true) => vec![Decision::Lapse { episode }],
             (true, false) => Vec::new(),
@@ -520,10 +518,10 @@ pub fn answer(q: &Question, tell_them: Option<bool>, timed_out: bool) -> Vec<Dec
         Some(true) => {
             // A yes is heard while the episode lasts, even after the wait ran out on
             // "don't tell them" (their keyboard stays live an hour past it).
-            let from = if q.in_state("asking") {
-                Some("asking")
-            } else if !timed_out && q.in_state("not_told") {
-                Some("not_told")
+            let from = if q.in_state(EpisodeState::Asking) {
+                Some(EpisodeState::Asking)
+            } else if !timed_out && q.in_state(EpisodeState::NotTold) {
+                Some(EpisodeState::NotTold)
             } else {
                 None
             };
@@ -535,7 +533,7 @@ pub fn answer(q: &Question, tell_them: Option<bool>, timed_out: bool) -> Vec<Dec
                 Decision::Answer {
                     episode,
                     from,
-                    to: "told",
+                    to: EpisodeState::Told,
                 },
                 Decision::Tell {
                     episode,
@@ -548,11 +546,11 @@ pub fn answer(q: &Question, tell_them: Option<bool>, timed_out: bool) -> Vec<Dec
             out.extend(reply(Notice::Told));
             out
         }
-        Some(false) if q.in_state("asking") => {
+        Some(false) if q.in_state(EpisodeState::Asking) => {
             let mut out = vec![Decision::Answer {
                 episode,
-                from: "asking",
-                to: "not_told",
+                from: EpisodeState::Asking,
+                to: EpisodeState::NotTold,
             }];
             out.extend(reply(Notice::NotTold));
             out
@@ -564,9 +562,9 @@ pub fn answer(q: &Question, tell_them: Option<bool>, timed_out: bool) -> Vec<Dec
 /// An ask-first answer pressed when the question is over (a double tap, a tap on the
 /// collapsed keyboard, or a question told or lapsed meanwhile): nothing changes; the member
 /// hears what became of it. `theirs`: the question was about this member.
-pub fn pressed_again(state: Option<&str>, theirs: bool) -> Notice {
+pub fn pressed_again(state: Option<EpisodeState>, theirs: bool) -> Notice {
     match state {
-        Some("told") if theirs => Notice::AlreadyTold,
+        Some(EpisodeState::Told) if theirs => Notice::AlreadyTold,
         _ => Notice::QuestionPassed,
     }
 }

@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 
 use crate::content::Content;
 use crate::dialog::Registry;
-use crate::domain::states::SessionStatus;
+use crate::domain::states::{EpisodeState, SessionStatus};
 use crate::domain::{ChatId, Envelope, MemberId, UserId};
 use crate::rules::{Template, Tier};
 use crate::schedule::QuietHours;
@@ -68,8 +68,8 @@ async fn who(tx: &mut Work, member: MemberId, ctx: &Ctx<'_>) -> anyhow::Result<O
         name: b
             .name
             .unwrap_or_else(|| ctx.content.texts.default_name.clone()),
-        tz: b.timezone.parse().unwrap_or(chrono_tz::Europe::London),
-        quiet: QuietHours::from_stored(&b.quiet_start, &b.quiet_end),
+        tz: b.timezone,
+        quiet: b.quiet,
         settings: b.settings,
     }))
 }
@@ -255,9 +255,9 @@ async fn apply(
             } => {
                 let evidence = serde_json::json!({ "reason": why, "evidence": evidence });
                 let state = if ask_until.is_some() {
-                    "asking"
+                    EpisodeState::Asking
                 } else {
-                    "told"
+                    EpisodeState::Told
                 };
                 let opened = tx
                     .open_new_episode(m.id, &rule_id, &evidence.to_string(), state, ask_until, now)
@@ -380,7 +380,10 @@ async fn apply(
                 }
             }
             Decision::Lapse { episode } => {
-                if tx.set_episode_state(episode, "asking", "lapsed").await? {
+                if tx
+                    .set_episode_state(episode, EpisodeState::Asking, EpisodeState::Lapsed)
+                    .await?
+                {
                     tracing::error!(episode, "ask-first question's rule is unreadable; lapsed");
                 }
             }
@@ -479,7 +482,7 @@ pub async fn answer_ask(
         episode,
         rule: rules.iter().find(|r| r.rule_id == rule_id),
         reason: reason_of(&evidence),
-        state: state.as_deref(),
+        state,
         open: open.is_some_and(|o| o.id == episode),
         ask_until: tx.episode_ask_until(episode).await?,
     };
@@ -500,7 +503,7 @@ async fn pressed_again(
     };
     let owner = tx.episode_evidence(episode).await?.map(|e| e.0);
     let state = tx.episode_state(episode).await?;
-    let notice = decide::pressed_again(state.as_deref(), owner == Some(member));
+    let notice = decide::pressed_again(state, owner == Some(member));
     apply(tx, &m, vec![Decision::Reply(notice)], ctx).await
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use super::Who;
 use super::decide::*;
 use crate::domain::circle::Role;
+use crate::domain::states::EpisodeState;
 use crate::domain::{ChatId, MemberId, UserId};
 use crate::rules::{CheckIn, Evidence, Outcome, Template, Tier};
 use crate::schedule::QuietHours;
@@ -171,7 +172,7 @@ struct Hist {
 /// An ask-first question of episode `OLD`, and the answer.
 struct Asked {
     rule: Option<PlanRule>,
-    state: &'static str,
+    state: EpisodeState,
     open: bool,
     ask_until: Option<DateTime<Utc>>,
     tell_them: Option<bool>,
@@ -263,7 +264,7 @@ fn run(row: &Row, templates: &BTreeMap<String, Template>) -> Vec<Decision> {
                 episode: OLD,
                 rule: rule.as_ref(),
                 reason: LOW_MOOD.into(),
-                state: Some(state),
+                state: Some(*state),
                 open: *open,
                 ask_until: *ask_until,
             };
@@ -365,7 +366,7 @@ fn told(step: i64, tier: Tier) -> Decision {
         reason: LOW_MOOD.into(),
     }
 }
-fn answered_state(from: &'static str, to: &'static str) -> Decision {
+fn answered_state(from: EpisodeState, to: EpisodeState) -> Decision {
     Decision::Answer {
         episode: OLD,
         from,
@@ -396,7 +397,7 @@ fn rows() -> Vec<Row> {
         rule: Some(rule("low_mood_run", Tier::Alert, true, tell_if_unanswered)),
         state,
         open: true,
-        ask_until: (state == "asking").then_some(soon(3) + Duration::hours(2)),
+        ask_until: (state == EpisodeState::Asking).then_some(soon(3) + Duration::hours(2)),
         tell_them,
         timed_out,
     };
@@ -526,7 +527,10 @@ fn rows() -> Vec<Row> {
             ask: Ask::History(history_of(low_mood(Tier::Nudge), "6 2 3 2")),
             now: late(3),
             circle: vec![Recipient {
-                own_quiet: Some(("Europe/London".into(), "21:00".into(), "06:30".into())),
+                own_quiet: Some((
+                    chrono_tz::Europe::London,
+                    QuietHours::from_stored("21:00", "06:30"),
+                )),
                 ..kim()
             }],
             want: vec![
@@ -721,9 +725,9 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "an ask nobody answers, \"tell them if I don't answer\": the supporter is told",
-            ask: Ask::Answer(asking("asking", None, true, true)),
+            ask: Ask::Answer(asking(EpisodeState::Asking, None, true, true)),
             want: vec![
-                answered_state("asking", "told"),
+                answered_state(EpisodeState::Asking, EpisodeState::Told),
                 told(0, Tier::Alert),
                 alert(OLD, &sam(), Tier::Alert, 0, soon(3), false),
             ],
@@ -731,15 +735,15 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "an ask nobody answers, \"don't tell them\": nobody is told, nothing is said",
-            ask: Ask::Answer(asking("asking", None, true, false)),
-            want: vec![answered_state("asking", "not_told")],
+            ask: Ask::Answer(asking(EpisodeState::Asking, None, true, false)),
+            want: vec![answered_state(EpisodeState::Asking, EpisodeState::NotTold)],
             ..Row::default()
         },
         Row {
             name: "yes: the supporter is told and the member hears so",
-            ask: Ask::Answer(asking("asking", Some(true), false, true)),
+            ask: Ask::Answer(asking(EpisodeState::Asking, Some(true), false, true)),
             want: vec![
-                answered_state("asking", "told"),
+                answered_state(EpisodeState::Asking, EpisodeState::Told),
                 told(0, Tier::Alert),
                 alert(OLD, &sam(), Tier::Alert, 0, soon(3), false),
                 Decision::Reply(Notice::Told),
@@ -748,16 +752,16 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "no: nobody is told",
-            ask: Ask::Answer(asking("asking", Some(false), false, true)),
+            ask: Ask::Answer(asking(EpisodeState::Asking, Some(false), false, true)),
             want: vec![
-                answered_state("asking", "not_told"),
+                answered_state(EpisodeState::Asking, EpisodeState::NotTold),
                 Decision::Reply(Notice::NotTold),
             ],
             ..Row::default()
         },
         Row {
             name: "not now: the question waits for its time, with fresh buttons",
-            ask: Ask::Answer(asking("asking", None, false, true)),
+            ask: Ask::Answer(asking(EpisodeState::Asking, None, false, true)),
             want: vec![Decision::AskLater {
                 episode: OLD,
                 until: soon(3) + Duration::hours(2),
@@ -767,9 +771,9 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "a late yes after the wait ran out on \"don't tell them\" is still heard",
-            ask: Ask::Answer(asking("not_told", Some(true), false, false)),
+            ask: Ask::Answer(asking(EpisodeState::NotTold, Some(true), false, false)),
             want: vec![
-                answered_state("not_told", "told"),
+                answered_state(EpisodeState::NotTold, EpisodeState::Told),
                 told(0, Tier::Alert),
                 alert(OLD, &sam(), Tier::Alert, 0, soon(3), false),
                 Decision::Reply(Notice::Told),
@@ -778,7 +782,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "a second yes: already told, nobody is told twice",
-            ask: Ask::Answer(asking("told", Some(true), false, true)),
+            ask: Ask::Answer(asking(EpisodeState::Told, Some(true), false, true)),
             want: vec![Decision::Reply(Notice::AlreadyTold)],
             ..Row::default()
         },
@@ -786,7 +790,7 @@ fn rows() -> Vec<Row> {
             name: "a yes on a question whose episode closed: it has passed",
             ask: Ask::Answer(Asked {
                 open: false,
-                ..asking("lapsed", Some(true), false, true)
+                ..asking(EpisodeState::Lapsed, Some(true), false, true)
             }),
             want: vec![Decision::Reply(Notice::QuestionPassed)],
             ..Row::default()
@@ -795,7 +799,7 @@ fn rows() -> Vec<Row> {
             name: "a press on a question whose sign was turned off: it has passed",
             ask: Ask::Answer(Asked {
                 rule: None,
-                ..asking("asking", Some(true), false, true)
+                ..asking(EpisodeState::Asking, Some(true), false, true)
             }),
             want: vec![Decision::Reply(Notice::QuestionPassed)],
             ..Row::default()
@@ -804,7 +808,7 @@ fn rows() -> Vec<Row> {
             name: "a question whose sign was turned off: its time lapses it, nobody is told",
             ask: Ask::Answer(Asked {
                 rule: None,
-                ..asking("asking", None, true, true)
+                ..asking(EpisodeState::Asking, None, true, true)
             }),
             want: vec![Decision::Lapse { episode: OLD }],
             ..Row::default()
@@ -866,8 +870,17 @@ fn each_row_decides_exactly_what_it_says() {
 
 #[test]
 fn a_press_on_a_question_that_is_over_says_what_became_of_it() {
-    assert_eq!(pressed_again(Some("told"), true), Notice::AlreadyTold);
-    assert_eq!(pressed_again(Some("told"), false), Notice::QuestionPassed);
-    assert_eq!(pressed_again(Some("lapsed"), true), Notice::QuestionPassed);
+    assert_eq!(
+        pressed_again(Some(EpisodeState::Told), true),
+        Notice::AlreadyTold
+    );
+    assert_eq!(
+        pressed_again(Some(EpisodeState::Told), false),
+        Notice::QuestionPassed
+    );
+    assert_eq!(
+        pressed_again(Some(EpisodeState::Lapsed), true),
+        Notice::QuestionPassed
+    );
     assert_eq!(pressed_again(None, true), Notice::QuestionPassed);
 }

@@ -94,7 +94,7 @@ use crate::domain::circle::{InviteLookup, NewButton, Pressed, Role};
 use crate::domain::history::{StoredAnswer, StoredSlot};
 use crate::domain::member::{Onboarding, QuietHours};
 use crate::domain::plan::Tier;
-use crate::domain::states::{OutboxState, SessionStatus, SlotOutcome};
+use crate::domain::states::{EpisodeState, OutboxState, SessionStatus, SlotOutcome};
 use crate::domain::{
     ChatId, Envelope, Lane, MemberId, OutboxId, Outgoing, SessionId, UpdateId, UserId,
 };

@@ -74,7 +74,7 @@ pub trait Plans {
         member: MemberId,
         rule_id: &str,
         evidence: &str,
-        state: &str,
+        state: EpisodeState,
         ask_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
@@ -89,18 +89,19 @@ pub trait Plans {
     fn set_episode_state(
         &mut self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: EpisodeState,
+        to: EpisodeState,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn episode_evidence(
         &mut self,
         id: i64,
     ) -> impl Future<Output = Result<Option<(MemberId, String, String)>, StoreError>> + Send;
-    /// An episode's state (asking, told, not_told, lapsed, cancelled).
+    /// An episode's state; `None` if there is no such episode, or its stored state cannot
+    /// be read (which early warning treats as a state it does not act on).
     fn episode_state(
         &mut self,
         episode: i64,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<EpisodeState>, StoreError>> + Send;
     /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
     /// standing consent (if any), away and reachability.
     fn recipients(

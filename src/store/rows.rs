@@ -2,9 +2,11 @@
 //! (Each backend under `store/` reads and writes them its own way.)
 
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 use super::{SessionRow, StoredPerson};
 use crate::domain::answer::Session;
+use crate::domain::member::QuietHours;
 use crate::domain::plan::{PlanSettings, Tier};
 use crate::domain::states::{SessionStatus, SlotOutcome};
 use crate::domain::{ChatId, Envelope, MemberId, SessionId, UserId};
@@ -74,9 +76,9 @@ pub struct MemberBasics {
     pub chat: ChatId,
     pub user: UserId,
     pub name: Option<String>,
-    pub timezone: String,
-    pub quiet_start: String,
-    pub quiet_end: String,
+    /// Parsed once, here: London's if the stored name cannot be read.
+    pub timezone: Tz,
+    pub quiet: QuietHours,
     pub settings: PlanSettings,
 }
 

@@ -11,7 +11,7 @@ use staywell::domain::answer::{Answer, AnswerValue, Session, Stored};
 use staywell::domain::circle::{InviteLookup, Purpose, Role, TieStatus};
 use staywell::domain::member::{Member, Onboarding, QuietHours};
 use staywell::domain::plan::Tier;
-use staywell::domain::states::{SessionStatus, SlotOutcome};
+use staywell::domain::states::{EpisodeState, SessionStatus, SlotOutcome};
 use staywell::domain::{ChatId, Envelope, Incoming, Input, Lane, MemberId, OutboxId, Outgoing};
 use staywell::domain::{Sender, SessionId, Unreadable, UpdateId, UserId};
 use staywell::store::prelude::*;
@@ -252,14 +252,17 @@ async fn plans_story(store: &Store) -> Story {
     assert!(consent.is_some(), "Sam hears on Robin's consent");
 
     let evidence = "mood 3, 2, 2";
-    let first = tx.open_new_episode(member, LOW, evidence, "told", None, now);
+    let first = tx.open_new_episode(member, LOW, evidence, EpisodeState::Told, None, now);
     let episode = first.await?.expect("an episode opens");
-    let again = tx.open_new_episode(member, LOW, evidence, "told", None, now);
+    let again = tx.open_new_episode(member, LOW, evidence, EpisodeState::Told, None, now);
     assert_eq!(again.await?, None, "one open episode per rule");
     let open = tx.open_episode(member, LOW).await?;
     assert_eq!(open.map(|e| e.id), Some(episode));
     assert_eq!(tx.last_fired(member, LOW).await?, Some(now));
-    assert_eq!(tx.episode_state(episode).await?.as_deref(), Some("told"));
+    assert_eq!(
+        tx.episode_state(episode).await?.map(EpisodeState::as_str),
+        Some("told")
+    );
 
     let later = now + Duration::hours(6);
     let (tier, to) = (Tier::Alert, Some(tie));

@@ -427,7 +427,7 @@ impl Plans for Work {
         member: MemberId,
         rule_id: &str,
         evidence: &str,
-        state: &str,
+        state: EpisodeState,
         ask_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
@@ -448,8 +448,8 @@ impl Plans for Work {
     async fn set_episode_state(
         &mut self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: EpisodeState,
+        to: EpisodeState,
     ) -> Result<bool, StoreError> {
         Ok(Store::set_episode_state(&mut self.0, id, from, to).await?)
     }
@@ -459,7 +459,7 @@ impl Plans for Work {
     ) -> Result<Option<(MemberId, String, String)>, StoreError> {
         Ok(Store::episode_evidence(&mut self.0, id).await?)
     }
-    async fn episode_state(&mut self, episode: i64) -> Result<Option<String>, StoreError> {
+    async fn episode_state(&mut self, episode: i64) -> Result<Option<EpisodeState>, StoreError> {
         Ok(Store::episode_state(&mut self.0, episode).await?)
     }
     async fn recipients(

@@ -9,7 +9,9 @@ use super::Store;
 use super::circle::{Entry, audit};
 use super::{from_ms, ms};
 use crate::domain::circle::{Purpose, Role};
+use crate::domain::member::{QuietHours, tz_or_london};
 use crate::domain::plan::{Plan, PlanRule, PlanSettings, Recipient, Share, Tier, UnreadableRule};
+use crate::domain::states::EpisodeState;
 use crate::domain::{ChatId, MemberId, UserId};
 use crate::store::{
     DueAsk, DueEscalation, HistoryAnswer, HistorySession, HistorySlot, MemberBasics, OpenEpisode,
@@ -425,7 +427,7 @@ impl Store {
         member: MemberId,
         rule_id: &str,
         evidence: &str,
-        state: &str,
+        state: EpisodeState,
         ask_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<i64>> {
@@ -437,7 +439,7 @@ impl Store {
         .bind(rule_id)
         .bind(ms(now))
         .bind(evidence)
-        .bind(state)
+        .bind(state.as_str())
         .bind(ask_until.map(ms))
         .fetch_optional(&mut *tx)
         .await?)
@@ -476,15 +478,15 @@ impl Store {
     pub(in crate::store) async fn set_episode_state(
         tx: &mut SqliteConnection,
         id: i64,
-        from: &str,
-        to: &str,
+        from: EpisodeState,
+        to: EpisodeState,
     ) -> anyhow::Result<bool> {
         let r = sqlx::query(
             "UPDATE episodes SET state = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
         )
-        .bind(to)
+        .bind(to.as_str())
         .bind(id)
-        .bind(from)
+        .bind(from.as_str())
         .execute(tx)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -501,17 +503,17 @@ impl Store {
         Ok(row.map(|r| (MemberId(r.get(0)), r.get(1), r.get(2))))
     }
 
-    /// An episode's state (asking, told, not_told, lapsed, cancelled).
+    /// An episode's state; `None` if there is no such episode or its stored state cannot be
+    /// read (early warning acts on neither).
     pub(in crate::store) async fn episode_state(
         tx: &mut SqliteConnection,
         episode: i64,
-    ) -> anyhow::Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT state FROM episodes WHERE id = ?")
-                .bind(episode)
-                .fetch_optional(&mut *tx)
-                .await?,
-        )
+    ) -> anyhow::Result<Option<EpisodeState>> {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM episodes WHERE id = ?")
+            .bind(episode)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(state.as_deref().and_then(EpisodeState::parse))
     }
 
     /// The people who may hear about `rule_id` at `tier`, in the member's order, with their
@@ -558,7 +560,9 @@ impl Store {
                     unreachable: r.get(6),
                     consent: r.get(7),
                     own_quiet: match (r.get(8), r.get(9), r.get(10)) {
-                        (Some(tz), Some(qs), Some(qe)) => Some((tz, qs, qe)),
+                        (Some(tz), Some(qs), Some(qe)) => {
+                            Some((tz_or_london(tz), QuietHours::from_stored(qs, qe)))
+                        }
                         _ => None,
                     },
                 })
@@ -785,9 +789,8 @@ impl Store {
             chat: ChatId(r.get(0)),
             user: UserId(r.get(1)),
             name: r.get(2),
-            timezone: r.get(3),
-            quiet_start: r.get(4),
-            quiet_end: r.get(5),
+            timezone: tz_or_london(r.get(3)),
+            quiet: QuietHours::from_stored(r.get(4), r.get(5)),
             settings: PlanSettings {
                 escalate_hours: r.get(6),
                 tell_me_ack: r.get(7),
