@@ -1,6 +1,6 @@
 pub mod app;
 pub(crate) mod backtest;
-pub mod chat;
+pub(crate) mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -18,7 +18,7 @@ pub(crate) mod pacing;
 pub mod rules;
 pub mod schedule;
 pub mod scheduler;
-pub mod simulate;
+pub(crate) mod simulate;
 pub mod store;
 pub(crate) mod telegram;
 pub mod token;
