@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::conversation::Change;
 use crate::domain::member::QuietHours;
 use crate::domain::states::SessionStatus;
-use crate::domain::{ChatId, Envelope, Lane, UpdateId};
+use crate::domain::{ChatId, Envelope, UpdateId};
 use crate::schedule::{Days, LocalTime, Recurrence};
 use crate::store::Work;
 use crate::store::prelude::*;
@@ -225,20 +225,14 @@ pub async fn apply(
     Ok(follow_ups)
 }
 
-/// The one door out: queues `out` in the outbox, in the caller's transaction. Urgent
-/// messages go first (otherwise in the order given): a routine reply caused with a crisis
-/// card then waits for the card in its chat's queue, so the card always arrives first.
-/// (Delivery starts the most urgent lane first anyway; queued the other way round, the two
-/// were sent at once and a slow network could swap them.)
+/// The one door out: queues `out` in the outbox, in the caller's transaction.
 pub async fn enqueue(
     tx: &mut Work,
     out: &[Envelope],
     update: Option<UpdateId>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut out = out.to_vec();
-    out.sort_by_key(|e| e.lane != Lane::Urgent); // stable: the order is kept within each
-    tx.enqueue(&out, update, now).await?;
+    tx.enqueue(out, update, now).await?;
     Ok(())
 }
 
