@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-#[allow(unused_imports)]
 use super::*;
 
-/// The member's circle inside a unit of work: invites, ties, consents, away, server-side buttons, export and erasure.
+/// The member's circle inside a unit of work: invites, ties, consents, away, server-side buttons,
+/// export and erasure.
 pub trait Circle {
     /// The circle side of a chat: the member's circle and consents (if `member` is given),
     /// whom the chat supports, and whether it is away.

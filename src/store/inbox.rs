@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Marking updates processed inside a unit of work.

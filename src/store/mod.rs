@@ -71,17 +71,10 @@ impl StoreError {
 /// counts against that update (and is set aside after a few tries) instead of holding up
 /// every chat.
 pub fn is_database_error(e: &anyhow::Error) -> bool {
-    match e.downcast_ref::<StoreError>() {
-        Some(s) => s.is_unavailable(),
-        None => {
-            sqlite::classify(anyhow::anyhow!("{e:#}")).is_unavailable() || {
-                e.chain().any(|c| {
-                    c.downcast_ref::<StoreError>()
-                        .is_some_and(StoreError::is_unavailable)
-                })
-            }
-        }
-    }
+    e.chain().any(|c| {
+        c.downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unavailable)
+    }) || sqlite::database_failed(e) == Some(true)
 }
 
 use chrono::{DateTime, Utc};

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-#[allow(unused_imports)]
 use super::*;
 
-/// Queuing messages inside a unit of work: every message leaves by the outbox, in the transaction that made it.
+/// Queuing messages inside a unit of work: every message leaves by the outbox, in the transaction
+/// that made it.
 pub trait Messages {
     /// Queues outgoing calls (inside the caller's transaction).
     fn enqueue(

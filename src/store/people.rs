@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-#[allow(unused_imports)]
 use super::*;
 
-/// What a chat is and does, inside a unit of work: the member, their sessions and answers, onboarding and settings.
+/// What a chat is and does, inside a unit of work: the member, their sessions and answers,
+/// onboarding and settings.
 pub trait People {
     fn load_person(
         &mut self,

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-#[allow(unused_imports)]
 use super::*;
 
-/// Early-warning plans inside a unit of work: rules and their consents, the history rules read, episodes, alerts, acknowledgement and escalation.
+/// Early-warning plans inside a unit of work: rules and their consents, the history rules read,
+/// episodes, alerts, acknowledgement and escalation.
 pub trait Plans {
     /// The member's active plan: the rules that can be read, and any whose stored settings
     /// cannot (never dropped in silence: `early_warning` tells the member, `check` reports).

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-#[allow(unused_imports)]
 use super::*;
 
-/// Schedules and slots inside a unit of work: what is due, opening and closing slots, reminders, the heartbeat.
+/// Schedules and slots inside a unit of work: what is due, opening and closing slots, reminders,
+/// the heartbeat.
 pub trait Schedules {
     /// Schedules due at or before `now`, oldest first (read inside the caller's write
     /// transaction, so a pause or an edit committed meanwhile is seen).

@@ -33,12 +33,6 @@ async fn store_at(url: &str) -> Store {
     store
 }
 
-/// The store's own operations as the contract has them, and nothing else. (`Store` also has
-/// inherent methods of the same names; through this, a story cannot reach them by mistake.)
-fn contract(store: &Store) -> &(impl Inbox + Outbox) {
-    store
-}
-
 #[tokio::test]
 async fn store_story_people() {
     people_story(&store_at(URL).await).await.unwrap();
@@ -348,7 +342,7 @@ async fn schedules_story(store: &Store) -> Story {
     assert!(!tx.mark_reminded(p.slot, remind).await?, "never two");
     assert!(tx.due_reminders(remind, 10).await?.is_empty());
     tx.commit().await?;
-    let waiting = contract(store).outbox_counts().await?;
+    let waiting = store.outbox_counts().await?;
     assert_eq!(waiting.pending, 1, "the prompt waits to go");
 
     let mut tx = store.begin_write().await?;
@@ -372,7 +366,7 @@ async fn schedules_story(store: &Store) -> Story {
 /// a chat that blocked us ends everything queued for it.
 async fn outbox_story(store: &Store) -> Story {
     let (robin, kim, now) = (ChatId(501), ChatId(502), monday(12, 0));
-    let outbox = contract(store);
+    let outbox = store;
     let replies = [reply(robin, "Thanks, Robin"), reply(robin, "See you")];
     let mut tx = store.begin_write().await?;
     let ids = tx.enqueue(&replies, Some(UpdateId(1)), now).await?;
@@ -438,7 +432,7 @@ async fn outbox_story(store: &Store) -> Story {
 /// forgotten two days later.
 async fn inbox_story(store: &Store) -> Story {
     let (robin, kim, now) = (ChatId(601), ChatId(602), monday(13, 0));
-    let inbox = contract(store);
+    let inbox = store;
     assert_eq!(inbox.next_offset().await?, 0);
     let hello = said(11, robin, "hi");
     let batch = [

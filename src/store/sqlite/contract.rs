@@ -2,7 +2,6 @@
 //! this directory, its errors classified (`StoreError`).
 
 use super::{Store, Work};
-#[allow(unused_imports)]
 use crate::store::*;
 
 impl People for Work {

@@ -151,28 +151,28 @@ impl DerefMut for Savepoint<'_> {
 /// I/O, a full disk, a pool timeout) is `Busy`; a broken constraint (unique, foreign key,
 /// not null, check) is `Constraint`; anything else (unreadable data) is `Other`.
 pub(crate) fn classify(e: anyhow::Error) -> StoreError {
-    if let Some(e) = e.downcast_ref::<StoreError>() {
-        return match e {
-            StoreError::Busy(_) => StoreError::Busy(anyhow::anyhow!("{e}")),
-            StoreError::Constraint(_) => StoreError::Constraint(anyhow::anyhow!("{e}")),
-            StoreError::NotFound(what) => StoreError::NotFound(what.clone()),
-            StoreError::Other(_) => StoreError::Other(anyhow::anyhow!("{e}")),
-        };
+    let e = match e.downcast::<StoreError>() {
+        Ok(already) => return already,
+        Err(e) => e,
+    };
+    match database_failed(&e) {
+        Some(true) => StoreError::Busy(e),
+        Some(false) => StoreError::Constraint(e),
+        None => StoreError::Other(e),
     }
-    let kind = e
-        .chain()
+}
+
+/// Whether an error's chain holds one of SQLite's: `Some(true)` if the database itself
+/// failed, `Some(false)` if a constraint broke, `None` if there is none.
+pub(crate) fn database_failed(e: &anyhow::Error) -> Option<bool> {
+    e.chain()
         .find_map(|c| match c.downcast_ref::<sqlx::Error>() {
             Some(sqlx::Error::Database(db)) => {
                 Some(matches!(db.kind(), sqlx::error::ErrorKind::Other))
             }
             Some(_) => Some(true),
             None => None,
-        });
-    match kind {
-        Some(true) => StoreError::Busy(e),
-        Some(false) => StoreError::Constraint(e),
-        None => StoreError::Other(e),
-    }
+        })
 }
 
 impl InstanceLock {
@@ -579,8 +579,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::Store;
-    #[allow(unused_imports)]
-    use crate::store::prelude::*;
 
     #[tokio::test]
     async fn an_in_memory_database_keeps_its_one_connection_for_as_long_as_it_runs() {

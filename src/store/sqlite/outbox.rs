@@ -509,7 +509,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    #[allow(unused_imports)]
     use crate::store::prelude::*;
     use chrono::{DateTime, Duration, Utc};
 
